@@ -1,0 +1,123 @@
+"""Text corpora: user files and folders, corpora embedded in installed packages, and opt-in downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from studio.errors import StudioError
+from studio.paths import atomic_write_bytes, cache_root
+
+TEXT_SUFFIXES = (".txt", ".text", ".md", ".rst")
+
+
+def _lady_susan() -> str:
+    # Jane Austen's "Lady Susan" (public domain) ships with music21, a required dependency.
+    import music21
+
+    path = Path(music21.__file__).parent / "languageExcerpts" / "trainingData" / "en.txt"
+    return path.read_text(encoding="utf-8")
+
+
+def _python_docs() -> str:
+    # The language reference's prose topics ship with every CPython.
+    import pydoc_data.topics
+
+    return "\n".join(pydoc_data.topics.topics[key] for key in sorted(pydoc_data.topics.topics))
+
+
+EMBEDDED: dict[str, Callable[[], str]] = {
+    "lady_susan": _lady_susan,
+    "python_docs": _python_docs,
+    "english": lambda: _lady_susan() + "\n\n" + _python_docs(),
+}
+
+
+@dataclass(frozen=True)
+class RemoteCorpus:
+    """A public corpus fetched only when asked for by name; verified by size and, when known, SHA-256."""
+
+    url: str
+    size: Optional[int] = None
+    sha256: Optional[str] = None
+
+
+REMOTE: dict[str, RemoteCorpus] = {
+    "tiny_shakespeare": RemoteCorpus(
+        "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt", size=1115394
+    ),
+}
+
+CORPUS_NAMES = tuple(EMBEDDED) + tuple(REMOTE)
+
+
+def load_named_corpus(name: str, cache_dir: Optional[Path] = None) -> str:
+    """Text of an embedded corpus, or of a remote one (downloaded once into the cache)."""
+    if name in EMBEDDED:
+        return EMBEDDED[name]()
+    if name in REMOTE:
+        path = download(REMOTE[name], (cache_dir or cache_root() / "corpora") / f"{name}.txt")
+        return decode_text(path.read_bytes(), path, "utf-8")
+    raise StudioError(f"unknown corpus {name!r}: choose one of {', '.join(CORPUS_NAMES)}, or pass --data.init_args.path FILE_OR_DIR")
+
+
+def download(remote: RemoteCorpus, target: Path) -> Path:
+    """Fetch `remote` into `target` once; later calls verify the cached copy against the recorded checksum."""
+    digest_file = target.with_name(target.name + ".sha256")
+    if target.exists() and digest_file.exists():
+        if _sha256(target.read_bytes()) == digest_file.read_text().strip():
+            return target
+    try:
+        with urllib.request.urlopen(remote.url, timeout=60) as response:
+            data = response.read()
+    except OSError as error:
+        raise StudioError(f"could not download {remote.url} ({error}): check the network, or pass --data.init_args.path with a local copy") from None
+    digest = _sha256(data)
+    if remote.size is not None and len(data) != remote.size:
+        raise StudioError(f"download of {remote.url} has {len(data)} bytes, expected {remote.size}: try again later or use a local copy")
+    if remote.sha256 is not None and digest != remote.sha256:
+        raise StudioError(f"download of {remote.url} failed its SHA-256 check: try again later or use a local copy")
+    atomic_write_bytes(target, data)
+    atomic_write_bytes(digest_file, digest.encode())
+    return target
+
+
+def read_corpus_path(path: str, encoding: str = "utf-8") -> str:
+    """Text of a file, or of every text file under a folder (sorted, joined by blank lines)."""
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise StudioError(f"corpus path {path} does not exist: pass an existing file or folder with --data.init_args.path")
+    if root.is_dir():
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+        if not files:
+            raise StudioError(f"no text files ({', '.join(TEXT_SUFFIXES)}) under {path}: add some or point --data.init_args.path at a file")
+    else:
+        files = [root]
+    return "\n\n".join(decode_text(f.read_bytes(), f, encoding) for f in files)
+
+
+def decode_text(data: bytes, source: Path, encoding: str) -> str:
+    """Decode `data`, turning a decoding failure into a one-line error that names the file and the fix."""
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise StudioError(
+            f"{source} is not valid {encoding} (byte {error.start}): convert it to UTF-8, "
+            "or pass --data.init_args.encoding latin-1"
+        ) from None
+    except LookupError:
+        raise StudioError(f"unknown text encoding {encoding!r}: pass a Python codec name such as utf-8 or latin-1") from None
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def corpus_fingerprint(text: str, settings: str) -> str:
+    """A short key for caches derived from `text` under `settings`."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass") + b"\0" + settings.encode()).hexdigest()[:24]
+
+

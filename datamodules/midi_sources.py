@@ -1,0 +1,230 @@
+"""Music sources: find MIDI files, convert music21's bundled corpus to MIDI, and encode files with a cache."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import io
+import json
+import multiprocessing
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from studio.codecs.midi import MidiCodec
+from studio.errors import StudioError
+from studio.paths import atomic_write_bytes, cache_root
+
+MIDI_SUFFIXES = (".mid", ".midi")
+_GLOB_CHARS = "*?["
+_CACHE_FORMAT = 1  # bump when the cached arrays' meaning changes
+
+
+def _is_midi(path: Path) -> bool:
+    return path.suffix.lower() in MIDI_SUFFIXES
+
+
+def find_midi_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
+    """Expand folders (recursively), files and globs into a sorted, de-duplicated list of .mid/.midi files."""
+    inputs = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not inputs:
+        raise StudioError("no MIDI input given: pass a folder, a .mid file or a glob such as 'my_midis/**/*.mid'")
+    found: set[Path] = set()
+    for item in inputs:
+        text = str(item)
+        if any(c in text for c in _GLOB_CHARS):
+            matches = [Path(p) for p in glob.glob(text, recursive=True)]
+            # A glob like 'songs/**' names folders too; look inside them.
+            hits = [f for m in matches for f in (m.rglob("*") if m.is_dir() else [m])]
+        elif Path(text).is_dir():
+            hits = list(Path(text).rglob("*"))
+        else:
+            hits = [Path(text)]
+        midis = {f.resolve() for f in hits if f.is_file() and _is_midi(f)}
+        if not midis:
+            raise StudioError(f"no .mid/.midi files found under {text}: check the path or the glob")
+        found |= midis
+    return sorted(found)
+
+
+# --- music21's bundled corpus --------------------------------------------------------------------
+
+MUSIC21_COLLECTIONS = {
+    # collection name -> (music21 corpus folder, which files to take)
+    "bach_chorales": ("bach", lambda p: p.name.startswith("bwv") and p.suffix in (".mxl", ".krn", ".xml")),
+    "ryans_mammoth": ("ryansMammoth", lambda p: p.suffix == ".abc"),  # one folk tune per file
+}
+
+
+def music21_corpus_files(
+    collection: str = "bach_chorales", limit: int | None = None, cache_dir: str | Path | None = None
+) -> list[Path]:
+    """Convert (once, offline) a music21 corpus collection to .mid files under cache_dir and return them."""
+    if collection not in MUSIC21_COLLECTIONS:
+        choices = ", ".join(sorted(MUSIC21_COLLECTIONS))
+        raise StudioError(f"unknown music21 collection {collection!r}: use one of {choices}")
+    from music21 import corpus
+
+    folder, wanted = MUSIC21_COLLECTIONS[collection]
+    sources = sorted((Path(p) for p in corpus.getComposer(folder) if wanted(Path(p))), key=lambda p: p.name)
+    if limit is not None:
+        sources = sources[: max(0, limit)]
+    out_dir = Path(cache_dir) if cache_dir is not None else cache_root() / "music21"
+    out_dir = out_dir / collection
+    result: list[Path] = []
+    failed: list[str] = []
+    for source in sources:
+        # Named after the corpus file (e.g. bwv1.6.mid), so the same limit always gives the same files.
+        target = out_dir / f"{source.stem}.mid"
+        if not target.is_file():
+            try:
+                _convert_to_midi(source, target)
+            except Exception as exc:  # music21 parsers raise many types on odd scores
+                failed.append(f"{source.name} ({type(exc).__name__})")
+                continue
+        result.append(target)
+    if failed:
+        warnings.warn(f"skipped {len(failed)} of {len(sources)} music21 scores that failed to convert: "
+                      + ", ".join(failed[:10]) + (" ..." if len(failed) > 10 else ""))
+    if not result:
+        raise StudioError(f"music21 collection {collection!r} gave no MIDI files: check that music21 is installed")
+    return result
+
+
+def _convert_to_midi(source: Path, target: Path) -> None:
+    from music21 import converter, stream
+
+    score = converter.parse(str(source))
+    if isinstance(score, stream.Opus):  # a file holding several pieces: take the first
+        score = score.scores[0]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.stem}.converting.mid")
+    try:
+        score.write("midi", fp=str(tmp))
+        atomic_write_bytes(target, tmp.read_bytes())
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --- encoding with an on-disk cache --------------------------------------------------------------
+
+
+@dataclass
+class EncodedCorpus:
+    """Encoded pieces (path, ids) plus the input files that could not be used."""
+
+    items: list[tuple[Path, np.ndarray]]
+    skipped: list[Path] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def sequences(self) -> list[np.ndarray]:
+        """The id arrays (int64), in input order."""
+        return [ids for _, ids in self.items]
+
+    @property
+    def total_tokens(self) -> int:
+        """Number of ids over all pieces."""
+        return sum(len(ids) for _, ids in self.items)
+
+
+def cache_key(path: Path, codec: MidiCodec) -> str:
+    """Hash of (absolute path, size, content, codec settings): any change means a fresh encode."""
+    data = path.read_bytes()
+    meta = {"path": str(path.resolve()), "size": len(data), "codec": codec.to_dict(), "format": _CACHE_FORMAT}
+    digest = hashlib.sha256(json.dumps(meta, sort_keys=True).encode())
+    digest.update(hashlib.sha256(data).digest())
+    return digest.hexdigest()[:32]
+
+
+def _checked(ids: list[int], path: str) -> tuple[np.ndarray | None, str]:
+    # A file that parses but holds no notes is as useless for training as a corrupt one.
+    if not ids:
+        return None, f"{path} has no notes"
+    return np.asarray(ids, dtype=np.int64), ""
+
+
+def _save(entry: Path, ids: np.ndarray | None, error: str) -> None:
+    buffer = io.BytesIO()
+    # Failures are cached too, so a second run never re-parses a corrupt file.
+    np.savez(buffer, ids=ids if ids is not None else np.zeros(0, np.int64), error=np.array(error))
+    atomic_write_bytes(entry, buffer.getvalue())
+
+
+def _load(entry: Path) -> tuple[np.ndarray | None, str] | None:
+    try:
+        with np.load(entry) as data:
+            error = str(data["error"])
+            return (None, error) if error else (data["ids"].astype(np.int64), "")
+    except (OSError, ValueError, KeyError):
+        return None  # unreadable cache entry: encode again
+
+
+def encode_files(
+    files: Sequence[str | Path], codec: MidiCodec, cache_dir: str | Path, workers: int = 0
+) -> EncodedCorpus:
+    """Encode MIDI files with codec (in parallel when workers > 1), reusing cached ids; skip unreadable files."""
+    paths = [Path(f) for f in files]
+    if not paths:
+        raise StudioError("no MIDI files to encode: pass a folder, a .mid file or a glob with MIDI files in it")
+    cache = Path(cache_dir)
+    results: dict[int, tuple[np.ndarray | None, str]] = {}
+    todo: list[tuple[int, Path]] = []
+    for i, path in enumerate(paths):
+        try:
+            entry = cache / f"{cache_key(path, codec)}.npz"
+        except OSError as exc:
+            results[i] = (None, f"{path}: {exc.strerror or exc}")
+            continue
+        cached = _load(entry) if entry.is_file() else None
+        if cached is not None:
+            results[i] = cached
+        else:
+            todo.append((i, entry))
+
+    encoded = _encode_many([str(paths[i]) for i, _ in todo], codec, workers)
+    for (i, entry), (ids, error) in zip(todo, encoded):
+        _save(entry, ids, error)
+        results[i] = (ids, error)
+
+    items = [(paths[i], ids) for i, (ids, _) in sorted(results.items()) if ids is not None]
+    skipped = [paths[i] for i, (ids, _) in sorted(results.items()) if ids is None]
+    if not items:
+        shown = ", ".join(p.name for p in paths[:5]) + (" ..." if len(paths) > 5 else "")
+        raise StudioError(
+            f"none of the {len(paths)} MIDI files could be read ({shown}): "
+            "check they are Standard MIDI Files that contain notes"
+        )
+    if skipped:
+        names = ", ".join(p.name for p in skipped[:20]) + (f" and {len(skipped) - 20} more" if len(skipped) > 20 else "")
+        warnings.warn(f"skipped {len(skipped)} of {len(paths)} MIDI files that could not be read: {names}")
+    return EncodedCorpus(items, skipped)
+
+
+def _encode_many(paths: list[str], codec: MidiCodec, workers: int) -> list[tuple[np.ndarray | None, str]]:
+    if workers <= 1 or len(paths) < 2:
+        results = []
+        for path in paths:
+            try:
+                results.append(_checked(codec.encode_file(path), path))
+            except StudioError as exc:
+                results.append((None, str(exc)))
+        return results
+    # 'spawn' because forking a process that holds torch threads can deadlock; the task is the codec's
+    # own bound method so workers import only studio.codecs.midi, not this (heavier) package.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(paths)), mp_context=context) as pool:
+        futures = [pool.submit(codec.encode_file, path) for path in paths]
+        results = []
+        for path, future in zip(paths, futures):
+            try:
+                results.append(_checked(future.result(), path))
+            except StudioError as exc:
+                results.append((None, str(exc)))
+        return results

@@ -1,0 +1,59 @@
+"""Stateful truncated-BPTT batches: B contiguous streams through a corpus, read chunk by chunk (char-rnn style)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterator, Optional
+
+import torch
+
+
+class StreamBatches:
+    """Yield `(x, y)` chunks of shape [batch_size, <=seq_len] in which row b continues row b of the last chunk.
+
+    The corpus is cut into `batch_size * world_size` equal streams; rank r reads streams
+    r*batch_size .. (r+1)*batch_size - 1, so no two ranks read the same stream and together they
+    cover the corpus. The last chunk may be shorter, so every token of the streams is read.
+    """
+
+    def __init__(
+        self,
+        tokens: torch.Tensor,
+        batch_size: int,
+        seq_len: int,
+        rank: int = 0,
+        world_size: int = 1,
+        consumed: Optional[Callable[[], int]] = None,
+    ) -> None:
+        streams = batch_size * world_size
+        stream_len = (len(tokens) - 1) // streams
+        if stream_len < 1:
+            raise ValueError(f"{len(tokens)} tokens cannot fill {streams} streams")
+        used = streams * stream_len
+        rows = slice(rank * batch_size, (rank + 1) * batch_size)
+        self.inputs = tokens[:used].view(streams, stream_len)[rows]
+        self.targets = tokens[1 : used + 1].view(streams, stream_len)[rows]
+        self.seq_len = seq_len
+        self.position = 0
+        self._yielded = 0
+        # Counting what the trainer consumed (not what was prefetched) makes resume exact.
+        self._consumed = consumed or (lambda: self._yielded)
+
+    def __len__(self) -> int:
+        return math.ceil(self.inputs.shape[1] / self.seq_len)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        start, self.position = self.position, 0
+        for index in range(start, len(self)):
+            self._yielded = index + 1
+            cols = slice(index * self.seq_len, (index + 1) * self.seq_len)
+            yield self.inputs[:, cols], self.targets[:, cols]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the next chunk starts: batches the trainer has consumed this epoch."""
+        return {"position": int(self._consumed())}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a saved position; a finished epoch starts the next one from the top."""
+        position = int(state.get("position", 0))
+        self.position = position if position < len(self) else 0

@@ -1,0 +1,132 @@
+"""The `studio` command: LightningCLI's fit/validate/test/predict, plus `sample`.
+
+`studio fit --config configs/text/quickstart.yaml` trains; `studio sample --ckpt ...` generates.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+from typing import Any, Optional
+
+import lightning as L
+from jsonargparse import Namespace
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+
+from studio.callbacks import TokenThroughput
+from studio.checkpoint import AtomicCheckpointIO, StudioMetadata
+from studio.errors import StudioError
+
+DEFAULT_LOGGER = {"class_path": "studio.tracking.StudioWandbLogger", "init_args": {"project": "studio"}}
+CHECKPOINT_DEFAULTS = {
+    "checkpoint.monitor": "val_loss",
+    "checkpoint.mode": "min",
+    "checkpoint.filename": "best",
+    "checkpoint.save_top_k": 1,
+    "checkpoint.save_last": True,
+    "checkpoint.enable_version_counter": False,
+}
+
+
+class SaveConfigToRun(SaveConfigCallback):
+    """Saves the resolved config as `checkpoints/<run>/config.yaml`, beside the run's checkpoints."""
+
+    def save_config(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        """Called on rank zero only."""
+        callback = trainer.checkpoint_callback
+        if stage != "fit" or callback is None or not getattr(callback, "dirpath", None):
+            return
+        os.makedirs(callback.dirpath, exist_ok=True)
+        self.parser.save(self.config, os.path.join(callback.dirpath, "config.yaml"), skip_none=False, overwrite=True)
+
+
+class StudioCLI(LightningCLI):
+    """LightningCLI with the data module deciding model sizes, run naming, and Studio's checkpoints."""
+
+    def __init__(self, args: Optional[list[str]] = None, run: bool = True) -> None:
+        super().__init__(
+            L.LightningModule,
+            L.LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            trainer_defaults={"logger": DEFAULT_LOGGER, "gradient_clip_val": 1.0},
+            save_config_callback=SaveConfigToRun,
+            save_config_kwargs={"overwrite": True, "save_to_log_dir": False},
+            parser_kwargs={"default_env": False},
+            args=args,
+            run=run,
+            auto_configure_optimizers=False,
+        )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        """Add `--run_name`, and checkpointing under `checkpoints/<run>/` (last.ckpt and best.ckpt)."""
+        parser.add_argument("--run_name", type=Optional[str], default=None, help="Name of the run (default: model-data-time).")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(CHECKPOINT_DEFAULTS)
+
+    def before_instantiate_classes(self) -> None:
+        """Name the run, and point the checkpoint folder and the W&B run at that name."""
+        config = self.config.get(str(self.subcommand), self.config)
+        if not config.get("run_name"):
+            model = config.model.class_path.rpartition(".")[2]
+            config.run_name = f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if not config.checkpoint.get("dirpath"):
+            config.checkpoint.dirpath = os.path.join("checkpoints", config.run_name)
+        logger = config.trainer.get("logger")
+        if isinstance(logger, Namespace) and logger.get("class_path", "").endswith("WandbLogger"):
+            if not logger.init_args.get("name"):
+                logger.init_args.name = config.run_name
+
+    def instantiate_classes(self) -> None:
+        """Build the data module first, so the model's sizes (vocabulary, features, labels) come from it."""
+        config = self.config.get(str(self.subcommand), self.config)
+        datamodule = _instantiate(config.data)
+        for key, value in datamodule.model_dims().items():
+            config.model.init_args[key] = value
+        self.config_init = self.parser.instantiate_classes(self.config)
+        # The parser built a second, still-empty data module (construction is cheap); keep the loaded one.
+        self.config_init.get(str(self.subcommand), self.config_init).data = datamodule
+        self.datamodule = datamodule
+        self.model = self._get(self.config_init, "model")
+        self.trainer = self.instantiate_trainer()
+
+    def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
+        """Every run writes Studio checkpoints atomically and logs throughput."""
+        callbacks = [self._get(self.config_init, key) for key in self._parser(self.subcommand).callback_keys]
+        config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
+        plugins = config.get("plugins") or []
+        config["plugins"] = [*(plugins if isinstance(plugins, list) else [plugins]), AtomicCheckpointIO()]
+        return self._instantiate_trainer(config, [*callbacks, StudioMetadata(), TokenThroughput()])
+
+
+def _instantiate(config: Namespace) -> Any:
+    """Instantiate a `class_path` + `init_args` config (used for the data module)."""
+    module, _, name = config.class_path.rpartition(".")
+    cls = getattr(importlib.import_module(module), name)
+    init_args = config.get("init_args") or Namespace()
+    return cls(**init_args.as_dict())
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point of the `studio` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] == "sample":
+            from studio.sample_cli import sample_main
+
+            sample_main(argv[1:])
+        else:
+            StudioCLI(args=argv)
+    except StudioError as error:
+        print(f"studio: error: {error}", file=sys.stderr)
+        sys.exit(StudioError.exit_code)
+    except KeyboardInterrupt:
+        print("studio: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""MidiCodec: Performance-RNN style event ids for piano performances, and MIDI file reading."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pretty_midi
+
+from studio.codecs.midi_events import EventLayout, events_to_notes, notes_to_events
+from studio.codecs.midi_performance import StepNote, performance_notes, quantize_notes
+from studio.errors import StudioError
+
+_CONFIG_KEYS = ("resolution_ms", "max_shift_ms", "velocity_bins", "keep_drums")
+
+
+def load_midi(path: str | os.PathLike[str]) -> pretty_midi.PrettyMIDI:
+    """Parse a MIDI file; raise StudioError naming the file and the fix if it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise StudioError(f"MIDI file {path} does not exist: check the path")
+    try:
+        with warnings.catch_warnings():
+            # pretty_midi warns about meta events on non-zero tracks in most real files: noise to users.
+            warnings.filterwarnings("ignore", category=RuntimeWarning, module="pretty_midi")
+            return pretty_midi.PrettyMIDI(str(path))
+    except Exception as exc:  # mido/pretty_midi raise many types (OSError, EOFError, KeyError, ValueError...)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StudioError(
+            f"cannot read MIDI file {path} ({reason}): re-export it as a Standard MIDI File (.mid) or remove it"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class MidiCodec:
+    """Piano performance <-> event ids: NOTE_ON/NOTE_OFF x128, TIME_SHIFT steps, VELOCITY bins, PAD/BOS/EOS."""
+
+    resolution_ms: int = 10
+    max_shift_ms: int = 1000
+    velocity_bins: int = 32
+    keep_drums: bool = False
+    layout: EventLayout = field(init=False, repr=False, compare=False)
+
+    kind: ClassVar[str] = "midi"
+
+    def __post_init__(self) -> None:
+        for name in ("resolution_ms", "max_shift_ms", "velocity_bins"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise StudioError(f"MidiCodec {name}={value!r} is invalid: use a positive whole number")
+        if self.max_shift_ms < self.resolution_ms:
+            raise StudioError(
+                f"MidiCodec max_shift_ms={self.max_shift_ms} is below resolution_ms={self.resolution_ms}: "
+                "make max_shift_ms at least one step"
+            )
+        if self.velocity_bins > 127:
+            raise StudioError(f"MidiCodec velocity_bins={self.velocity_bins} is too many: use 1..127")
+        layout = EventLayout(self.max_shift_ms // self.resolution_ms, self.velocity_bins, self.resolution_ms)
+        object.__setattr__(self, "layout", layout)
+
+    # --- common codec interface -------------------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of token ids."""
+        return self.layout.vocab_size
+
+    @property
+    def pad_id(self) -> int:
+        """Padding id (0)."""
+        return self.layout.pad_id
+
+    @property
+    def bos_id(self) -> int:
+        """Begin-of-sequence id."""
+        return self.layout.bos_id
+
+    @property
+    def eos_id(self) -> int:
+        """End-of-sequence id."""
+        return self.layout.eos_id
+
+    @property
+    def num_shifts(self) -> int:
+        """Number of TIME_SHIFT ids (a shift of 1..num_shifts steps)."""
+        return self.layout.num_shifts
+
+    @property
+    def step_seconds(self) -> float:
+        """Length of one time step in seconds."""
+        return self.resolution_ms / 1000.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data description (safe for torch.load(weights_only=True))."""
+        return {"kind": self.kind, **{key: getattr(self, key) for key in _CONFIG_KEYS}}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MidiCodec:
+        """Rebuild a codec from to_dict() output."""
+        if d.get("kind", cls.kind) != cls.kind:
+            raise StudioError(f"codec kind {d.get('kind')!r} is not 'midi': load it with the matching codec")
+        unknown = set(d) - set(_CONFIG_KEYS) - {"kind"}
+        if unknown:
+            raise StudioError(f"unknown MidiCodec settings {sorted(unknown)}: remove them or update Studio")
+        return cls(**{key: d[key] for key in _CONFIG_KEYS if key in d})
+
+    # --- encode / decode --------------------------------------------------------------------
+
+    def performance(self, pm: pretty_midi.PrettyMIDI) -> list[StepNote]:
+        """The notes encode() sees: merged instruments, pedal applied, quantized to steps."""
+        return quantize_notes(performance_notes(pm, self.keep_drums), self.step_seconds)
+
+    def encode(self, pm: pretty_midi.PrettyMIDI, add_bos_eos: bool = False) -> list[int]:
+        """Encode a PrettyMIDI score as event ids (optionally wrapped in BOS ... EOS)."""
+        ids = notes_to_events(self.performance(pm), self.layout)
+        return [self.bos_id, *ids, self.eos_id] if add_bos_eos else ids
+
+    def encode_file(self, path: str | os.PathLike[str], add_bos_eos: bool = False) -> list[int]:
+        """Read and encode a MIDI file; StudioError if it cannot be read."""
+        return self.encode(load_midi(path), add_bos_eos=add_bos_eos)
+
+    def decode_notes(self, ids: Sequence[int]) -> list[StepNote]:
+        """Decode ids into notes on the step grid (see decode)."""
+        return events_to_notes(ids, self.layout)
+
+    def decode(self, ids: Sequence[int]) -> pretty_midi.PrettyMIDI:
+        """Decode any ids into a valid one-piano PrettyMIDI; stops at EOS, never raises on odd input."""
+        pm = pretty_midi.PrettyMIDI()
+        piano = pretty_midi.Instrument(program=0, name="Piano")
+        step = self.step_seconds
+        for n in self.decode_notes(ids):
+            piano.notes.append(pretty_midi.Note(n.velocity, n.pitch, n.start * step, n.end * step))
+        pm.instruments.append(piano)
+        return pm
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def event_name(self, token: int) -> str:
+        """Readable name of one id, e.g. NOTE_ON(60), TIME_SHIFT(250ms), VELOCITY(12), EOS."""
+        return self.layout.name(int(token))
+
+    def seconds(self, ids: Sequence[int]) -> float:
+        """Total duration of the TIME_SHIFTs before the first EOS."""
+        steps = 0
+        for token in ids:
+            kind, value = self.layout.classify(int(token))
+            if kind == "EOS":
+                break
+            if kind == "TIME_SHIFT":
+                steps += value
+        return steps * self.step_seconds
+
+    def transpose(self, ids: Sequence[int], semitones: int) -> list[int] | None:
+        """Shift every NOTE_ON/NOTE_OFF by semitones; None if any note would leave 0..127."""
+        out: list[int] = []
+        for token in ids:
+            kind, value = self.layout.classify(int(token))
+            if kind in ("NOTE_ON", "NOTE_OFF"):
+                pitch = value + semitones
+                if not 0 <= pitch <= 127:
+                    return None
+                out.append(self.layout.note_on(pitch) if kind == "NOTE_ON" else self.layout.note_off(pitch))
+            else:
+                out.append(int(token))
+        return out
+
+    def stretch(self, ids: Sequence[int], factor: float) -> list[int]:
+        """Scale all timing by factor (>0), re-quantized to the step grid; other events keep their order."""
+        if not factor > 0:
+            raise StudioError(f"time stretch factor {factor!r} is invalid: use a number above 0")
+        # Rescale absolute times (not each shift) so rounding errors never accumulate.
+        timed: list[tuple[int, int | None]] = []
+        now = 0
+        for token in ids:
+            kind, value = self.layout.classify(int(token))
+            if kind == "TIME_SHIFT":
+                now += value
+            else:
+                timed.append((round(now * factor), int(token)))
+        end = round(now * factor)
+        out: list[int] = []
+        cursor = 0
+        for when, token in [*timed, (end, None)]:
+            gap = when - cursor
+            while gap > 0:
+                chunk = min(gap, self.num_shifts)
+                out.append(self.layout.shift(chunk))
+                gap -= chunk
+            cursor = when
+            if token is not None:
+                out.append(token)
+        return out

@@ -1,0 +1,149 @@
+"""RecurrentLanguageModel: next-token prediction over token ids (text characters or MIDI events).
+
+Training is stateful truncated BPTT: each batch row continues the previous batch's row, so the
+hidden state is carried across chunks and detached between them (reset every epoch).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MeanMetric
+
+from studio.errors import StudioError
+from studio.models.schedules import lr_multiplier
+from studio.nn import RecurrentStack, State, detach_state
+from studio.nn.state import state_as_list, state_from_list
+
+LN2 = math.log(2.0)
+
+
+class RecurrentLanguageModel(L.LightningModule):
+    """Embedding -> stacked RNN/GRU/LSTM -> next-token logits, with optional weight tying."""
+
+    task = "language_model"
+
+    def __init__(
+        self,
+        vocab_size: Optional[int] = None,
+        embedding_dim: int = 128,
+        hidden_size: int = 256,
+        num_layers: int = 2,
+        cell: str = "lstm",
+        dropout: float = 0.0,
+        tie_weights: bool = False,
+        lr: float = 2e-3,
+        weight_decay: float = 0.01,
+        betas: tuple[float, float] = (0.9, 0.99),
+        scheduler: str = "cosine",
+        warmup_steps: int = 0,
+        min_lr_ratio: float = 0.1,
+    ) -> None:
+        """`vocab_size` comes from the data (the CLI fills it in)."""
+        super().__init__()
+        if vocab_size is None or vocab_size < 1:
+            raise StudioError("vocab_size is not set: it comes from the data module (run through `studio fit`)")
+        self.save_hyperparameters()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.rnn = RecurrentStack(embedding_dim, hidden_size, num_layers, cell, dropout)
+        # Tying needs the output features to match the embedding width.
+        self.project = nn.Linear(hidden_size, embedding_dim) if tie_weights and hidden_size != embedding_dim else None
+        self.head = nn.Linear(embedding_dim if tie_weights else hidden_size, vocab_size)
+        if tie_weights:
+            self.head.weight = self.embedding.weight
+        self._train_state: Optional[State] = None
+        self._eval_state: Optional[State] = None
+        self.val_nll = MeanMetric()
+        self.test_nll = MeanMetric()
+
+    def forward(self, tokens: torch.Tensor, state: Optional[State] = None) -> tuple[torch.Tensor, State]:
+        """Logits [batch, time, vocab] for `tokens` [batch, time], and the state after the last step."""
+        hidden, state = self.rnn(self.dropout(self.embedding(tokens)), state)
+        hidden = self.dropout(hidden)
+        if self.project is not None:
+            hidden = self.project(hidden)
+        return self.head(hidden), state
+
+    def _nll(self, batch: tuple[torch.Tensor, torch.Tensor], state: Optional[State]) -> tuple[torch.Tensor, State]:
+        inputs, targets = batch
+        if state is not None and _batch_of(state) != inputs.shape[0]:
+            state = None
+        logits, state = self(inputs, state)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)), detach_state(state)
+
+    # -- training ----------------------------------------------------------------------------
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        """Cross-entropy of the next token, carrying the (detached) state into the next chunk."""
+        if batch_idx == 0:  # the streams restart at the corpus's start each epoch, so the state does too
+            self._train_state = None
+        loss, self._train_state = self._nll(batch, self._train_state)
+        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/bpt", loss / LN2)
+        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"] if self._trainer else self.hparams.lr)
+        return loss
+
+    # -- evaluation --------------------------------------------------------------------------
+    def on_validation_epoch_start(self) -> None:
+        """Validation reads its split from the top with a fresh state."""
+        self._eval_state = None
+
+    on_test_epoch_start = on_validation_epoch_start
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        """Accumulate the token-weighted loss over the whole validation split."""
+        loss, self._eval_state = self._nll(batch, self._eval_state)
+        self.val_nll.update(loss, weight=batch[1].numel())
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        """As validation, reported as test_loss."""
+        loss, self._eval_state = self._nll(batch, self._eval_state)
+        self.test_nll.update(loss, weight=batch[1].numel())
+
+    def on_validation_epoch_end(self) -> None:
+        """Log val_loss (nats per token) and val_bpt (bits per token), reduced across ranks."""
+        self._log_eval("val", self.val_nll)
+
+    def on_test_epoch_end(self) -> None:
+        """Log test_loss and test_bpt."""
+        self._log_eval("test", self.test_nll)
+
+    def _log_eval(self, prefix: str, metric: MeanMetric) -> None:
+        value = metric.compute()
+        metric.reset()
+        self.log(f"{prefix}_loss", value, prog_bar=True)
+        self.log(f"{prefix}_bpt", value / LN2)
+
+    # -- optimisation ------------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        """AdamW (no decay on biases and norms) with a per-step warm-up + decay schedule."""
+        decay = [p for p in self.parameters() if p.dim() >= 2]
+        no_decay = [p for p in self.parameters() if p.dim() < 2]
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.hparams.lr,
+            betas=tuple(self.hparams.betas),
+        )
+        total = self.trainer.estimated_stepping_batches if self._trainer else 1
+        total = int(total) if math.isfinite(total) else 10**9
+        multiplier = lr_multiplier(self.hparams.scheduler, self.hparams.warmup_steps, total, self.hparams.min_lr_ratio)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # -- the carried state travels with the checkpoint, so a resumed run continues exactly ---
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store the carried training state."""
+        checkpoint["tbptt_state"] = state_as_list(self._train_state)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Restore the carried training state (used when resuming mid-epoch)."""
+        self._train_state = state_from_list(checkpoint.get("tbptt_state"))
+
+
+def _batch_of(state: State) -> int:
+    return (state[0] if isinstance(state, tuple) else state).shape[1]

@@ -1,0 +1,114 @@
+"""Batched, stateful generation: the prompt is read once, then each new token costs one recurrent step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Protocol, Sequence
+
+import torch
+from torch import nn
+
+from studio.errors import StudioError
+from studio.nn.state import select_state
+
+
+class Constraint(Protocol):
+    """Restricts what may come next (e.g. a MIDI grammar); batched over the samples."""
+
+    def reset(self, batch_size: int) -> None: ...
+
+    def allowed(self) -> torch.Tensor: ...  # bool [batch, vocab]
+
+    def update(self, tokens: torch.Tensor) -> None: ...  # long [batch]
+
+    def finished(self) -> torch.Tensor: ...  # bool [batch]
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """Temperature, top-k (0 = off) and nucleus top-p (1 = off)."""
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise StudioError(f"--temperature {self.temperature} must be > 0 (try 0.8 for safer text, 1.2 for wilder)")
+        if not 0 < self.top_p <= 1:
+            raise StudioError(f"--top_p {self.top_p} must be in (0, 1] (1 turns nucleus sampling off)")
+        if self.top_k < 0:
+            raise StudioError(f"--top_k {self.top_k} must be >= 0 (0 turns it off)")
+
+
+def filter_logits(logits: torch.Tensor, settings: SamplingSettings) -> torch.Tensor:
+    """Scale by temperature and mask everything outside the top-k and the top-p nucleus with -inf."""
+    logits = logits / settings.temperature
+    if 0 < settings.top_k < logits.shape[-1]:
+        kth = torch.topk(logits, settings.top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if settings.top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        cumulative = sorted_logits.softmax(-1).cumsum(-1)
+        # Drop a token when the tokens before it already cover top_p (the first always stays).
+        drop_sorted = (cumulative - sorted_logits.softmax(-1)) >= settings.top_p
+        drop = drop_sorted.scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+@torch.no_grad()
+def generate(
+    model: nn.Module,
+    prompt: Sequence[int],
+    length: int,
+    num_samples: int = 1,
+    settings: SamplingSettings = SamplingSettings(),
+    seed: int = 0,
+    constraint: Optional[Constraint] = None,
+) -> list[list[int]]:
+    """Continue `prompt` by up to `length` tokens for each of `num_samples` samples, all in one batch.
+
+    The same seed gives the same samples. With a constraint, a sample stops once it is finished.
+    """
+    if length <= 0:
+        raise StudioError(f"--length {length} must be > 0")
+    if num_samples <= 0:
+        raise StudioError(f"--num_samples {num_samples} must be > 0")
+    if not prompt:
+        raise StudioError("the prompt is empty: give at least one token")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    logits, state = model(torch.tensor([list(prompt)], device=device))
+    rows = torch.zeros(num_samples, dtype=torch.long, device=device)
+    state = select_state(state, rows)
+    logits = logits[:, -1].expand(num_samples, -1)
+    if constraint is not None:
+        constraint.reset(num_samples)
+    out = torch.empty(num_samples, length, dtype=torch.long, device=device)
+    done_at = torch.full((num_samples,), length, dtype=torch.long, device=device)
+    finished = torch.zeros(num_samples, dtype=torch.bool, device=device)
+    steps = 0
+    for step in range(length):
+        scores = logits.float()
+        if constraint is not None:
+            # Finished samples may emit anything: their tail is cut off below.
+            allowed = constraint.allowed().to(device) | finished[:, None]
+            scores = scores.masked_fill(~allowed, float("-inf"))
+        probs = filter_logits(scores, settings).softmax(-1)
+        token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        out[:, step] = token
+        steps = step + 1
+        if constraint is not None:
+            constraint.update(token)
+            finished = constraint.finished().to(device)
+            done_at = torch.where(finished & (done_at == length), step + 1, done_at)
+            if bool(finished.all()):
+                break
+        logits, state = model(token[:, None], state)
+        logits = logits[:, -1]
+    model.train(was_training)
+    lengths = done_at.clamp(max=steps).tolist()
+    return [row[:n] for row, n in zip(out[:, :steps].tolist(), lengths)]

@@ -1,0 +1,57 @@
+"""Shared fixtures: a small corpus, and running the real `studio` command in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from datamodules.corpora import EMBEDDED
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A tiny text model that trains in seconds; tests add their own budget flags.
+TINY_TEXT_FIT = [
+    "fit",
+    "--model", "studio.models.RecurrentLanguageModel",
+    "--model.init_args.embedding_dim", "16",
+    "--model.init_args.hidden_size", "32",
+    "--model.init_args.num_layers", "1",
+    "--model.init_args.scheduler", "constant",
+    "--data", "datamodules.TextDataModule",
+    "--data.init_args.batch_size", "4",
+    "--data.init_args.seq_len", "32",
+    "--data.init_args.val_batch_size", "2",
+    "--trainer.accelerator", "cpu",
+    "--trainer.enable_progress_bar", "false",
+    "--trainer.enable_model_summary", "false",
+    "--seed_everything", "7",
+]
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 12,000 characters of the embedded default corpus, as a file."""
+    path = tmp_path_factory.mktemp("corpus") / "small.txt"
+    path.write_text(EMBEDDED["lady_susan"]()[:12000], encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def studio_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for CLI runs: caches and W&B files under the test's folder, W&B offline."""
+    env = dict(os.environ)
+    env.update(STUDIO_CACHE=str(tmp_path / "cache"), WANDB_MODE="offline", WANDB_SILENT="true", PYTHONUNBUFFERED="1")
+    env.pop("WANDB_API_KEY", None)
+    monkeypatch.setenv("STUDIO_CACHE", env["STUDIO_CACHE"])
+    return env
+
+
+def run_studio(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `python -m studio ARGS` in `cwd` and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "studio", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )

@@ -1,0 +1,152 @@
+"""MidiGrammar: random walks through allowed() always give well-formed, capped, cleanly ended MIDI."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from studio.codecs.midi import MidiCodec
+from studio.codecs.midi_grammar import MidiGrammar
+
+CODEC = MidiCodec()
+STEP = CODEC.step_seconds
+
+
+_TYPES = [slice(0, 3), slice(3, 131), slice(131, 259), slice(259, 359), slice(359, 391)]
+
+
+def _uniform_by_type(mask: torch.Tensor) -> torch.Tensor:
+    """Weights that pick an allowed event type uniformly, then an allowed token of it uniformly."""
+    weights = torch.zeros(mask.shape)
+    for part in _TYPES:
+        block = mask[:, part].float()
+        weights[:, part] = block / block.sum(1, keepdim=True).clamp(min=1)
+    return weights
+
+
+def _walk(grammar: MidiGrammar, batch: int, seed: int, max_steps: int = 5000) -> list[list[int]]:
+    """Sample at random among allowed tokens until every sample is finished; return tokens up to EOS."""
+    gen = torch.Generator().manual_seed(seed)
+    grammar.reset(batch)
+    emitted = []
+    for _ in range(max_steps):
+        if grammar.finished().all():
+            break
+        mask = grammar.allowed()
+        assert mask.shape == (batch, CODEC.vocab_size) and mask.dtype == torch.bool
+        assert mask.any(1).all()
+        assert not mask[:, CODEC.pad_id].any() and not mask[:, CODEC.bos_id].any()
+        choice = torch.multinomial(_uniform_by_type(mask), 1, generator=gen).squeeze(1)
+        assert mask[torch.arange(batch), choice].all()
+        emitted.append(choice)
+        grammar.update(choice)
+    else:
+        raise AssertionError("the grammar never let every sample finish")
+    rows = torch.stack(emitted, 1).tolist()
+    return [row[: row.index(CODEC.eos_id) + 1] if CODEC.eos_id in row else row for row in rows]
+
+
+def _check_well_formed(ids: list[int]) -> None:
+    """Every NOTE_OFF closes a sounding note, and nothing sounds when EOS (the last token) comes."""
+    sounding: set[int] = set()
+    for token in ids:
+        kind, value = CODEC.layout.classify(token)
+        if kind == "NOTE_OFF":
+            assert value in sounding, "NOTE_OFF for a silent pitch"
+            sounding.remove(value)
+        elif kind == "NOTE_ON":
+            sounding.add(value)
+    assert ids[-1] == CODEC.eos_id and ids.count(CODEC.eos_id) == 1
+    assert not sounding, "notes still sounding at EOS"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("max_seconds,max_events,cap", [(2.0, None, 0.5), (2.0, 150, 5.0), (None, 120, 0.3)])
+def test_random_walks_obey_the_grammar(seed: int, max_seconds, max_events, cap: float) -> None:
+    grammar = MidiGrammar(CODEC, max_seconds=max_seconds, max_events=max_events, max_note_seconds=cap)
+    samples = _walk(grammar, batch=8, seed=seed)
+    assert grammar.finished().all()
+    for ids in samples:
+        _check_well_formed(ids)
+        notes = CODEC.decode(ids).instruments[0].notes
+        assert notes, "a random walk of this length plays at least one note"
+        assert max(n.end - n.start for n in notes) <= cap + STEP + 1e-9
+        if max_seconds is not None:
+            assert CODEC.seconds(ids) <= max_seconds + 1e-9
+            assert max(n.end for n in notes) <= max_seconds + 1e-9
+        if max_events is not None:
+            assert len(ids) <= max_events
+
+
+def test_targets_are_actually_reached() -> None:
+    grammar = MidiGrammar(CODEC, max_seconds=1.5, max_events=None, max_note_seconds=5.0)
+    for ids in _walk(grammar, batch=8, seed=5):
+        assert CODEC.seconds(ids) == pytest.approx(1.5)
+    grammar = MidiGrammar(CODEC, max_seconds=None, max_events=80)
+    for ids in _walk(grammar, batch=8, seed=6):
+        # Room is kept to close every note, so the walk uses the whole budget or stops just short of it.
+        assert len(ids) == 80
+
+
+def _feed(grammar: MidiGrammar, tokens: list[int]) -> None:
+    for token in tokens:
+        grammar.update(torch.tensor([token]))
+
+
+def test_a_note_at_the_cap_must_be_released_first() -> None:
+    grammar = MidiGrammar(CODEC, max_seconds=10.0, max_events=None, max_note_seconds=0.5)
+    grammar.reset(1)
+    on60, shift = CODEC.layout.note_on(60), CODEC.layout.shift
+    _feed(grammar, [on60, shift(30)])
+    mask = grammar.allowed()[0]
+    # 0.3 s in: shifts of up to 0.2 s more are fine, longer ones would pass the cap.
+    assert mask[shift(20)] and not mask[shift(21)]
+    _feed(grammar, [shift(20)])
+    mask = grammar.allowed()[0]
+    assert mask.nonzero().flatten().tolist() == [CODEC.layout.note_off(60)]
+
+
+def test_the_end_releases_notes_then_eos_then_finishes() -> None:
+    grammar = MidiGrammar(CODEC, max_seconds=0.5, max_events=None)
+    grammar.reset(2)
+    layout = CODEC.layout
+    grammar.update(torch.tensor([layout.note_on(60), layout.note_on(40)]))
+    grammar.update(torch.tensor([layout.note_on(64), layout.shift(50)]))
+    grammar.update(torch.tensor([layout.shift(50), layout.note_off(40)]))
+    mask = grammar.allowed()
+    assert mask[0].nonzero().flatten().tolist() == [layout.note_off(60), layout.note_off(64)]
+    assert mask[1].nonzero().flatten().tolist() == [CODEC.eos_id]
+    assert not mask[0, layout.shift(1)] and not mask[0, layout.note_on(70)]
+    grammar.update(torch.tensor([layout.note_off(60), CODEC.eos_id]))
+    assert grammar.finished().tolist() == [False, True]
+    grammar.update(torch.tensor([layout.note_off(64), layout.note_on(70)]))  # row 1's token is ignored
+    assert grammar.allowed()[0].nonzero().flatten().tolist() == [CODEC.eos_id]
+    grammar.update(torch.tensor([CODEC.eos_id, CODEC.eos_id]))
+    assert grammar.finished().all()
+
+
+def test_a_velocity_is_followed_by_a_note_on() -> None:
+    grammar = MidiGrammar(CODEC, max_seconds=2.0, max_events=None)
+    grammar.reset(1)
+    grammar.update(torch.tensor([CODEC.layout.velocity(10)]))
+    allowed = set(grammar.allowed()[0].nonzero().flatten().tolist())
+    assert allowed == {CODEC.layout.note_on(p) for p in range(128)}
+
+
+def test_update_and_allowed_are_fast_for_a_full_batch() -> None:
+    grammar = MidiGrammar(CODEC, max_seconds=30.0, max_events=None)
+    grammar.reset(64)
+    gen = torch.Generator().manual_seed(0)
+    spent = 0.0
+    for _ in range(200):
+        started = time.perf_counter()
+        mask = grammar.allowed()
+        spent += time.perf_counter() - started
+        choice = torch.multinomial(_uniform_by_type(mask), 1, generator=gen).squeeze(1)
+        started = time.perf_counter()
+        grammar.update(choice)
+        spent += time.perf_counter() - started
+    # Under 1 ms per step on 2 cores; the loose bound only catches a per-sample Python loop sneaking in.
+    assert spent < 2.0
