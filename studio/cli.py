@@ -118,6 +118,10 @@ def main(argv: Optional[list[str]] = None) -> None:
             from studio.sample_cli import sample_main
 
             sample_main(argv[1:])
+        elif argv and argv[0] == "tag":
+            from studio.tag_cli import tag_main
+
+            tag_main(argv[1:])
         else:
             StudioCLI(args=argv)
     except StudioError as error:

@@ -131,8 +131,10 @@ def _write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
 def render_piano_roll(pm: pretty_midi.PrettyMIDI, path: str | os.PathLike[str], title: str | None = None) -> None:
     """Write a PNG piano roll of pm (time vs pitch, darker = louder) to path atomically."""
     # The object-oriented API with the Agg canvas avoids pyplot's global backend and state.
+    from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import PatchCollection
+    from matplotlib.colors import ListedColormap
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
@@ -143,9 +145,11 @@ def render_piano_roll(pm: pretty_midi.PrettyMIDI, path: str | os.PathLike[str], 
     if notes:
         boxes = [Rectangle((n.start, n.pitch - 0.4), n.end - n.start, 0.8) for n in notes]
         shades = np.array([n.velocity for n in notes], dtype=float)
-        roll = PatchCollection(boxes, cmap="Blues", linewidths=0)
+        # The pale end of "Blues" is cut off so even the quietest notes stay visible.
+        cmap = ListedColormap(colormaps["Blues"](np.linspace(0.3, 1.0, 256)))
+        roll = PatchCollection(boxes, cmap=cmap, linewidths=0)
         roll.set_array(shades)
-        roll.set_clim(-30, 127)  # keep the quietest notes visibly blue
+        roll.set_clim(0, 127)
         ax.add_collection(roll)
         low, high = min(n.pitch for n in notes), max(n.pitch for n in notes)
         ax.set_xlim(0, max(n.end for n in notes))
@@ -153,6 +157,8 @@ def render_piano_roll(pm: pretty_midi.PrettyMIDI, path: str | os.PathLike[str], 
         fig.colorbar(roll, ax=ax, label="velocity", pad=0.01)
     else:
         ax.text(0.5, 0.5, "no notes", ha="center", va="center", transform=ax.transAxes)
+    ax.grid(axis="y", color="0.9", linewidth=0.5)
+    ax.set_axisbelow(True)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("MIDI pitch")
     if title:

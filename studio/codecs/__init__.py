@@ -18,4 +18,8 @@ def codec_from_dict(data: dict[str, Any]) -> Any:
         from studio.codecs.midi import MidiCodec
 
         return MidiCodec.from_dict(data)
+    if kind == "speech":
+        from studio.codecs.speech import SpeechCodec
+
+        return SpeechCodec.from_dict(data)
     raise StudioError(f"unknown codec kind {kind!r} in the checkpoint: it was written by another tool or version")
