@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import multiprocessing
+import os
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -102,10 +103,10 @@ def _convert_to_midi(source: Path, target: Path) -> None:
     if isinstance(score, stream.Opus):  # a file holding several pieces: take the first
         score = score.scores[0]
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.converting.mid")
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.converting.mid")
     try:
         score.write("midi", fp=str(tmp))
-        atomic_write_bytes(target, tmp.read_bytes())
+        os.replace(tmp, target)  # a half-written file never looks like a finished conversion
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -119,6 +120,7 @@ class EncodedCorpus:
 
     items: list[tuple[Path, np.ndarray]]
     skipped: list[Path] = field(default_factory=list)
+    reasons: dict[Path, str] = field(default_factory=dict)  # why each skipped file was unusable
 
     def __len__(self) -> int:
         return len(self.items)
@@ -202,14 +204,17 @@ def encode_files(
             "check they are Standard MIDI Files that contain notes"
         )
     if skipped:
-        names = ", ".join(p.name for p in skipped[:20]) + (f" and {len(skipped) - 20} more" if len(skipped) > 20 else "")
-        warnings.warn(f"skipped {len(skipped)} of {len(paths)} MIDI files that could not be read: {names}")
-    return EncodedCorpus(items, skipped)
+        more = f" and {len(skipped) - 20} more" if len(skipped) > 20 else ""
+        names = ", ".join(p.name for p in skipped[:20]) + more
+        warnings.warn(f"skipped {len(skipped)} of {len(paths)} MIDI files that could not be read: {names}",
+                      stacklevel=2)
+    reasons = {paths[i]: error for i, (ids, error) in sorted(results.items()) if ids is None}
+    return EncodedCorpus(items, skipped, reasons)
 
 
 def _encode_many(paths: list[str], codec: MidiCodec, workers: int) -> list[tuple[np.ndarray | None, str]]:
+    results: list[tuple[np.ndarray | None, str]] = []
     if workers <= 1 or len(paths) < 2:
-        results = []
         for path in paths:
             try:
                 results.append(_checked(codec.encode_file(path), path))
@@ -221,7 +226,6 @@ def _encode_many(paths: list[str], codec: MidiCodec, workers: int) -> list[tuple
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(paths)), mp_context=context) as pool:
         futures = [pool.submit(codec.encode_file, path) for path in paths]
-        results = []
         for path, future in zip(paths, futures):
             try:
                 results.append(_checked(future.result(), path))

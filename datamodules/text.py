@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -33,6 +34,7 @@ class TextDataModule(L.LightningDataModule):
     ) -> None:
         """`path` (a file or folder) wins over `corpus` (a built-in or downloadable corpus name)."""
         super().__init__()
+        self.save_hyperparameters()
         if not 0.0 < val_fraction < 1.0:
             raise StudioError(f"val_fraction={val_fraction} is outside (0, 1): pass e.g. --data.init_args.val_fraction 0.1")
         if batch_size < 1 or val_batch_size < 1 or seq_len < 1:
@@ -62,7 +64,7 @@ class TextDataModule(L.LightningDataModule):
         codec = TextCodec.train([text], self.tokenizer_level, self.bpe_vocab_size)
         ids = torch.tensor(codec.encode(text), dtype=torch.int32)
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(f".{cache_file.name}.tmp{torch.randint(1 << 30, ()).item()}")
+        tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.tmp")  # never touch the global RNG here
         torch.save({"codec": codec.to_dict(), "ids": ids}, tmp)
         tmp.replace(cache_file)
         self._codec, self._ids = codec, ids.long()

@@ -69,7 +69,9 @@ def read_checkpoint(path: str) -> dict[str, Any]:
         raise StudioError(f"checkpoint {path} does not exist: pass a .ckpt file, e.g. checkpoints/<run>/last.ckpt")
     try:
         checkpoint = torch.load(file, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as error:
+        if "weights only" not in str(error).lower():
+            raise StudioError(f"checkpoint {path} cannot be read (corrupt or truncated): pass a complete .ckpt written by `studio fit`") from None
         raise StudioError(
             f"checkpoint {path} holds objects that could run code when opened, so it was refused: "
             "only open checkpoints written by Studio"

@@ -23,6 +23,8 @@ SOUNDFONT_CANDIDATES = (
     "/usr/share/soundfonts/FluidR3_GM.sf2",
     "/usr/share/soundfonts/default.sf2",
 )
+TAIL_S = 0.5  # most release/reverb kept after the last note when FluidSynth renders
+MIN_SECONDS = 0.1
 PEAK = 0.89  # about -1 dBFS: loud enough, never clipping after 16-bit rounding
 _HARMONICS = np.array([1.0, 0.5, 0.25, 0.12, 0.06])  # a soft, piano-ish spectrum
 _ATTACK_S, _DECAY_S, _SUSTAIN, _RELEASE_S = 0.005, 0.25, 0.45, 0.06
@@ -67,6 +69,8 @@ def render_wav(
             warnings.warn(f"FluidSynth failed ({exc}); rendering {path.name} with the built-in synthesizer")
     if audio is None:
         audio = synthesize(pm, sample_rate)
+    # Even an empty score gives a short silent file, which every player accepts.
+    audio = np.pad(audio, (0, max(0, int(MIN_SECONDS * sample_rate) - len(audio))))
     _write_wav(path, _normalize(audio), sample_rate)
     return used
 
@@ -75,7 +79,8 @@ def _fluidsynth_audio(pm: pretty_midi.PrettyMIDI, binary: str, soundfont: Path, 
     with tempfile.TemporaryDirectory(prefix="studio-render-") as tmp:
         mid, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
         pm.write(str(mid))
-        options = ["-ni", "-q", "-g", "1.0", "-r", str(sample_rate), "-T", "wav", "-F", str(wav)]
+        # Float output: no dither or 16-bit rounding before we normalize.
+        options = ["-ni", "-q", "-g", "1.0", "-r", str(sample_rate), "-T", "wav", "-O", "float", "-F", str(wav)]
         cmd = [binary, *options, str(soundfont), str(mid)]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if done.returncode != 0 or not wav.is_file():
@@ -83,15 +88,28 @@ def _fluidsynth_audio(pm: pretty_midi.PrettyMIDI, binary: str, soundfont: Path, 
         audio, rate = sf.read(str(wav), dtype="float32", always_2d=True)
         if rate != sample_rate:
             raise RuntimeError(f"FluidSynth wrote {rate} Hz instead of {sample_rate} Hz")
-        return audio.mean(axis=1)
+        return _trim_tail(audio.mean(axis=1), pm.get_end_time(), sample_rate)
+
+
+def _trim_tail(audio: np.ndarray, end_time: float, sample_rate: int) -> np.ndarray:
+    # FluidSynth keeps rendering seconds of reverb after the music; keep at most TAIL_S of it and fade it out.
+    end = int(round(end_time * sample_rate))
+    limit = min(len(audio), end + int(TAIL_S * sample_rate))
+    loud = np.flatnonzero(np.abs(audio[:limit]) > 1e-4)
+    stop = max(end, int(loud[-1]) + 1 if loud.size else 0)
+    stop = min(stop, limit)
+    audio = audio[:stop].copy()
+    fade = min(len(audio), int(0.02 * sample_rate))
+    if fade:
+        audio[-fade:] *= np.linspace(1.0, 0.0, fade)
+    return audio
 
 
 def synthesize(pm: pretty_midi.PrettyMIDI, sample_rate: int = 22050) -> np.ndarray:
     """Mono float audio of pm's pitched notes (drums skipped): additive harmonics under an ADSR envelope."""
     notes = [n for inst in pm.instruments if not inst.is_drum for n in inst.notes if n.end > n.start]
     end = max((n.end for n in notes), default=0.0)
-    # The file lasts exactly as long as the music (a silent file is still 0.1 s, so players accept it).
-    audio = np.zeros(max(int(round(end * sample_rate)), int(0.1 * sample_rate)), dtype=np.float64)
+    audio = np.zeros(int(round(end * sample_rate)), dtype=np.float64)  # exactly as long as the music
     for note in notes:
         first = int(round(note.start * sample_rate))
         last = min(len(audio), int(round(note.end * sample_rate)))

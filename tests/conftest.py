@@ -55,3 +55,17 @@ def run_studio(args: list[str], cwd: Path, env: dict[str, str], timeout: float =
     return subprocess.run(
         [sys.executable, "-m", "studio", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+@pytest.fixture(scope="session")
+def trained_text(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -> dict:
+    """One small text training run (W&B offline, samples logged), shared by the end-to-end tests."""
+    work = tmp_path_factory.mktemp("run")
+    env = dict(os.environ, STUDIO_CACHE=str(work / "cache"), WANDB_MODE="offline", WANDB_SILENT="true")
+    env.pop("WANDB_API_KEY", None)
+    sample_logger = ["--trainer.callbacks+=studio.callbacks.TextSampleLogger", "--trainer.callbacks.every_n_steps=20",
+                     "--trainer.callbacks.length=30"]
+    result = run_studio([*TINY_TEXT_FIT, "--data.init_args.path", str(small_corpus), "--trainer.max_epochs", "2",
+                         "--run_name", "tiny", *sample_logger], work, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {"work": work, "env": env, "run": work / "checkpoints" / "tiny"}

@@ -103,7 +103,7 @@ class MidiGrammar:
         ending = (closing if self.has_target else torch.ones_like(closing)) & ~self.after_velocity
         mask[:, self._eos] = ending & (n_sounding == 0)
         # Finished samples only repeat EOS; and never hand the sampler an empty row.
-        mask[self.done] = False
+        mask &= ~self.done[:, None]
         mask[:, self._eos] |= self.done | ~mask.any(1)
         return mask
 

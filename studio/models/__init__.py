@@ -1,7 +1,8 @@
 """LightningModules: the language model (text and MIDI events) and the sequence tagger."""
 
 from studio.models.language_model import RecurrentLanguageModel
+from studio.models.tagger import SequenceTagger
 
-MODELS = {RecurrentLanguageModel.task: RecurrentLanguageModel}
+MODELS = {RecurrentLanguageModel.task: RecurrentLanguageModel, SequenceTagger.task: SequenceTagger}
 
-__all__ = ["RecurrentLanguageModel", "MODELS"]
+__all__ = ["RecurrentLanguageModel", "SequenceTagger", "MODELS"]

@@ -1,0 +1,277 @@
+"""SpeechDataModule: a TIMIT-style folder, JSONL manifests, or the embedded synthetic corpus, as padded batches of features.
+
+Loading is lazy: `__init__` only checks arguments; the corpus is scanned when the codec or the model
+sizes are first asked for, and features are computed once into the FeatureCache (`prepare_data`),
+so later epochs and runs read cached `.npy` files and no audio.
+
+Labels outside the label set stop the run with a one-line error naming the label and the fix (they
+are not skipped: a silently shrunken label set would make results incomparable). Utterances too short
+for their CTC label sequence, or with no label left after folding, are skipped and named in a warning.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from datamodules import synthetic_speech
+from datamodules.speech_batches import BucketedBatches, SpeechItem, UtteranceDataset, collate
+from datamodules.speech_corpus import (
+    TIMIT_FOLDING,
+    FeatureCache,
+    Utterance,
+    _warn_skipped,
+    read_manifest,
+    scan_timit,
+    split_by_speaker,
+)
+from studio.codecs.speech import FeatureSettings, LabelSet, SpeechCodec, frame_labels
+from studio.decoding import collapse, ctc_frames_needed
+from studio.errors import StudioError
+from studio.paths import cache_root
+
+LABEL_MAP_SHORTCUTS = {"timit39": TIMIT_FOLDING}
+SPLITS = ("train", "val", "test")
+
+
+class SpeechDataModule(L.LightningDataModule):
+    """Speech tagging data: features from the FeatureCache, frame labels and label sequences, split by speaker."""
+
+    def __init__(
+        self,
+        root: Optional[str] = None,
+        manifest: Optional[str] = None,
+        val_manifest: Optional[str] = None,
+        test_manifest: Optional[str] = None,
+        label_map: Optional[str] = None,
+        sample_rate: int = 16000,
+        features: str = "logmel",
+        n_mels: int = 40,
+        n_mfcc: int = 13,
+        window_ms: float = 25.0,
+        hop_ms: float = 10.0,
+        deltas: int = 2,
+        cmvn: bool = True,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        merge_repeats: bool = True,
+        drop_timit_sa: bool = True,
+        batch_size: int = 16,
+        val_batch_size: Optional[int] = None,
+        num_workers: int = 0,
+        sort_by_length: bool = True,
+        seed: int = 0,
+        synthetic_speakers: int = 12,
+        synthetic_utterances: int = 20,
+        cache_dir: Optional[str] = None,
+    ) -> None:
+        """`root` (TIMIT-style) or `manifest` (JSONL); neither: the embedded synthetic corpus. `label_map`: a folding or label file, or "timit39"."""
+        super().__init__()
+        if root and manifest:
+            raise StudioError("pass either --data.init_args.root (a TIMIT-style folder) or --data.init_args.manifest (JSONL), not both")
+        if batch_size < 1 or (val_batch_size is not None and val_batch_size < 1) or num_workers < 0:
+            raise StudioError("batch_size and val_batch_size must be positive and num_workers must be >= 0")
+        for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+            if not 0 <= value < 1:
+                raise StudioError(f"{name}={value} must be in [0, 1), e.g. --data.init_args.{name} 0.1")
+        self.settings = FeatureSettings(sample_rate, features, n_mels, n_mfcc, window_ms, hop_ms, deltas, cmvn)
+        self.root, self.manifest, self.val_manifest, self.test_manifest = root, manifest, val_manifest, test_manifest
+        self.label_map = label_map
+        self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, seed
+        self.merge_repeats, self.drop_timit_sa = merge_repeats, drop_timit_sa
+        self.batch_size, self.val_batch_size = batch_size, val_batch_size or batch_size
+        self.num_workers, self.sort_by_length = num_workers, sort_by_length
+        self.synthetic = {"n_speakers": synthetic_speakers, "utts_per_speaker": synthetic_utterances, "sample_rate": sample_rate}
+        self.cache = FeatureCache(self.settings, Path(cache_dir) / "speech_features" if cache_dir else None)
+        self._corpus_dir = Path(cache_dir) if cache_dir else cache_root()
+        self._labels: Optional[LabelSet] = None
+        self._utterances: Optional[dict[str, list[Utterance]]] = None
+        self._datasets: dict[str, UtteranceDataset] = {}
+        self.skipped: dict[str, list[tuple[str, str]]] = {}
+
+    # -- corpus, label set and splits --------------------------------------------------------
+    def _load(self) -> None:
+        if self._utterances is not None:
+            return
+        found = self._read_sources()
+        everything = [u for utts in found.values() if utts for u in utts]
+        labels = self._label_set(everything)
+        for utt in everything:  # fail now, not mid-epoch, on a label the set cannot encode
+            try:
+                labels.encode(utt.labels)
+            except StudioError as error:
+                raise StudioError(f"{utt.audio}: {error}") from None
+        self._labels = labels
+        self._utterances = self._split(found)
+
+    def _read_sources(self) -> dict[str, Optional[list[Utterance]]]:
+        """Utterances per split as the sources give them (None: to be split off the training ones)."""
+        found: dict[str, Optional[list[Utterance]]] = {"train": None, "val": None, "test": None}
+        if self.manifest:
+            found["train"] = read_manifest(self.manifest)
+        else:
+            root = Path(self.root).expanduser() if self.root else self._synthetic_root()
+            if not root.is_dir():
+                raise StudioError(f"speech corpus folder {root} does not exist; pass the folder holding the .wav and .phn files as --data.init_args.root")
+            parts = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
+            if "train" in parts and "test" in parts:  # TIMIT's own TRAIN/ and TEST/ folders
+                found["train"], found["test"] = scan_timit(parts["train"]), scan_timit(parts["test"])
+            else:
+                found["train"] = scan_timit(root)
+        for split, path in (("val", self.val_manifest), ("test", self.test_manifest)):
+            if path:
+                found[split] = read_manifest(path)
+        if self.drop_timit_sa:
+            # TIMIT's SA1/SA2 are read by every speaker; the standard recipe leaves them out of every split.
+            found = {k: [u for u in v if not _is_timit_sa(u)] if v else v for k, v in found.items()}
+        return found
+
+    def _synthetic_root(self) -> Path:
+        p = self.synthetic
+        name = f"synthetic-v{synthetic_speech.GENERATOR_VERSION}-{p['n_speakers']}x{p['utts_per_speaker']}-{p['sample_rate']}"
+        return synthetic_speech.generate(self._corpus_dir / "speech_corpora" / name, **p)
+
+    def _label_set(self, utterances: list[Utterance]) -> LabelSet:
+        if self.label_map:
+            path = LABEL_MAP_SHORTCUTS.get(self.label_map, Path(self.label_map).expanduser())
+            if not Path(path).is_file():
+                raise StudioError(f"label map {self.label_map} not found: pass a folding file (`raw folded` per line), a label list, or timit39")
+            return LabelSet.from_folding_file(path) if _columns(Path(path)) == 2 else LabelSet.from_file(path)
+        listed = Path(self.root).expanduser() / synthetic_speech.LABELS_FILE if self.root else None
+        if listed is not None and listed.is_file():
+            return LabelSet.from_file(listed)
+        if not self.root and not self.manifest:
+            return synthetic_speech.labelset()
+        return LabelSet(sorted({label for u in utterances for label in u.labels}))
+
+    def _split(self, found: dict[str, Optional[list[Utterance]]]) -> dict[str, list[Utterance]]:
+        train = found["train"] or []
+        test = found["test"]
+        if test is None:
+            train, test = split_by_speaker(train, self.test_fraction, self.seed + 1) if self.test_fraction else (train, [])
+        val = found["val"]
+        if val is None:
+            train, val = split_by_speaker(train, self.val_fraction, self.seed)
+        if not val:
+            raise StudioError("the validation split is empty: raise --data.init_args.val_fraction or pass --data.init_args.val_manifest")
+        # Without a test split of its own, `studio test` scores the validation split.
+        return {"train": train, "val": val, "test": test or val}
+
+    @property
+    def labels(self) -> LabelSet:
+        """The label set (blank at 0), read or inferred from the corpus."""
+        self._load()
+        assert self._labels is not None
+        return self._labels
+
+    @property
+    def codec(self) -> SpeechCodec:
+        """Feature settings and label set; they travel inside every checkpoint."""
+        return SpeechCodec(self.settings, self.labels)
+
+    def model_dims(self) -> dict[str, int]:
+        """Model arguments that the data decides."""
+        return {"input_size": self.settings.num_features, "num_labels": len(self.labels)}
+
+    def utterances(self, split: str) -> list[Utterance]:
+        """The utterances of `split` ("train", "val" or "test") before any are skipped."""
+        self._load()
+        assert self._utterances is not None
+        return self._utterances[split]
+
+    # -- features and items ------------------------------------------------------------------
+    def prepare_data(self) -> None:
+        """Scan the corpus and compute missing features once (rank zero; other ranks then read the cache)."""
+        self._load()
+        every = [u.audio for split in SPLITS for u in self.utterances(split)]
+        self.cache.prefetch(every, workers=min(4, os.cpu_count() or 1))
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        """Build the datasets, with the attached model's rules for skipping and alignment."""
+        model = self.trainer.lightning_module if self.trainer is not None else None
+        needed: Callable[[list[int]], int] = getattr(model, "frames_needed", None) or ctc_frames_needed
+        if getattr(model, "needs_alignment", False):
+            unaligned = next((u for split in SPLITS for u in self.utterances(split) if u.segments is None), None)
+            if unaligned is not None:
+                raise StudioError(
+                    f"framewise training needs time-aligned labels, but {unaligned.audio} has none (manifests carry label "
+                    "sequences only): use --model.init_args.loss ctc, or a TIMIT-style folder with .phn files"
+                )
+        self.prepare_data()
+        for split in SPLITS:
+            if split not in self._datasets:
+                self._datasets[split] = self._dataset(split, needed)
+
+    def _dataset(self, split: str, needed: Callable[[list[int]], int]) -> UtteranceDataset:
+        items, skipped = [], []
+        for utt in self.utterances(split):
+            label_ids = self.labels.encode(utt.labels)
+            if self.merge_repeats:
+                label_ids = collapse(label_ids)
+            cached = self.cache.path_for(utt.audio)
+            n_frames = int(np.load(cached, mmap_mode="r", allow_pickle=False).shape[0])
+            if not label_ids:
+                skipped.append((utt.name, "no label left after folding"))
+                continue
+            if n_frames < needed(label_ids):
+                skipped.append((utt.name, f"{n_frames} frames are too few for {len(label_ids)} labels"))
+                continue
+            frames = frame_labels(utt.segments or [], n_frames, self.settings, self.labels)
+            items.append(SpeechItem(utt.name, cached, n_frames, frames, np.asarray(label_ids, dtype=np.int64)))
+        if skipped:
+            _warn_skipped(skipped, len(self.utterances(split)), f"{split} utterances")
+        self.skipped[split] = skipped
+        if not items:
+            raise StudioError(f"no usable {split} utterance is left ({len(skipped)} skipped); check the warning above for why")
+        return UtteranceDataset(items)
+
+    def dataset(self, split: str) -> UtteranceDataset:
+        """The items of `split` (after `setup`)."""
+        if split not in self._datasets:
+            self.setup()
+        return self._datasets[split]
+
+    # -- loaders -----------------------------------------------------------------------------
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        dataset = self.dataset(split)
+        common: dict[str, Any] = dict(
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            collate_fn=collate,
+            generator=torch.Generator().manual_seed(self.seed),
+        )
+        if self.sort_by_length or not shuffle:
+            # One sample is one bucket of similar lengths: DataLoader batching is off (batch_size=None).
+            return DataLoader(BucketedBatches(dataset, batch_size, self.seed), batch_size=None, shuffle=shuffle, **common)
+        return DataLoader(dataset, batch_size=batch_size, shuffle=True, **common)
+
+    def train_dataloader(self) -> DataLoader:
+        """Training batches: length buckets in shuffled order (or shuffled utterances with `sort_by_length: false`)."""
+        return self._loader("train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation batches, length-bucketed, in a fixed order."""
+        return self._loader("val", self.val_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        """Test batches (the validation split when the corpus has no test split)."""
+        return self._loader("test", self.val_batch_size, shuffle=False)
+
+
+def _is_timit_sa(utt: Utterance) -> bool:
+    stem = utt.audio.name.split(".")[0].upper()
+    return stem in ("SA1", "SA2")
+
+
+def _columns(path: Path) -> int:
+    """Fields on the first non-comment line of a label file (1: label list, 2: folding map)."""
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.strip() and not line.strip().startswith("#"):
+            return len(line.split())
+    return 0

@@ -1,0 +1,94 @@
+"""Batches of speech utterances: cached features per item, padding collate, and length-bucketed batches.
+
+Both datasets are map-style, so a plain `DataLoader` over them lets Lightning put a
+`DistributedSampler` in front under DDP (over items, or over whole buckets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from studio.codecs.speech import IGNORE_INDEX
+
+
+class SpeechBatch(NamedTuple):
+    """Padded batch: features [B, T, F], lengths [B], frame labels [B, T] (IGNORE_INDEX = none), label sequences [B, S] and their lengths."""
+
+    inputs: torch.Tensor
+    lengths: torch.Tensor
+    frame_labels: torch.Tensor
+    targets: torch.Tensor
+    target_lengths: torch.Tensor
+
+
+@dataclass
+class SpeechItem:
+    """One usable utterance: where its cached features are, and its labels per frame and as a sequence."""
+
+    name: str
+    features: Path
+    n_frames: int
+    frame_labels: np.ndarray
+    label_ids: np.ndarray
+
+
+class UtteranceDataset(Dataset):
+    """Utterances as (features [T, F], frame labels [T], label ids [S]) tensors, features read from the cache."""
+
+    def __init__(self, items: Sequence[SpeechItem]) -> None:
+        self.items = list(items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        item = self.items[index]
+        features = torch.from_numpy(np.load(item.features, allow_pickle=False))
+        return features, torch.from_numpy(item.frame_labels), torch.from_numpy(item.label_ids)
+
+    @property
+    def lengths(self) -> list[int]:
+        """Frames per utterance."""
+        return [item.n_frames for item in self.items]
+
+
+class BucketedBatches(Dataset):
+    """Whole batches of utterances of similar length, so a packed RNN skips almost no padding."""
+
+    def __init__(self, dataset: UtteranceDataset, batch_size: int, seed: int) -> None:
+        self.dataset = dataset
+        self.buckets = length_buckets(dataset.lengths, batch_size, seed)
+
+    def __len__(self) -> int:
+        return len(self.buckets)
+
+    def __getitem__(self, index: int) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        return [self.dataset[i] for i in self.buckets[index]]
+
+
+def length_buckets(lengths: Sequence[int], batch_size: int, seed: int) -> list[list[int]]:
+    """Indices sorted by length (ties in seeded random order), cut into batches of `batch_size`."""
+    tiebreak = np.random.default_rng(seed).permutation(len(lengths))
+    order = np.lexsort((tiebreak, np.asarray(lengths)))
+    return [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+
+
+def collate(items: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> SpeechBatch:
+    """Pad features with zeros, frame labels with IGNORE_INDEX and label sequences with 0 (masked by their lengths)."""
+    lengths = torch.tensor([features.shape[0] for features, _, _ in items], dtype=torch.long)
+    target_lengths = torch.tensor([ids.shape[0] for _, _, ids in items], dtype=torch.long)
+    batch, steps, width = len(items), int(lengths.max()), items[0][0].shape[1]
+    inputs = torch.zeros(batch, steps, width, dtype=torch.float32)
+    frame_labels = torch.full((batch, steps), IGNORE_INDEX, dtype=torch.long)
+    targets = torch.zeros(batch, max(1, int(target_lengths.max())), dtype=torch.long)
+    for row, (features, labels, ids) in enumerate(items):
+        inputs[row, : features.shape[0]] = features
+        frame_labels[row, : labels.shape[0]] = labels
+        targets[row, : ids.shape[0]] = ids
+    return SpeechBatch(inputs, lengths, frame_labels, targets, target_lengths)

@@ -1,0 +1,110 @@
+"""From per-step label scores to label sequences: run merging, CTC greedy and prefix beam search, edit distance.
+
+Pure functions over plain sequences and arrays, so the tagger's metrics, `studio tag` and the tests
+share one implementation and none of it needs a model.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+# (label id, first step, end step exclusive): where in the output a label was emitted.
+Emission = tuple[int, int, int]
+
+# Labels this far below a frame's best log-probability are never extended in beam search: at
+# e^-30 their share of any prefix's probability is far below float rounding.
+BEAM_PRUNE_NATS = 30.0
+
+
+def edit_distance(reference: Sequence[int], hypothesis: Sequence[int]) -> int:
+    """Levenshtein distance (substitutions, insertions, deletions all cost 1)."""
+    ref, hyp = list(reference), list(hypothesis)
+    previous = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        current = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
+        previous = current
+    return previous[-1]
+
+
+def runs(path: Sequence[int], blank: Optional[int] = None) -> list[Emission]:
+    """Runs of one repeated label in `path` as (label, start, end); runs of `blank` are left out."""
+    out: list[Emission] = []
+    start = 0
+    for t in range(1, len(path) + 1):
+        if t == len(path) or path[t] != path[start]:
+            if path[start] != blank:
+                out.append((int(path[start]), start, t))
+            start = t
+    return out
+
+
+def collapse(path: Sequence[int], blank: Optional[int] = None) -> list[int]:
+    """Merge repeated labels, then drop `blank` (CTC's many-to-one map; with no blank, framewise run merging)."""
+    return [label for label, _, _ in runs(path, blank)]
+
+
+def best_paths(logits: torch.Tensor, lengths: torch.Tensor, exclude: Optional[int] = None) -> list[list[int]]:
+    """Most likely label per step of each item of `logits` [B, T, C], cut at `lengths`; `exclude` is never chosen."""
+    if exclude is not None:
+        logits = logits.clone()
+        logits[..., exclude] = float("-inf")
+    best = logits.argmax(dim=-1).cpu().tolist()
+    return [row[: int(n)] for row, n in zip(best, lengths.cpu().tolist())]
+
+
+def greedy_decode(logits: torch.Tensor, lengths: torch.Tensor, blank: Optional[int] = 0) -> list[list[int]]:
+    """Greedy label sequences of a batch: CTC best path (blank given) or merged framewise argmax (blank=None)."""
+    # Framewise models never learn the blank class, but excluding it keeps a stray argmax from meaning "nothing".
+    paths = best_paths(logits, lengths, exclude=0 if blank is None else None)
+    return [collapse(path, blank) for path in paths]
+
+
+def prefix_beam_search(log_probs: np.ndarray, beam_width: int = 8, blank: int = 0) -> list[Emission]:
+    """CTC prefix beam search over one utterance's log-probabilities [T, C]; each label with the step that emitted it.
+
+    The step of a label is where its prefix first entered the beam, so `end = start + 1`.
+    """
+    if beam_width < 1:
+        raise ValueError(f"beam_width must be >= 1, got {beam_width}")
+    lp = np.asarray(log_probs, dtype=np.float64)
+    neg_inf = float("-inf")
+    # prefix -> [log P(prefix, ending in blank), log P(prefix, ending in its last label), emission steps]
+    beam: dict[tuple[int, ...], list] = {(): [0.0, neg_inf, ()]}
+    for t in range(lp.shape[0]):
+        frame = lp[t]
+        candidates = [c for c in np.flatnonzero(frame >= frame.max() - BEAM_PRUNE_NATS) if c != blank]
+        nxt: dict[tuple[int, ...], list] = {}
+
+        def add(prefix: tuple[int, ...], blank_lp: float, label_lp: float, steps: tuple[int, ...]) -> None:
+            entry = nxt.setdefault(prefix, [neg_inf, neg_inf, steps])
+            entry[0] = np.logaddexp(entry[0], blank_lp)
+            entry[1] = np.logaddexp(entry[1], label_lp)
+
+        for prefix, (p_b, p_nb, steps) in beam.items():
+            total = np.logaddexp(p_b, p_nb)
+            add(prefix, total + frame[blank], neg_inf, steps)
+            for c in candidates:
+                if prefix and prefix[-1] == c:
+                    # The same label again continues it; only a blank in between starts a new one.
+                    add(prefix, neg_inf, p_nb + frame[c], steps)
+                    add(prefix + (int(c),), neg_inf, p_b + frame[c], steps + (t,))
+                else:
+                    add(prefix + (int(c),), neg_inf, total + frame[c], steps + (t,))
+        ranked = sorted(nxt.items(), key=lambda item: np.logaddexp(item[1][0], item[1][1]), reverse=True)
+        beam = dict(ranked[:beam_width])
+    best, (_, _, steps) = max(beam.items(), key=lambda item: np.logaddexp(item[1][0], item[1][1]))
+    return [(label, step, step + 1) for label, step in zip(best, steps)]
+
+
+def ctc_frames_needed(labels: Sequence[int], subsample: int = 1) -> int:
+    """Fewest input frames CTC needs to emit `labels` when `subsample` frames make one output step."""
+    if not labels:
+        return 1
+    # A label repeated back to back needs a blank step between its two copies.
+    steps = len(labels) + sum(a == b for a, b in zip(labels, labels[1:]))
+    return (steps - 1) * subsample + 1

@@ -1,0 +1,67 @@
+"""Mistakes a user can make give one line on stderr naming the input and the fix, exit status 2, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import TINY_TEXT_FIT, run_studio
+
+pytestmark = pytest.mark.slow
+
+
+def _assert_one_line_error(result, *needles: str) -> None:
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert lines[-1].startswith("studio: error: "), lines[-1]
+    for needle in needles:
+        assert needle in lines[-1], lines[-1]
+
+
+@pytest.mark.parametrize(
+    "setup, needles",
+    [
+        (lambda d: d / "nope.txt", ["nope.txt", "does not exist"]),
+        (lambda d: (d / "empty.txt").write_text("  \n") and d / "empty.txt", ["empty.txt", "is empty"]),
+        (lambda d: (d / "bin.txt").write_bytes(b"abc\xff\xfe\x00") and d / "bin.txt", ["bin.txt", "not valid utf-8", "latin-1"]),
+    ],
+    ids=["missing", "empty", "undecodable"],
+)
+def test_bad_corpus(tmp_path: Path, studio_env: dict, setup, needles: list[str]) -> None:
+    path = setup(tmp_path)
+    result = run_studio([*TINY_TEXT_FIT, "--data.init_args.path", str(path), "--trainer.logger", "false"], tmp_path, studio_env)
+    _assert_one_line_error(result, *needles)
+    assert not (tmp_path / "checkpoints").exists()
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["--prompt", "Zebra\u263a"], ["--prompt", "never saw"]),
+        (["--temperature", "0"], ["--temperature"]),
+        (["--top_p", "1.5"], ["--top_p"]),
+        (["--length", "0"], ["--length"]),
+        (["--length", "ten"], ["--length", "--help"]),
+    ],
+    ids=["prompt-unknown-chars", "temperature", "top_p", "length", "length-not-int"],
+)
+def test_bad_sample_arguments(trained_text: dict, args: list[str], needles: list[str]) -> None:
+    before = sorted((trained_text["work"] / "samples").rglob("*")) if (trained_text["work"] / "samples").exists() else []
+    result = run_studio(["sample", "--ckpt", str(trained_text["run"] / "last.ckpt"), *args], trained_text["work"], trained_text["env"])
+    _assert_one_line_error(result, *needles)
+    after = sorted((trained_text["work"] / "samples").rglob("*")) if (trained_text["work"] / "samples").exists() else []
+    assert after == before  # nothing written, nothing damaged
+
+
+def test_bad_checkpoints(tmp_path: Path, studio_env: dict) -> None:
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(b"not a checkpoint at all")
+    for path, needle in [(tmp_path / "missing.ckpt", "does not exist"), (foreign, "not a Studio checkpoint"),
+                         (garbage, "cannot be read")]:
+        result = run_studio(["sample", "--ckpt", str(path)], tmp_path, studio_env)
+        _assert_one_line_error(result, str(path.name), needle)
