@@ -30,7 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="studio sample", description="Generate text or MIDI from a Studio checkpoint.")
     parser.add_argument("--ckpt", required=True, help="checkpoint written by `studio fit`, e.g. checkpoints/<run>/last.ckpt")
     parser.add_argument("--prompt", default=None, help="text to continue (text checkpoints); default: a newline")
-    parser.add_argument("--length", type=int, default=500, help="tokens to generate per sample")
+    parser.add_argument("--length", type=int, default=None, help="tokens (text) or events (MIDI) per sample; text default 500")
+    parser.add_argument("--seconds", type=float, default=None, help="MIDI: length of each piece in seconds (default 30)")
+    parser.add_argument("--primer", default=None, help="MIDI: a .mid file the pieces begin with and continue")
+    parser.add_argument("--max_note_seconds", type=float, default=5.0, help="MIDI: no note sounds longer than this")
+    parser.add_argument("--no_render", action="store_true", help="MIDI: skip the .wav and .png renderings")
     parser.add_argument("--num_samples", type=int, default=1, help="samples generated together in one batch")
     parser.add_argument("--temperature", type=float, default=1.0, help="> 0; lower is safer, higher is wilder")
     parser.add_argument("--top_k", type=int, default=0, help="keep only the k likeliest tokens (0: off)")
@@ -45,24 +49,36 @@ def sample_main(argv: list[str]) -> None:
     """Parse arguments, generate, print and write the samples."""
     args = build_parser().parse_args(argv)
     settings = SamplingSettings(args.temperature, args.top_k, args.top_p)
-    if args.length <= 0:
-        raise StudioError(f"--length {args.length} must be > 0")
     if args.num_samples <= 0:
         raise StudioError(f"--num_samples {args.num_samples} must be > 0")
     device = _device(args.device)
     loaded = load_for_inference(args.ckpt, "language_model", device)
-    codec = loaded.codec
-    if codec is None or codec.kind != "text":
-        raise StudioError(f"{args.ckpt} is a {getattr(codec, 'kind', 'unknown')} checkpoint: text sampling needs a text checkpoint")
-    texts = sample_text(loaded.model, codec, args.prompt, args.length, args.num_samples, settings, args.seed)
+    kind = getattr(loaded.codec, "kind", None)
+    if kind == "midi":
+        from studio.sample_midi import sample_midi_main
+
+        sample_midi_main(args, loaded, settings)
+        return
+    if kind != "text":
+        raise StudioError(f"{args.ckpt} has no text or MIDI codec: pass a checkpoint trained by `studio fit` on text or MIDI")
+    for flag in ("seconds", "primer"):
+        if getattr(args, flag) is not None:
+            raise StudioError(f"{args.ckpt} is a text checkpoint: --{flag} applies to MIDI checkpoints; use --length and --prompt")
+    length = 500 if args.length is None else args.length
+    if length <= 0:
+        raise StudioError(f"--length {length} must be > 0")
+    texts = sample_text(loaded.model, loaded.codec, args.prompt, length, args.num_samples, settings, args.seed)
     folder = output_folder(Path(args.out_dir), loaded.path, args.seed)
     for i, text in enumerate(texts, 1):
         print(f"----- sample {i} -----\n{text}")
         atomic_write_bytes(folder / f"sample_{i}.txt", text.encode("utf-8"))
-    settings_record = {"ckpt": str(loaded.path), "prompt": args.prompt, "length": args.length, "num_samples": args.num_samples,
-                       "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "seed": args.seed}
-    atomic_write_bytes(folder / "settings.json", json.dumps(settings_record, indent=2).encode())
+    write_settings(folder, args)
     print(f"wrote {len(texts)} sample(s) to {folder}", file=sys.stderr)
+
+
+def write_settings(folder: Path, args: argparse.Namespace) -> None:
+    """Record the command's arguments beside its outputs."""
+    atomic_write_bytes(folder / "settings.json", json.dumps(vars(args), indent=2).encode())
 
 
 def sample_text(model: torch.nn.Module, codec, prompt: Optional[str], length: int, num_samples: int, settings: SamplingSettings, seed: int) -> list[str]:
