@@ -43,8 +43,13 @@ class RecurrentLanguageModel(L.LightningModule):
         scheduler: str = "cosine",
         warmup_steps: int = 0,
         min_lr_ratio: float = 0.1,
+        stateful: bool = True,
     ) -> None:
-        """`vocab_size` comes from the data (the CLI fills it in)."""
+        """`vocab_size` comes from the data (the CLI fills it in).
+
+        `stateful` carries the state from each training batch into the next (contiguous streams,
+        as for text); turn it off when batches hold independent windows (as for MIDI).
+        """
         super().__init__()
         if vocab_size is None or vocab_size < 1:
             raise StudioError("vocab_size is not set: it comes from the data module (run through `studio fit`)")
@@ -80,7 +85,7 @@ class RecurrentLanguageModel(L.LightningModule):
     # -- training ----------------------------------------------------------------------------
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         """Cross-entropy of the next token, carrying the (detached) state into the next chunk."""
-        if batch_idx == 0:  # the streams restart at the corpus's start each epoch, so the state does too
+        if batch_idx == 0 or not self.hparams.stateful:  # streams restart each epoch, so the state does too
             self._train_state = None
         loss, self._train_state = self._nll(batch, self._train_state)
         self.log("train/loss", loss, prog_bar=True)
