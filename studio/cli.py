@@ -75,6 +75,11 @@ class StudioCLI(LightningCLI):
             config.run_name = f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
         if not config.checkpoint.get("dirpath"):
             config.checkpoint.dirpath = os.path.join("checkpoints", config.run_name)
+        if self.subcommand == "fit" and not config.get("ckpt_path") and _has_checkpoints(config.checkpoint.dirpath):
+            raise StudioError(
+                f"{config.checkpoint.dirpath} already holds checkpoints of an earlier run: "
+                "resume it with --ckpt_path last, or start a new one with another --run_name"
+            )
         logger = config.trainer.get("logger")
         if isinstance(logger, Namespace) and logger.get("class_path", "").endswith("WandbLogger"):
             if not logger.init_args.get("name"):
@@ -100,6 +105,10 @@ class StudioCLI(LightningCLI):
         plugins = config.get("plugins") or []
         config["plugins"] = [*(plugins if isinstance(plugins, list) else [plugins]), AtomicCheckpointIO()]
         return self._instantiate_trainer(config, [*callbacks, StudioMetadata(), TokenThroughput()])
+
+
+def _has_checkpoints(folder: str) -> bool:
+    return os.path.isdir(folder) and any(name.endswith(".ckpt") for name in os.listdir(folder))
 
 
 def _instantiate(config: Namespace) -> Any:

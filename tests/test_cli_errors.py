@@ -65,3 +65,11 @@ def test_bad_checkpoints(tmp_path: Path, studio_env: dict) -> None:
                          (garbage, "cannot be read")]:
         result = run_studio(["sample", "--ckpt", str(path)], tmp_path, studio_env)
         _assert_one_line_error(result, str(path.name), needle)
+
+
+def test_a_new_run_never_overwrites_an_old_one(trained_text: dict) -> None:
+    run = trained_text["run"]
+    before = (run / "last.ckpt").read_bytes()
+    result = run_studio([*TINY_TEXT_FIT, "--run_name", "tiny", "--trainer.logger", "false"], trained_text["work"], trained_text["env"])
+    _assert_one_line_error(result, "checkpoints/tiny", "--ckpt_path last", "--run_name")
+    assert (run / "last.ckpt").read_bytes() == before
