@@ -9,6 +9,7 @@ import importlib
 import os
 import sys
 import time
+import warnings
 from typing import Any, Optional
 
 import lightning as L
@@ -119,9 +120,18 @@ def _instantiate(config: Namespace) -> Any:
     return cls(**init_args.as_dict())
 
 
+# Known noise from our dependencies that says nothing actionable to a Studio user.
+QUIET_WARNINGS = (
+    r".*isinstance\(treespec, LeafSpec\).*",
+    r"Checkpoint directory .* exists and is not empty.*",  # the run's config.yaml is written there first
+)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point of the `studio` console script."""
     argv = sys.argv[1:] if argv is None else argv
+    for pattern in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
     try:
         if argv and argv[0] == "sample":
             from studio.sample_cli import sample_main

@@ -9,6 +9,7 @@ import torch
 
 from studio.codecs.midi import MidiCodec
 from studio.codecs.midi_grammar import MidiGrammar
+from studio.errors import StudioError
 
 CODEC = MidiCodec()
 STEP = CODEC.step_seconds
@@ -150,3 +151,29 @@ def test_update_and_allowed_are_fast_for_a_full_batch() -> None:
         spent += time.perf_counter() - started
     # Under 1 ms per step on 2 cores; the loose bound only catches a per-sample Python loop sneaking in.
     assert spent < 2.0
+
+
+def test_prime_makes_every_reset_continue_the_primer() -> None:
+    layout = CODEC.layout
+    primer = [layout.velocity(20), layout.note_on(60), layout.shift(40), layout.note_on(64), layout.shift(30)]
+    grammar = MidiGrammar(CODEC, max_seconds=1.0, max_events=20, max_note_seconds=0.5)
+    grammar.prime(primer)
+    grammar.reset(3)
+    mask = grammar.allowed()
+    assert grammar.now.tolist() == [70, 70, 70] and grammar.count.tolist() == [5, 5, 5]
+    # 60 has sounded 0.7 s, past the 0.5 s cap: its NOTE_OFF is the only choice, in every row.
+    assert [row.nonzero().flatten().tolist() for row in mask] == [[layout.note_off(60)]] * 3
+    grammar.update(torch.tensor([layout.note_off(60)] * 3))
+    assert not grammar.allowed()[:, layout.note_off(60)].any() and grammar.allowed()[:, layout.note_off(64)].all()
+    # Only 0.3 s are left of the 1 s target, counted from the primer's start.
+    assert grammar.allowed()[0, layout.shift(20)] and not grammar.allowed()[0, layout.shift(31)]
+    for row in _walk(grammar, 3, seed=0):  # _walk resets: the primer is replayed, then walked to the end
+        _check_well_formed(primer + row)
+        assert len(primer) + len(row) <= 20
+    untimed = MidiGrammar(CODEC, max_seconds=1.0, max_events=None, max_note_seconds=0.5)
+    untimed.prime(primer)
+    for row in _walk(untimed, 3, seed=1):
+        _check_well_formed(primer + row)
+        assert CODEC.seconds(primer + row) == pytest.approx(1.0)  # the target counts the primer's time
+    with pytest.raises(StudioError, match="primer"):
+        grammar.prime([CODEC.eos_id])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
@@ -27,6 +28,8 @@ class MidiGrammar:
     - Once a target is reached only NOTE_OFFs of sounding notes are allowed, then EOS; after EOS the
       sample is finished() and only EOS is offered (its further tokens are ignored).
     - With no target at all, EOS is allowed whenever nothing sounds.
+    - After prime(ids), every reset() starts from the state those events leave (a primer the samples
+      continue); they count towards max_seconds and max_events like generated events.
     """
 
     def __init__(
@@ -58,10 +61,21 @@ class MidiGrammar:
         self._vel = slice(layout.velocity_offset, layout.velocity_offset + layout.velocity_bins)
         self._eos = layout.eos_id
         self.device = torch.device(device)
+        self._primer: list[int] = []
         self.reset(0)
 
+    def prime(self, ids: Sequence[int]) -> None:
+        """Make every later reset() replay these events first, so samples continue them."""
+        primer = [int(t) for t in ids]
+        if any(t in (self.codec.pad_id, self.codec.bos_id, self.codec.eos_id) or not 0 <= t < self.vocab_size
+               for t in primer):
+            raise StudioError("a primer must hold only NOTE_ON, NOTE_OFF, TIME_SHIFT and VELOCITY events: "
+                              "encode it with MidiCodec.encode (no BOS/EOS)")
+        self._primer = primer
+        self.reset(self.batch_size)
+
     def reset(self, batch_size: int) -> None:
-        """Start B new, empty samples."""
+        """Start B new samples: empty, or just after the primer given to prime()."""
         dev = self.device
         self.batch_size = batch_size
         self.now = torch.zeros(batch_size, dtype=torch.long, device=dev)  # steps elapsed
@@ -70,6 +84,8 @@ class MidiGrammar:
         self.after_velocity = torch.zeros(batch_size, dtype=torch.bool, device=dev)
         self.done = torch.zeros(batch_size, dtype=torch.bool, device=dev)
         self._shift_steps = torch.arange(1, self._shift.stop - self._shift.start + 1, device=dev)
+        for token in self._primer:
+            self.update(torch.full((batch_size,), token, dtype=torch.long, device=dev))
 
     def _move(self, device: torch.device) -> None:
         # Follow the sampler's device so masks come back where the logits live.

@@ -121,8 +121,9 @@ class RecurrentLanguageModel(L.LightningModule):
     def _log_eval(self, prefix: str, metric: MeanMetric) -> None:
         value = metric.compute()
         metric.reset()
-        self.log(f"{prefix}_loss", value, prog_bar=True)
-        self.log(f"{prefix}_bpt", value / LN2)
+        # The metric is already reduced across ranks; sync_dist only keeps Lightning from warning.
+        self.log(f"{prefix}_loss", value, prog_bar=True, sync_dist=True)
+        self.log(f"{prefix}_bpt", value / LN2, sync_dist=True)
 
     # -- optimisation ------------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
