@@ -1,0 +1,44 @@
+"""Distributed training on the CPU (DDP over gloo, two processes) through the real CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import ROOT, TINY_TEXT_FIT, run_studio
+
+pytestmark = pytest.mark.slow
+
+DDP = ["--trainer.devices", "2", "--trainer.strategy", "ddp"]
+
+
+def _probe(folder: Path) -> list[str]:
+    return ["--trainer.callbacks+=rank_probe.RankWeightsProbe", f"--trainer.callbacks.dirpath={folder}"]
+
+
+def _digests(folder: Path) -> list[str]:
+    return sorted(p.read_text() for p in folder.glob("rank*.sha256"))
+
+
+def test_text_ddp_trains_identical_ranks_and_resumes(tmp_path: Path, small_corpus: Path, studio_env: dict) -> None:
+    env = dict(studio_env, PYTHONPATH=f"{ROOT / 'tests'}")
+    base = [*TINY_TEXT_FIT, *DDP, "--data.init_args.path", str(small_corpus), "--run_name", "ddp"]
+    first = run_studio([*base, "--trainer.max_steps", "6", *_probe(tmp_path / "a")], tmp_path, env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    digests = _digests(tmp_path / "a")
+    assert len(digests) == 2 and digests[0] == digests[1]  # both ranks finished with the same weights
+    run = tmp_path / "checkpoints" / "ddp"
+    assert sorted(p.name for p in run.glob("*.ckpt")) == ["last.ckpt"]  # written once, by rank zero
+    assert len(list((tmp_path / "wandb").glob("offline-run-*"))) == 1  # one W&B run, not one per rank
+
+    resumed = run_studio([*base, "--trainer.max_steps", "12", "--ckpt_path", "last", *_probe(tmp_path / "b")], tmp_path, env)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    digests = _digests(tmp_path / "b")
+    assert len(digests) == 2 and digests[0] == digests[1] and digests[0].split()[1] == "12"
+    assert torch.load(run / "last.ckpt", weights_only=True)["global_step"] == 12
+
+    sample = run_studio(["sample", "--ckpt", str(run / "last.ckpt"), "--length", "20", "--num_samples", "2"], tmp_path, env)
+    assert sample.returncode == 0, sample.stderr[-3000:]
+    assert sample.stdout.count("----- sample") == 2
