@@ -42,3 +42,17 @@ def test_text_ddp_trains_identical_ranks_and_resumes(tmp_path: Path, small_corpu
     sample = run_studio(["sample", "--ckpt", str(run / "last.ckpt"), "--length", "20", "--num_samples", "2"], tmp_path, env)
     assert sample.returncode == 0, sample.stderr[-3000:]
     assert sample.stdout.count("----- sample") == 2
+
+
+def test_torchrun_launch_recipe(tmp_path: Path, small_corpus: Path, studio_env: dict) -> None:
+    """The README's torchrun recipe, on one node with two CPU processes."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2", "-m", "studio",
+               *TINY_TEXT_FIT, *DDP, "--data.init_args.path", str(small_corpus), "--run_name", "torchrun",
+               "--trainer.max_steps", "4", "--trainer.logger", "false"]
+    result = subprocess.run(command, cwd=tmp_path, env=studio_env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Starting with 2 processes" in result.stdout + result.stderr
+    assert torch.load(tmp_path / "checkpoints/torchrun/last.ckpt", weights_only=True)["global_step"] == 4
