@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import lightning as L
 from jsonargparse import Namespace
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
@@ -105,7 +106,14 @@ class StudioCLI(LightningCLI):
         config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
         plugins = config.get("plugins") or []
         config["plugins"] = [*(plugins if isinstance(plugins, list) else [plugins]), AtomicCheckpointIO()]
-        return self._instantiate_trainer(config, [*callbacks, StudioMetadata(), TokenThroughput()])
+        try:
+            return self._instantiate_trainer(config, [*callbacks, StudioMetadata(), TokenThroughput()])
+        except (MisconfigurationException, ValueError) as error:
+            reason = str(error).strip().splitlines()[0]
+            raise StudioError(
+                f"the trainer settings were refused ({reason}): check --trainer.accelerator, --trainer.devices "
+                "and --trainer.strategy against this machine"
+            ) from None
 
 
 def _has_checkpoints(folder: str) -> bool:

@@ -73,3 +73,10 @@ def test_a_new_run_never_overwrites_an_old_one(trained_text: dict) -> None:
     result = run_studio([*TINY_TEXT_FIT, "--run_name", "tiny", "--trainer.logger", "false"], trained_text["work"], trained_text["env"])
     _assert_one_line_error(result, "checkpoints/tiny", "--ckpt_path last", "--run_name")
     assert (run / "last.ckpt").read_bytes() == before
+
+
+@pytest.mark.parametrize("args", [["--trainer.accelerator", "gpu"], ["--trainer.strategy", "nonsense"]], ids=["no-gpu", "strategy"])
+def test_impossible_trainer_settings(tmp_path: Path, small_corpus: Path, studio_env: dict, args: list[str]) -> None:
+    result = run_studio([*TINY_TEXT_FIT, "--data.init_args.path", str(small_corpus), "--trainer.logger", "false", *args],
+                        tmp_path, studio_env)
+    _assert_one_line_error(result, "trainer settings were refused", "--trainer.accelerator")
