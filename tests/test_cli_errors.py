@@ -75,7 +75,11 @@ def test_a_new_run_never_overwrites_an_old_one(trained_text: dict) -> None:
     assert (run / "last.ckpt").read_bytes() == before
 
 
-@pytest.mark.parametrize("args", [["--trainer.accelerator", "gpu"], ["--trainer.strategy", "nonsense"]], ids=["no-gpu", "strategy"])
+NO_GPU = pytest.param(["--trainer.accelerator", "gpu"], id="no-gpu",
+                      marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"))
+
+
+@pytest.mark.parametrize("args", [NO_GPU, pytest.param(["--trainer.strategy", "nonsense"], id="strategy")])
 def test_impossible_trainer_settings(tmp_path: Path, small_corpus: Path, studio_env: dict, args: list[str]) -> None:
     result = run_studio([*TINY_TEXT_FIT, "--data.init_args.path", str(small_corpus), "--trainer.logger", "false", *args],
                         tmp_path, studio_env)
