@@ -17,9 +17,11 @@ from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from studio.callbacks import TokenThroughput
 from studio.checkpoint import AtomicCheckpointIO, StudioMetadata
+from studio.checkpoint_schedule import RefreshLastCheckpoint
 from studio.errors import StudioError
 
 DEFAULT_LOGGER = {"class_path": "studio.tracking.StudioWandbLogger", "init_args": {"project": "studio"}}
@@ -68,6 +70,7 @@ class StudioCLI(LightningCLI):
         parser.add_argument("--run_name", type=Optional[str], default=None, help="Name of the run (default: model-data-time).")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(CHECKPOINT_DEFAULTS)
+        parser.add_lightning_class_args(RefreshLastCheckpoint, "last_checkpoint")
 
     def before_instantiate_classes(self) -> None:
         """Name the run, and point the checkpoint folder and the W&B run at that name."""
@@ -154,6 +157,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     except StudioError as error:
         print(f"studio: error: {error}", file=sys.stderr)
         sys.exit(StudioError.exit_code)
+    except SIGTERMException:
+        print("studio: stopped by a signal after saving last.ckpt; resume with --ckpt_path last", file=sys.stderr)
+        sys.exit(143)
     except KeyboardInterrupt:
         print("studio: interrupted", file=sys.stderr)
         sys.exit(130)

@@ -1,0 +1,74 @@
+"""Keeps `last.ckpt` fresh during long runs, and saves it when the run is stopped by SIGTERM or Ctrl-C.
+
+A crash then costs at most one interval of training: `studio fit ... --ckpt_path last` resumes.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import lightning as L
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from lightning.pytorch.utilities.rank_zero import rank_zero_info
+
+
+class RefreshLastCheckpoint(L.Callback):
+    """Writes `<checkpoint dir>/last.ckpt` every `every_n_steps` steps and/or `every_minutes` minutes (0: off)."""
+
+    def __init__(self, every_n_steps: int = 0, every_minutes: float = 10.0) -> None:
+        self.every_n_steps = every_n_steps
+        self.every_minutes = every_minutes
+        self._last_save = time.monotonic()
+        self._previous_sigint: Any = None
+
+    def _path(self, trainer: L.Trainer) -> Optional[Path]:
+        callback = trainer.checkpoint_callback
+        dirpath = getattr(callback, "dirpath", None)
+        return Path(dirpath) / "last.ckpt" if dirpath else None
+
+    def _save(self, trainer: L.Trainer) -> None:
+        path = self._path(trainer)
+        if path is not None:
+            trainer.save_checkpoint(path)  # every rank calls it; only rank zero writes
+            self._last_save = time.monotonic()
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Turn the first Ctrl-C into a graceful stop at the next batch boundary (a second one aborts)."""
+        self._last_save = time.monotonic()
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigint = signal.getsignal(signal.SIGINT)
+
+            def graceful(signum: int, frame: Any) -> None:
+                rank_zero_info("\nCtrl-C: saving last.ckpt at the end of this step (press again to abort)")
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                trainer._signal_connector.received_sigterm = True
+
+            signal.signal(signal.SIGINT, graceful)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Give Ctrl-C back."""
+        self._restore_sigint()
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Save when a step or time interval has passed (the time decision is rank zero's, for all ranks)."""
+        due = self.every_n_steps > 0 and trainer.global_step % self.every_n_steps == 0
+        if self.every_minutes > 0 and not due:
+            due = trainer.strategy.broadcast(time.monotonic() - self._last_save >= 60 * self.every_minutes)
+        if due:
+            self._save(trainer)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        """Pre-emption (SIGTERM) or Ctrl-C: the loops stopped at a batch boundary, so the state is whole."""
+        if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
+            self._save(trainer)
+            rank_zero_info(f"saved {self._path(trainer)} before stopping; resume with --ckpt_path last")
+        self._restore_sigint()
+
+    def _restore_sigint(self) -> None:
+        if self._previous_sigint is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._previous_sigint)
+            self._previous_sigint = None
