@@ -80,6 +80,10 @@ def read_checkpoint(path: str) -> dict[str, Any]:
         raise StudioError(f"checkpoint {path} cannot be read ({type(error).__name__}): it is corrupt or not a PyTorch checkpoint") from None
     if not isinstance(checkpoint, dict) or "studio" not in checkpoint or "state_dict" not in checkpoint:
         raise StudioError(f"{path} is not a Studio checkpoint: pass one written by `studio fit` (checkpoints/<run>/*.ckpt)")
+    meta = checkpoint["studio"]
+    if not isinstance(meta, dict) or meta.get("format", 0) > FORMAT:
+        version = meta.get("version", "?") if isinstance(meta, dict) else "?"
+        raise StudioError(f"{path} was written by Studio {version}, newer than this one ({__version__}): upgrade Studio to open it")
     return checkpoint
 
 
