@@ -23,6 +23,7 @@ from studio.callbacks import TokenThroughput
 from studio.checkpoint import AtomicCheckpointIO, StudioMetadata
 from studio.checkpoint_schedule import RefreshLastCheckpoint
 from studio.errors import StudioError
+from studio.numerics import NonFiniteGuard
 
 DEFAULT_LOGGER = {"class_path": "studio.tracking.StudioWandbLogger", "init_args": {"project": "studio"}}
 CHECKPOINT_DEFAULTS = {
@@ -71,6 +72,7 @@ class StudioCLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(CHECKPOINT_DEFAULTS)
         parser.add_lightning_class_args(RefreshLastCheckpoint, "last_checkpoint")
+        parser.add_lightning_class_args(NonFiniteGuard, "nonfinite")
 
     def before_instantiate_classes(self) -> None:
         """Name the run, and point the checkpoint folder and the W&B run at that name."""
