@@ -88,3 +88,15 @@ def report(name: str, lines: list[str], data: dict[str, Any]) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.txt").write_text(text + "\n")
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
+
+
+class StepFile(L.Callback):
+    """Writes the global step to a file after every step, so an outside observer knows how far a run got."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Record the step (rank zero)."""
+        if trainer.is_global_zero:
+            self.path.write_text(str(trainer.global_step))

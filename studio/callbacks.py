@@ -12,7 +12,7 @@ from studio.sampling import SamplingSettings, generate
 
 
 class TokenThroughput(L.Callback):
-    """Logs `train/tokens_per_s`: tokens of all ranks per second of wall time between steps."""
+    """Logs `train/tokens_per_s`: time steps (tokens, events or frames) of all ranks per second of wall time."""
 
     def __init__(self) -> None:
         self._last: Optional[float] = None
@@ -25,7 +25,7 @@ class TokenThroughput(L.Callback):
         """Log the rate of the step that just ended."""
         now = time.perf_counter()
         if self._last is not None:
-            tokens = batch[0].numel() * trainer.world_size
+            tokens = batch[0].shape[:2].numel() * trainer.world_size  # batch x time steps, whatever each step holds
             pl_module.log("train/tokens_per_s", tokens / max(now - self._last, 1e-9))
         self._last = now
 

@@ -155,7 +155,8 @@ def main(argv: Optional[list[str]] = None) -> None:
 
             tag_main(argv[1:])
         else:
-            StudioCLI(args=argv)
+            # From the console LightningCLI reads sys.argv itself (and warns when given both).
+            StudioCLI(args=None if argv == sys.argv[1:] else argv)
     except StudioError as error:
         print(f"studio: error: {error}", file=sys.stderr)
         sys.exit(StudioError.exit_code)
