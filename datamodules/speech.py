@@ -93,6 +93,7 @@ class SpeechDataModule(L.LightningDataModule):
         self._labels: Optional[LabelSet] = None
         self._utterances: Optional[dict[str, list[Utterance]]] = None
         self._datasets: dict[str, UtteranceDataset] = {}
+        self._built_for: Optional[L.LightningModule] = None
         self.skipped: dict[str, list[tuple[str, str]]] = {}
 
     # -- corpus, label set and splits --------------------------------------------------------
@@ -119,9 +120,9 @@ class SpeechDataModule(L.LightningDataModule):
             root = Path(self.root).expanduser() if self.root else self._synthetic_root()
             if not root.is_dir():
                 raise StudioError(f"speech corpus folder {root} does not exist; pass the folder holding the .wav and .phn files as --data.init_args.root")
-            parts = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
-            if "train" in parts and "test" in parts:  # TIMIT's own TRAIN/ and TEST/ folders
-                found["train"], found["test"] = scan_timit(parts["train"]), scan_timit(parts["test"])
+            official = _train_test_folders(root)
+            if official:  # TIMIT's own TRAIN/ and TEST/ folders: its test speakers stay the test split
+                found["train"], found["test"] = scan_timit(official[0]), scan_timit(official[1])
             else:
                 found["train"] = scan_timit(root)
         for split, path in (("val", self.val_manifest), ("test", self.test_manifest)):
@@ -204,8 +205,12 @@ class SpeechDataModule(L.LightningDataModule):
                     "sequences only): use --model.init_args.loss ctc, or a TIMIT-style folder with .phn files"
                 )
         self.prepare_data()
+        if model is not self._built_for:  # another model may need more frames per label: rebuild
+            self._datasets, self._built_for = {}, model
         for split in SPLITS:
-            if split not in self._datasets:
+            if split == "test" and self.utterances("test") is self.utterances("val"):
+                self._datasets["test"] = self._datasets["val"]
+            elif split not in self._datasets:
                 self._datasets[split] = self._dataset(split, needed)
 
     def _dataset(self, split: str, needed: Callable[[list[int]], int]) -> UtteranceDataset:
@@ -262,6 +267,15 @@ class SpeechDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         """Test batches (the validation split when the corpus has no test split)."""
         return self._loader("test", self.val_batch_size, shuffle=False)
+
+
+def _train_test_folders(root: Path) -> Optional[tuple[Path, Path]]:
+    """TRAIN/ and TEST/ folders under `root` or one level down (LDC's TIMIT/TIMIT/, Kaggle's data/), any case."""
+    for folder in (root, *sorted(p for p in root.iterdir() if p.is_dir())):
+        parts = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()}
+        if "train" in parts and "test" in parts:
+            return parts["train"], parts["test"]
+    return None
 
 
 def _is_timit_sa(utt: Utterance) -> bool:
