@@ -26,7 +26,7 @@ from datamodules.speech_corpus import (
     TIMIT_FOLDING,
     FeatureCache,
     Utterance,
-    _warn_skipped,
+    warn_skipped,
     read_manifest,
     scan_timit,
     split_by_speaker,
@@ -230,7 +230,7 @@ class SpeechDataModule(L.LightningDataModule):
             frames = frame_labels(utt.segments or [], n_frames, self.settings, self.labels)
             items.append(SpeechItem(utt.name, cached, n_frames, frames, np.asarray(label_ids, dtype=np.int64)))
         if skipped:
-            _warn_skipped(skipped, len(self.utterances(split)), f"{split} utterances")
+            warn_skipped(skipped, len(self.utterances(split)), f"{split} utterances")
         self.skipped[split] = skipped
         if not items:
             raise StudioError(f"no usable {split} utterance is left ({len(skipped)} skipped); check the warning above for why")

@@ -50,7 +50,8 @@ class _Skip(Exception):
     """Internal: this utterance is unusable, for the reason in the message."""
 
 
-def _warn_skipped(skipped: list[tuple[str, str]], total: int, what: str) -> None:
+def warn_skipped(skipped: list[tuple[str, str]], total: int, what: str) -> None:
+    """One warning that counts the skipped items and names the first few with the reason."""
     named = ", ".join(f"{name} ({why})" for name, why in skipped[:_MAX_NAMED])
     more = f" and {len(skipped) - _MAX_NAMED} more" if len(skipped) > _MAX_NAMED else ""
     warnings.warn(f"skipped {len(skipped)} of {total} {what}: {named}{more}", CorpusWarning, stacklevel=3)
@@ -149,7 +150,7 @@ def scan_timit(root: str | Path) -> list[Utterance]:
         first = f"{skipped[0][0]} ({skipped[0][1]})"
         raise StudioError(f"none of the {len(audio_files)} utterances under {root} is usable (e.g. {first}); fix the .phn files")
     if skipped:
-        _warn_skipped(skipped, len(audio_files), "utterances")
+        warn_skipped(skipped, len(audio_files), "utterances")
     return utterances
 
 
@@ -196,7 +197,7 @@ def read_manifest(path: str | Path) -> list[Utterance]:
         detail = f" (e.g. {skipped[0][0]}: {skipped[0][1]})" if skipped else ""
         raise StudioError(f"manifest {path} has no usable lines{detail}; write one JSON object per line")
     if skipped:
-        _warn_skipped(skipped, total, f"lines of {path.name}")
+        warn_skipped(skipped, total, f"lines of {path.name}")
     return utterances
 
 

@@ -51,7 +51,7 @@ def sample_main(argv: list[str]) -> None:
     settings = SamplingSettings(args.temperature, args.top_k, args.top_p)
     if args.num_samples <= 0:
         raise StudioError(f"--num_samples {args.num_samples} must be > 0")
-    device = _device(args.device)
+    device = resolve_device(args.device)
     loaded = load_for_inference(args.ckpt, "language_model", device)
     kind = getattr(loaded.codec, "kind", None)
     if kind == "midi":
@@ -103,7 +103,8 @@ def output_folder(root: Path, ckpt: Path, seed: int) -> Path:
     return folder
 
 
-def _device(name: str) -> str:
+def resolve_device(name: str) -> str:
+    """The torch device name to run on; a GPU asked for where there is none is a clear error."""
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise StudioError(f"--device {name} asked for a GPU but none is available: use --device cpu")
     return name

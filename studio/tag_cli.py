@@ -18,7 +18,7 @@ from studio.checkpoint import load_for_inference
 from studio.codecs.speech import SpeechCodec, read_audio
 from studio.errors import StudioError
 from studio.paths import atomic_write_bytes
-from studio.sample_cli import OneLineParser, _device, output_folder
+from studio.sample_cli import OneLineParser, resolve_device, output_folder
 
 # A labelled span: (label, start seconds, end seconds).
 Span = tuple[str, float, float]
@@ -40,7 +40,7 @@ def tag_main(argv: list[str]) -> None:
     args = build_parser().parse_args(argv)
     if args.beam_width < 1:
         raise StudioError(f"--beam_width {args.beam_width} must be >= 1")
-    device = _device(args.device)
+    device = resolve_device(args.device)
     loaded = load_for_inference(args.ckpt, "tagger", device)
     codec = loaded.codec
     if not isinstance(codec, SpeechCodec):

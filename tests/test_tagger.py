@@ -14,7 +14,8 @@ from studio.codecs.speech import FeatureSettings, SpeechCodec
 from studio.decoding import collapse, ctc_frames_needed, edit_distance, greedy_decode, prefix_beam_search, runs
 from studio.errors import StudioError
 from studio.models import MODELS
-from studio.models.tagger import SequenceTagger, run_over_padding, stack_frames
+from studio.models.tagger import SequenceTagger, stack_frames
+from studio.nn.padding import run_over_padding
 from studio.nn import RecurrentStack
 from studio.tag_cli import frame_span, phn_text, tag_audio
 

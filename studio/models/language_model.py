@@ -16,7 +16,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from studio.errors import StudioError
-from studio.models.schedules import lr_multiplier
+from studio.models.schedules import configure_adamw
 from studio.nn import RecurrentStack, State, detach_state
 from studio.nn.state import state_as_list, state_from_list
 
@@ -127,19 +127,8 @@ class RecurrentLanguageModel(L.LightningModule):
 
     # -- optimisation ------------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
-        """AdamW (no decay on biases and norms) with a per-step warm-up + decay schedule."""
-        decay = [p for p in self.parameters() if p.dim() >= 2]
-        no_decay = [p for p in self.parameters() if p.dim() < 2]
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.hparams.lr,
-            betas=tuple(self.hparams.betas),
-        )
-        total = self.trainer.estimated_stepping_batches if self._trainer else 1
-        total = int(total) if math.isfinite(total) else 10**9
-        multiplier = lr_multiplier(self.hparams.scheduler, self.hparams.warmup_steps, total, self.hparams.min_lr_ratio)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        """AdamW with warm-up and the configured decay (see `configure_adamw`)."""
+        return configure_adamw(self)
 
     # -- the carried state travels with the checkpoint, so a resumed run continues exactly ---
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable
+
+import lightning as L
+import torch
 
 from studio.errors import StudioError
 
@@ -25,3 +28,19 @@ def lr_multiplier(kind: str, warmup_steps: int, total_steps: int, min_ratio: flo
         return min_ratio + (1 - min_ratio) * shape
 
     return multiplier
+
+
+def configure_adamw(module: L.LightningModule) -> dict[str, Any]:
+    """AdamW (no decay on biases and norms) with a per-step warm-up + decay schedule, from the module's hparams."""
+    hp = module.hparams
+    decay = [p for p in module.parameters() if p.dim() >= 2]
+    no_decay = [p for p in module.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=hp.lr,
+        betas=tuple(hp.betas),
+    )
+    total = module.trainer.estimated_stepping_batches if module._trainer else 1
+    total = int(total) if math.isfinite(total) else 10**9
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_multiplier(hp.scheduler, hp.warmup_steps, total, hp.min_lr_ratio))
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -1,0 +1,254 @@
+"""MidiDataModule: a MIDI collection (or music21's Bach chorales) as independent, augmented windows of event ids.
+
+Loading is lazy: `__init__` only checks arguments and builds the codec (which alone decides the
+vocabulary), so `studio fit` can size the model at once. Files are converted and encoded once into
+an on-disk cache (`prepare_data`, rank zero); every rank then reads the cache in `setup`.
+
+Pieces are split by file, so no piece is heard in both splits. Each example is a window of
+`window + 1` events (BOS-prefixed at a piece's start) giving (inputs, targets) shifted by one;
+windows are independent, so the model should run with `stateful: false`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from datamodules.midi_sources import EncodedCorpus, encode_files, find_midi_files, music21_corpus_files
+from studio.codecs.midi import MidiCodec
+from studio.errors import StudioError
+from studio.paths import cache_root
+
+
+def split_by_file(paths: Sequence[Path], val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Indices of training and validation pieces: whole files, chosen by a seeded hash of each file's name.
+
+    Ranking by a hash of names (not by position) gives the same split wherever the collection lives, and
+    mostly the same one when files are added.
+    """
+    if len(paths) < 2:
+        raise StudioError(f"only {len(paths)} usable MIDI file: the validation split takes whole files, "
+                          "so give at least 2 (more is better)")
+    rank = sorted(range(len(paths)), key=lambda i: (hashlib.sha1(f"{seed}:{paths[i].name}".encode()).hexdigest(),
+                                                      str(paths[i])))
+    n_val = min(len(paths) - 1, max(1, round(len(paths) * val_fraction)))
+    val = sorted(rank[:n_val])
+    return sorted(rank[n_val:]), val
+
+
+def window_starts(lengths: Sequence[int], window: int, stride: int) -> list[tuple[int, int]]:
+    """(piece, start) of every window of window + 1 ids, `stride` apart, the last one flush with the piece's end."""
+    starts: list[tuple[int, int]] = []
+    for piece, n in enumerate(lengths):
+        last = n - (window + 1)
+        if last < 0:
+            continue
+        offsets = list(range(0, last + 1, stride))
+        if offsets[-1] != last:  # so the ending of every piece is trained on too
+            offsets.append(last)
+        starts.extend((piece, s) for s in offsets)
+    return starts
+
+
+class MidiWindows(Dataset):
+    """Map-style windows of pieces as (inputs, targets) LongTensors of length `window`; optional augmentation."""
+
+    def __init__(
+        self,
+        pieces: Sequence[np.ndarray],
+        codec: MidiCodec,
+        window: int,
+        stride: int,
+        transpose: int = 0,
+        stretch: Optional[tuple[float, float]] = None,
+    ) -> None:
+        self.pieces, self.codec, self.window = list(pieces), codec, window
+        self.transpose, self.stretch = transpose, stretch
+        self.index = window_starts([len(p) for p in self.pieces], window, stride)
+        layout = codec.layout
+        self._notes = (layout.note_on_offset, layout.shift_offset)  # NOTE_ON and NOTE_OFF ids, contiguous
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        piece, start = self.index[i]
+        ids = self.pieces[piece]
+        need = self.window + 1
+        seq = ids[start : start + need]
+        if self.stretch is not None:
+            seq = self._stretched(ids, start)
+        if self.transpose:
+            seq = self._transposed(seq)
+        seq = torch.as_tensor(np.asarray(seq, dtype=np.int64))
+        return seq[:-1], seq[1:]
+
+    def _stretched(self, ids: np.ndarray, start: int) -> np.ndarray:
+        # Re-quantized timing changes how many TIME_SHIFTs there are, so stretch a little more than a
+        # window and crop; near a piece's end, take the margin from before the window instead.
+        need, margin = self.window + 1, self.window // 4 + 16
+        low, high = self.stretch  # type: ignore[misc]
+        factor = low + (high - low) * float(torch.rand(()))
+        after = self.codec.stretch(ids[start : start + need + margin], factor)
+        if len(after) >= need:
+            return np.asarray(after[:need], dtype=np.int64)
+        before = self.codec.stretch(ids[max(0, start - margin) : start + need], factor)
+        if len(before) >= need:
+            return np.asarray(before[-need:], dtype=np.int64)
+        return ids[start : start + need]  # a piece barely longer than a window: leave its timing alone
+
+    def _transposed(self, seq: np.ndarray) -> np.ndarray:
+        # Draw the shift among those that keep this window's own notes inside 0..127 (0 always qualifies).
+        lo_id, hi_id = self._notes
+        notes = seq[(seq >= lo_id) & (seq < hi_id)]
+        if notes.size == 0:
+            return seq
+        pitches = (notes - lo_id) % 128
+        down = max(-self.transpose, -int(pitches.min()))
+        up = min(self.transpose, 127 - int(pitches.max()))
+        shift = int(torch.randint(down, up + 1, ()))
+        if shift == 0:
+            return seq
+        shifted = self.codec.transpose(seq.tolist(), shift)
+        assert shifted is not None  # the range above guarantees it
+        return np.asarray(shifted, dtype=np.int64)
+
+
+class MidiDataModule(L.LightningDataModule):
+    """Event-id windows of MIDI files (folders, files, globs) or of an embedded music21 corpus."""
+
+    def __init__(
+        self,
+        paths: Optional[Union[list[str], str]] = None,
+        corpus: str = "bach_chorales",
+        limit: Optional[int] = None,
+        resolution_ms: int = 10,
+        max_shift_ms: int = 1000,
+        velocity_bins: int = 32,
+        keep_drums: bool = False,
+        window: int = 256,
+        stride: int = 128,
+        batch_size: int = 32,
+        val_batch_size: Optional[int] = None,
+        val_fraction: float = 0.1,
+        transpose: int = 3,
+        stretch: Optional[tuple[float, float]] = (0.95, 1.05),
+        seed: int = 0,
+        num_workers: int = 0,
+        workers: int = 0,
+        cache_dir: Optional[str] = None,
+    ) -> None:
+        """`paths` wins over `corpus` ("bach_chorales" or "ryans_mammoth", converted once from music21)."""
+        super().__init__()
+        self.save_hyperparameters()
+        if window < 2 or stride < 1 or batch_size < 1 or (val_batch_size is not None and val_batch_size < 1):
+            raise StudioError("window must be >= 2 and stride, batch_size and val_batch_size >= 1: "
+                              "e.g. --data.init_args.window 256 --data.init_args.stride 128")
+        if not 0.0 < val_fraction < 1.0:
+            raise StudioError(f"val_fraction={val_fraction} is outside (0, 1): pass e.g. --data.init_args.val_fraction 0.1")
+        if limit is not None and limit < 2:
+            raise StudioError(f"limit={limit} is too small: the split needs at least 2 files (or leave limit unset)")
+        if not 0 <= transpose <= 24:
+            raise StudioError(f"transpose={transpose} must be 0..24 semitones (0 turns transposition off)")
+        if stretch is not None:
+            stretch = (float(stretch[0]), float(stretch[1]))
+            if not 0.0 < stretch[0] <= stretch[1]:
+                raise StudioError(f"stretch={list(stretch)} must be [low, high] with 0 < low <= high, e.g. [0.95, 1.05]")
+        if num_workers < 0 or workers < 0:
+            raise StudioError("num_workers and workers must be >= 0")
+        self.codec = MidiCodec(resolution_ms, max_shift_ms, velocity_bins, keep_drums)
+        self.paths, self.corpus, self.limit = paths, corpus, limit
+        self.window, self.stride, self.seed = window, stride, seed
+        self.batch_size, self.val_batch_size = batch_size, val_batch_size or batch_size
+        self.val_fraction, self.transpose = val_fraction, transpose
+        self.stretch = None if stretch is None or stretch == (1.0, 1.0) else stretch
+        self.num_workers, self.workers = num_workers, workers
+        self.cache_dir = Path(cache_dir) if cache_dir else cache_root()
+        self.skipped: list[Path] = []
+        self._corpus: Optional[EncodedCorpus] = None
+        self._splits: Optional[dict[str, list[tuple[Path, np.ndarray]]]] = None
+        self._datasets: dict[str, MidiWindows] = {}
+
+    def model_dims(self) -> dict[str, int]:
+        """Model arguments that the data decides: the codec alone fixes the vocabulary."""
+        return {"vocab_size": self.codec.vocab_size}
+
+    # -- files, encoding and the split ---------------------------------------------------------
+    def files(self) -> list[Path]:
+        """The MIDI files to use: found under `paths`, or converted from the music21 corpus."""
+        if self.paths:
+            found = find_midi_files(self.paths)
+            return found[: self.limit] if self.limit else found
+        return music21_corpus_files(self.corpus, self.limit, self.cache_dir / "music21")
+
+    def encoded(self) -> EncodedCorpus:
+        """Every usable piece's event ids (cached on disk); unreadable files are skipped, named in a warning."""
+        if self._corpus is None:
+            self._corpus = encode_files(self.files(), self.codec, self.cache_dir / "midi_events", self.workers)
+            self.skipped = self._corpus.skipped
+        return self._corpus
+
+    def _load(self) -> dict[str, list[tuple[Path, np.ndarray]]]:
+        if self._splits is None:
+            items = self.encoded().items
+            train, val = split_by_file([p for p, _ in items], self.val_fraction, self.seed)
+            self._splits = {"train": [items[i] for i in train], "val": [items[i] for i in val]}
+        return self._splits
+
+    def split_files(self, split: str) -> list[Path]:
+        """The files of "train" or "val"."""
+        return [path for path, _ in self._load()[split]]
+
+    def dataset(self, split: str) -> MidiWindows:
+        """Windows of `split`: training ones overlap (`stride`) and are augmented; validation ones do not."""
+        pieces = [np.concatenate(([self.codec.bos_id], ids, [self.codec.eos_id])) for _, ids in self._load()[split]]
+        training = split == "train"
+        data = MidiWindows(pieces, self.codec, self.window, self.stride if training else self.window,
+                           self.transpose if training else 0, self.stretch if training else None)
+        short = sum(len(p) < self.window + 1 for p in pieces)
+        if not len(data):
+            raise StudioError(f"no {split} piece has {self.window + 1} events or more: "
+                              "lower --data.init_args.window or add longer MIDI files")
+        if short:
+            warnings.warn(f"{short} of {len(pieces)} {split} pieces are shorter than window={self.window} events "
+                          "and were left out: lower --data.init_args.window to use them", stacklevel=2)
+        return data
+
+    # -- Lightning hooks -----------------------------------------------------------------------
+    def prepare_data(self) -> None:
+        """Convert and encode every file once (rank zero); later calls and other ranks read the cache."""
+        self.encoded()
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        """Read the encoded pieces from the cache and build the split's datasets."""
+        for split in ("train", "val") if stage in (None, "fit") else ("val",):
+            if split not in self._datasets:
+                self._datasets[split] = self.dataset(split)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if split not in self._datasets:
+            self._datasets[split] = self.dataset(split)
+        workers = self.num_workers
+        # A map-style dataset: under DDP Lightning swaps in a DistributedSampler, so ranks see different windows.
+        return DataLoader(self._datasets[split], batch_size=self.batch_size if shuffle else self.val_batch_size,
+                          shuffle=shuffle, num_workers=workers, persistent_workers=workers > 0,
+                          pin_memory=torch.cuda.is_available())
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled, augmented training windows."""
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """Non-overlapping validation windows, in order."""
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        """The validation windows (a MIDI collection has no separate test split)."""
+        return self.val_dataloader()

@@ -1,0 +1,144 @@
+"""`studio sample` for MIDI checkpoints: batched, grammar-constrained pieces written as .mid, .wav and .png."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pretty_midi
+import torch
+
+from studio.codecs.midi import MidiCodec, load_midi
+from studio.codecs.midi_grammar import MidiGrammar
+from studio.errors import StudioError
+from studio.paths import atomic_write_bytes
+from studio.render import render_piano_roll, render_wav
+from studio.sample_cli import output_folder, write_settings
+from studio.sampling import SamplingSettings, generate
+
+DEFAULT_SECONDS = 30.0
+# The event budget of a piece asked for in seconds. Performances rarely pass 60 events/s and an
+# untrained model makes about 250, so pieces reach their length; the bound only stops a model that
+# never lets time move on (the grammar then closes the piece cleanly, short).
+MAX_EVENTS_PER_SECOND = 1000
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One generated piece: its event ids (primer included) and the score they decode to."""
+
+    ids: list[int]
+    midi: pretty_midi.PrettyMIDI
+    seconds: float
+
+    @property
+    def notes(self) -> int:
+        """Number of notes."""
+        return sum(len(inst.notes) for inst in self.midi.instruments)
+
+
+def primer_ids(codec: MidiCodec, path: Optional[str]) -> list[int]:
+    """The primer's event ids (empty without one); StudioError if it is not a MIDI file with notes."""
+    if path is None:
+        return []
+    if not Path(path).is_file():
+        raise StudioError(f"--primer {path} does not exist: pass the path of a .mid file")
+    try:
+        ids = codec.encode(load_midi(path))
+    except StudioError as error:
+        cause = error.__cause__
+        reason = str(cause).splitlines()[0] if cause is not None and str(cause) else "not a MIDI file"
+        raise StudioError(f"--primer {path} cannot be read as MIDI ({reason}): pass a Standard MIDI File (.mid)") from None
+    if not ids:
+        raise StudioError(f"--primer {path} has no notes: pass a MIDI file with at least one note")
+    return ids
+
+
+def sample_pieces(
+    model: torch.nn.Module,
+    codec: MidiCodec,
+    num_samples: int,
+    settings: SamplingSettings,
+    seed: int,
+    seconds: Optional[float] = DEFAULT_SECONDS,
+    events: Optional[int] = None,
+    primer: Optional[list[int]] = None,
+    max_note_seconds: float = 5.0,
+) -> list[Piece]:
+    """Generate `num_samples` pieces together; `seconds` and `events` bound each whole piece, primer included."""
+    primer = list(primer or [])
+    if seconds is None and events is None:
+        raise StudioError("give the pieces a length: --seconds or --length")
+    if seconds is not None and not seconds > 0:
+        raise StudioError(f"--seconds {seconds} must be > 0, e.g. --seconds 30")
+    if events is not None and events <= 0:
+        raise StudioError(f"--length {events} must be > 0 (events per piece)")
+    if not max_note_seconds > 0:
+        raise StudioError(f"--max_note_seconds {max_note_seconds} must be > 0, e.g. 5")
+    primer_seconds = codec.seconds(primer)
+    if seconds is not None and primer_seconds >= seconds:
+        raise StudioError(f"the primer lasts {primer_seconds:.1f} s, not less than --seconds {seconds}: "
+                          "raise --seconds (it counts the primer) or use a shorter primer")
+    if events is not None and len(primer) + 2 > events:
+        raise StudioError(f"the primer has {len(primer)} events, too many for --length {events}: "
+                          "raise --length (it counts the primer) or use a shorter primer")
+    budget = events if events is not None else int(seconds * MAX_EVENTS_PER_SECOND) + 64  # type: ignore[operator]
+    device = next(model.parameters()).device
+    grammar = MidiGrammar(codec, seconds, budget, max_note_seconds, device=device)
+    grammar.prime(primer)
+    rows = generate(model, [codec.bos_id, *primer], budget - len(primer), num_samples, settings, seed, grammar)
+    pieces = []
+    for row in rows:
+        ids = primer + row
+        length = codec.seconds(ids)
+        pieces.append(Piece(ids, _with_end(codec.decode(ids), length), length))
+    return pieces
+
+
+def _with_end(pm: pretty_midi.PrettyMIDI, seconds: float) -> pretty_midi.PrettyMIDI:
+    # A closing rest is part of the piece: a pedal-up at its end makes players (and pretty_midi) last that long.
+    if pm.instruments and seconds > pm.get_end_time():
+        pm.instruments[0].control_changes.append(pretty_midi.ControlChange(64, 0, seconds))
+    return pm
+
+
+def midi_bytes(pm: pretty_midi.PrettyMIDI) -> bytes:
+    """The Standard MIDI File of pm, in memory (so it can be written atomically)."""
+    buffer = io.BytesIO()
+    pm.write(buffer)
+    return buffer.getvalue()
+
+
+def write_piece(piece: Piece, folder: Path, index: int, render: bool) -> tuple[Path, Optional[str]]:
+    """Write sample_<index>.mid (and .wav, .png), each atomically; return the .mid path and the renderer used."""
+    path = folder / f"sample_{index}.mid"
+    atomic_write_bytes(path, midi_bytes(piece.midi))
+    if not render:
+        return path, None
+    used = render_wav(piece.midi, path.with_suffix(".wav"))
+    render_piano_roll(piece.midi, path.with_suffix(".png"), title=f"sample {index}: {piece.seconds:.1f} s, {piece.notes} notes")
+    return path, used
+
+
+def sample_midi_main(args: argparse.Namespace, loaded, settings: SamplingSettings) -> None:
+    """`studio sample` on a MIDI checkpoint: generate, print a line per piece, write the files."""
+    codec: MidiCodec = loaded.codec
+    if args.prompt is not None:
+        raise StudioError(f"{args.ckpt} is a MIDI checkpoint: --prompt applies to text; use --primer FILE.mid")
+    seconds = args.seconds if args.seconds is not None or args.length is not None else DEFAULT_SECONDS
+    primer = primer_ids(codec, args.primer)
+    pieces = sample_pieces(loaded.model, codec, args.num_samples, settings, args.seed, seconds, args.length,
+                           primer, args.max_note_seconds)
+    folder = output_folder(Path(args.out_dir), loaded.path, args.seed)
+    renderers: set[str] = set()
+    for i, piece in enumerate(pieces, 1):
+        path, used = write_piece(piece, folder, i, render=not args.no_render)
+        renderers |= {used} if used else set()
+        print(f"{path}  {piece.seconds:.1f} s  {piece.notes} notes")
+    write_settings(folder, args)
+    rendered = f", rendered with {'/'.join(sorted(renderers))}" if renderers else " (not rendered)"
+    print(f"wrote {len(pieces)} piece(s) to {folder}{rendered}", file=sys.stderr)
