@@ -66,6 +66,13 @@ class StudioCLI(LightningCLI):
             auto_configure_optimizers=False,
         )
 
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> LightningArgumentParser:
+        """Resuming (`--ckpt_path`) loads checkpoints with `weights_only=True` too: no pickled code runs."""
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        if "weights_only" in self._subcommand_method_arguments[subcommand]:
+            parser.set_defaults(weights_only=True)
+        return parser
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """Add `--run_name`, and checkpointing under `checkpoints/<run>/` (last.ckpt and best.ckpt)."""
         parser.add_argument("--run_name", type=Optional[str], default=None, help="Name of the run (default: model-data-time).")
