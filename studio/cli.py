@@ -128,6 +128,15 @@ class StudioCLI(LightningCLI):
             ) from None
 
 
+def _lost_a_peer(error: BaseException) -> bool:
+    """Whether `error` is a collective failing because another rank died (gloo or NCCL)."""
+    import torch.distributed as dist
+
+    message = str(error)
+    backend_error = isinstance(error, getattr(dist, "DistError", ())) or "gloo" in message or "NCCL" in message
+    return backend_error and any(s in message for s in ("Connection", "closed", "timed out", "Timeout", "peer"))
+
+
 def _has_checkpoints(folder: str) -> bool:
     return os.path.isdir(folder) and any(name.endswith(".ckpt") for name in os.listdir(folder))
 
@@ -173,6 +182,13 @@ def main(argv: Optional[list[str]] = None) -> None:
     except KeyboardInterrupt:
         print("studio: interrupted", file=sys.stderr)
         sys.exit(130)
+    except Exception as error:
+        if not _lost_a_peer(error):
+            raise
+        reason = str(error).strip().splitlines()[0][-160:]
+        print(f"studio: error: another process of this distributed run stopped ({reason}); "
+              "the last complete checkpoint is intact: resume with --ckpt_path last", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -46,9 +51,6 @@ def test_text_ddp_trains_identical_ranks_and_resumes(tmp_path: Path, small_corpu
 
 def test_torchrun_launch_recipe(tmp_path: Path, small_corpus: Path, studio_env: dict) -> None:
     """The README's torchrun recipe, on one node with two CPU processes."""
-    import subprocess
-    import sys
-
     command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2", "-m", "studio",
                *TINY_TEXT_FIT, *DDP, "--data.init_args.path", str(small_corpus), "--run_name", "torchrun",
                "--trainer.max_steps", "4", "--trainer.logger", "false"]
@@ -56,3 +58,27 @@ def test_torchrun_launch_recipe(tmp_path: Path, small_corpus: Path, studio_env: 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Starting with 2 processes" in result.stdout + result.stderr
     assert torch.load(tmp_path / "checkpoints/torchrun/last.ckpt", weights_only=True)["global_step"] == 4
+
+
+def test_a_killed_rank_ends_the_job_then_resume_keeps_the_step(tmp_path: Path, small_corpus: Path, studio_env: dict) -> None:
+    base = [*TINY_TEXT_FIT, *DDP, "--data.init_args.path", str(small_corpus), "--run_name", "crash", "--trainer.logger", "false"]
+    last = tmp_path / "checkpoints/crash/last.ckpt"
+    main = subprocess.Popen([sys.executable, "-m", "studio", *base, "--trainer.max_steps", "100000",
+                             "--last_checkpoint.every_n_steps", "5"], cwd=tmp_path, env=studio_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while not last.exists():
+        assert main.poll() is None and time.monotonic() < deadline, main.communicate()[1][-3000:]
+        time.sleep(0.2)
+    children = subprocess.run(["pgrep", "-P", str(main.pid)], capture_output=True, text=True).stdout.split()
+    assert children, "rank 1 was not found"
+    os.kill(int(children[0]), signal.SIGKILL)
+    killed_at = time.monotonic()
+    _, stderr = main.communicate(timeout=60)
+    assert main.returncode != 0 and time.monotonic() - killed_at < 60
+    assert "another process of this distributed run stopped" in stderr.strip().splitlines()[-1]
+    step = torch.load(last, weights_only=True)["global_step"]
+    assert step > 0
+    resumed = run_studio([*base, "--ckpt_path", "last", "--trainer.max_steps", str(step + 2)], tmp_path, studio_env)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert torch.load(last, weights_only=True)["global_step"] == step + 2

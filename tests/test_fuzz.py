@@ -8,11 +8,9 @@ from __future__ import annotations
 import io
 import math
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pretty_midi
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
