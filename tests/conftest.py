@@ -44,7 +44,9 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def studio_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Environment for CLI runs: caches and W&B files under the test's folder, W&B offline."""
     env = dict(os.environ)
-    env.update(STUDIO_CACHE=str(tmp_path / "cache"), WANDB_MODE="offline", WANDB_SILENT="true", PYTHONUNBUFFERED="1")
+    # One thread per process: CLI runs (and DDP ranks) share CI's two cores without oversubscribing them.
+    env.update(STUDIO_CACHE=str(tmp_path / "cache"), WANDB_MODE="offline", WANDB_SILENT="true", PYTHONUNBUFFERED="1",
+               OMP_NUM_THREADS="1")
     env.pop("WANDB_API_KEY", None)
     monkeypatch.setenv("STUDIO_CACHE", env["STUDIO_CACHE"])
     return env
@@ -61,7 +63,7 @@ def run_studio(args: list[str], cwd: Path, env: dict[str, str], timeout: float =
 def trained_text(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -> dict:
     """One small text training run (W&B offline, samples logged), shared by the end-to-end tests."""
     work = tmp_path_factory.mktemp("run")
-    env = dict(os.environ, STUDIO_CACHE=str(work / "cache"), WANDB_MODE="offline", WANDB_SILENT="true")
+    env = dict(os.environ, STUDIO_CACHE=str(work / "cache"), WANDB_MODE="offline", WANDB_SILENT="true", OMP_NUM_THREADS="1")
     env.pop("WANDB_API_KEY", None)
     sample_logger = ["--trainer.callbacks+=studio.callbacks.TextSampleLogger", "--trainer.callbacks.every_n_steps=20",
                      "--trainer.callbacks.length=30"]
