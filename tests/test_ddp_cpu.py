@@ -82,3 +82,24 @@ def test_a_killed_rank_ends_the_job_then_resume_keeps_the_step(tmp_path: Path, s
     resumed = run_studio([*base, "--ckpt_path", "last", "--trainer.max_steps", str(step + 2)], tmp_path, studio_env)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert torch.load(last, weights_only=True)["global_step"] == step + 2
+
+
+def test_tagging_ddp_trains_identical_ranks_and_tags(tmp_path: Path, studio_env: dict) -> None:
+    from datamodules import synthetic_speech
+
+    corpus = synthetic_speech.generate(tmp_path / "corpus", n_speakers=4, utts_per_speaker=4, seed=5)
+    env = dict(studio_env, PYTHONPATH=f"{ROOT / 'tests'}")
+    args = ["fit", "--config", str(ROOT / "configs/tagging/quickstart.yaml"), *DDP, "--data.init_args.root", str(corpus),
+            "--data.init_args.batch_size", "2", "--data.init_args.val_fraction", "0.25", "--data.init_args.test_fraction", "0.25",
+            "--model.init_args.hidden_size", "16", "--model.init_args.projection_size", "16", "--model.init_args.num_layers", "1",
+            "--trainer.max_epochs", "1", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+            "--run_name", "tagddp", *_probe(tmp_path / "probe")]
+    result = run_studio(args, tmp_path, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    digests = _digests(tmp_path / "probe")
+    assert len(digests) == 2 and digests[0] == digests[1]
+    run = tmp_path / "checkpoints" / "tagddp"
+    assert {p.name for p in run.glob("*.ckpt")} == {"last.ckpt", "best.ckpt"}
+    clip = next(corpus.rglob("*.wav"))
+    tagged = run_studio(["tag", "--ckpt", str(run / "best.ckpt"), str(clip)], tmp_path, env)
+    assert tagged.returncode == 0, tagged.stderr[-3000:]
