@@ -25,11 +25,14 @@ class StudioWandbLogger(WandbLogger):
         project: str = "studio",
         save_dir: str = ".",
         offline: Optional[bool] = None,
-        log_model: bool = False,
+        log_model: bool = True,
         group: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
-        """`offline=None` picks offline unless WANDB_MODE=online or WANDB_API_KEY is set."""
+        """`offline=None` picks offline unless WANDB_MODE=online or WANDB_API_KEY is set.
+
+        `log_model` uploads checkpoints as W&B artifacts, online only (offline runs keep them on disk).
+        """
         offline = (not wandb_online()) if offline is None else offline
         super().__init__(
             name=name, project=project, save_dir=save_dir, offline=offline,
