@@ -4,15 +4,15 @@ Loading is lazy: `__init__` only checks arguments and builds the codec (which al
 vocabulary), so `studio fit` can size the model at once. Files are converted and encoded once into
 an on-disk cache (`prepare_data`, rank zero); every rank then reads the cache in `setup`.
 
-Pieces are split by file, so no piece is heard in both splits. Each example is a window of
-`window + 1` events (BOS-prefixed at a piece's start) giving (inputs, targets) shifted by one;
-windows are independent, so the model should run with `stateful: false`.
+Pieces are split by file, so no piece is heard in both splits. Each split's pieces are joined
+into one stream (BOS, events, EOS, BOS, ...), and each example is a window of `window + 1` events
+of it giving (inputs, targets) shifted by one; windows are independent and shuffled, so the model
+should run with `stateful: false`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import warnings
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -206,20 +206,22 @@ class MidiDataModule(L.LightningDataModule):
         """The files of "train" or "val"."""
         return [path for path, _ in self._load()[split]]
 
+    def stream(self, split: str) -> np.ndarray:
+        """The pieces of `split` joined into one stream, each as BOS, events, EOS."""
+        bos, eos = [self.codec.bos_id], [self.codec.eos_id]
+        return np.concatenate([np.concatenate((bos, ids, eos)) for _, ids in self._load()[split]]).astype(np.int64)
+
     def dataset(self, split: str) -> MidiWindows:
         """Windows of `split`: training ones overlap (`stride`) and are augmented; validation ones do not."""
-        pieces = [np.concatenate(([self.codec.bos_id], ids, [self.codec.eos_id])) for _, ids in self._load()[split]]
+        # Windows run across piece boundaries (EOS, BOS), so no piece is too short to use and every
+        # window is full; the model learns that a BOS starts afresh.
+        stream = self.stream(split)
+        if len(stream) < self.window + 1:
+            raise StudioError(f"the {split} split has {len(stream)} events, fewer than window={self.window} + 1: "
+                              "lower --data.init_args.window or add MIDI files")
         training = split == "train"
-        data = MidiWindows(pieces, self.codec, self.window, self.stride if training else self.window,
+        return MidiWindows([stream], self.codec, self.window, self.stride if training else self.window,
                            self.transpose if training else 0, self.stretch if training else None)
-        short = sum(len(p) < self.window + 1 for p in pieces)
-        if not len(data):
-            raise StudioError(f"no {split} piece has {self.window + 1} events or more: "
-                              "lower --data.init_args.window or add longer MIDI files")
-        if short:
-            warnings.warn(f"{short} of {len(pieces)} {split} pieces are shorter than window={self.window} events "
-                          "and were left out: lower --data.init_args.window to use them", stacklevel=2)
-        return data
 
     # -- Lightning hooks -----------------------------------------------------------------------
     def prepare_data(self) -> None:

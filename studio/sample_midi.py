@@ -12,6 +12,7 @@ from typing import Optional
 import pretty_midi
 import torch
 
+from studio.checkpoint import LoadedCheckpoint
 from studio.codecs.midi import MidiCodec, load_midi
 from studio.codecs.midi_grammar import MidiGrammar
 from studio.errors import StudioError
@@ -25,6 +26,11 @@ DEFAULT_SECONDS = 30.0
 # untrained model makes about 250, so pieces reach their length; the bound only stops a model that
 # never lets time move on (the grammar then closes the piece cleanly, short).
 MAX_EVENTS_PER_SECOND = 1000
+# Forcing a NOTE_OFF into the event stream the moment a note reaches --max_note_seconds derails a
+# model that had forgotten the note (it never meant to release it then: bursts of notes follow). So,
+# as in Magenta's Performance RNN, notes are cut at the cap when written out, and the grammar forces
+# releases only for notes stuck this many times longer, which bounds how many can pile up.
+STUCK_NOTE_FACTOR = 4
 
 
 @dataclass(frozen=True)
@@ -88,15 +94,22 @@ def sample_pieces(
                           "raise --length (it counts the primer) or use a shorter primer")
     budget = events if events is not None else int(seconds * MAX_EVENTS_PER_SECOND) + 64  # type: ignore[operator]
     device = next(model.parameters()).device
-    grammar = MidiGrammar(codec, seconds, budget, max_note_seconds, device=device)
+    grammar = MidiGrammar(codec, seconds, budget, STUCK_NOTE_FACTOR * max_note_seconds, device=device)
     grammar.prime(primer)
     rows = generate(model, [codec.bos_id, *primer], budget - len(primer), num_samples, settings, seed, grammar)
     pieces = []
     for row in rows:
         ids = primer + row
         length = codec.seconds(ids)
-        pieces.append(Piece(ids, _with_end(codec.decode(ids), length), length))
+        pieces.append(Piece(ids, _with_end(_capped(codec.decode(ids), max_note_seconds), length), length))
     return pieces
+
+
+def _capped(pm: pretty_midi.PrettyMIDI, max_note_seconds: float) -> pretty_midi.PrettyMIDI:
+    for instrument in pm.instruments:
+        for note in instrument.notes:
+            note.end = min(note.end, note.start + max_note_seconds)
+    return pm
 
 
 def _with_end(pm: pretty_midi.PrettyMIDI, seconds: float) -> pretty_midi.PrettyMIDI:
@@ -124,7 +137,7 @@ def write_piece(piece: Piece, folder: Path, index: int, render: bool) -> tuple[P
     return path, used
 
 
-def sample_midi_main(args: argparse.Namespace, loaded, settings: SamplingSettings) -> None:
+def sample_midi_main(args: argparse.Namespace, loaded: LoadedCheckpoint, settings: SamplingSettings) -> None:
     """`studio sample` on a MIDI checkpoint: generate, print a line per piece, write the files."""
     codec: MidiCodec = loaded.codec
     if args.prompt is not None:

@@ -1,0 +1,152 @@
+"""End to end through the real `studio` command on MIDI: fit on a few chorales, sample, W&B media, bad inputs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pretty_midi
+import pytest
+import torch
+
+from conftest import ROOT, run_studio
+from wandb_records import summary
+
+pytestmark = pytest.mark.slow
+
+# A tiny model on 4 chorales: enough to exercise every stage in seconds, not to make music.
+TINY_MIDI_FIT = [
+    "fit",
+    "--model", "studio.models.RecurrentLanguageModel",
+    "--model.init_args.embedding_dim", "16",
+    "--model.init_args.hidden_size", "32",
+    "--model.init_args.num_layers", "1",
+    "--model.init_args.scheduler", "constant",
+    "--model.init_args.stateful", "false",
+    "--data", "datamodules.midi.MidiDataModule",
+    "--data.init_args.limit", "4",
+    "--data.init_args.window", "64",
+    "--data.init_args.stride", "64",
+    "--data.init_args.batch_size", "8",
+    "--data.init_args.val_fraction", "0.25",
+    "--trainer.accelerator", "cpu",
+    "--trainer.enable_progress_bar", "false",
+    "--trainer.enable_model_summary", "false",
+    "--trainer.max_steps", "6",
+    "--seed_everything", "7",
+]
+MEDIA_LOGGER = ["--trainer.callbacks+=studio.midi_callbacks.MidiSampleLogger", "--trainer.callbacks.every_n_steps=3",
+                "--trainer.callbacks.seconds=3"]
+
+
+@pytest.fixture(scope="module")
+def trained_midi(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One tiny MIDI training run with W&B offline and audio/piano-roll logging, shared by the tests here."""
+    work = tmp_path_factory.mktemp("midi-run")
+    env = dict(os.environ, STUDIO_CACHE=str(work / "cache"), WANDB_MODE="offline", WANDB_SILENT="true")
+    env.pop("WANDB_API_KEY", None)
+    result = run_studio([*TINY_MIDI_FIT, "--run_name", "tiny", *MEDIA_LOGGER], work, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {"work": work, "env": env, "ckpt": work / "checkpoints" / "tiny" / "last.ckpt"}
+
+
+def _sample(run: dict, *args: str) -> list[Path]:
+    result = run_studio(["sample", "--ckpt", str(run["ckpt"]), *args], run["work"], run["env"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stdout.splitlines() if ".mid" in line]
+    return [run["work"] / line.split()[0] for line in lines]
+
+
+def _one_line_error(result, *needles: str) -> str:
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("studio: error: "), last
+    for needle in needles:
+        assert needle in last, last
+    return last
+
+
+def test_fit_writes_a_midi_checkpoint_and_logs_audio_and_piano_rolls(trained_midi: dict) -> None:
+    checkpoint = torch.load(trained_midi["ckpt"], weights_only=True)
+    assert checkpoint["studio"]["codec"] == {"kind": "midi", "resolution_ms": 10, "max_shift_ms": 1000,
+                                             "velocity_bins": 32, "keep_drums": False}
+    assert checkpoint["hyper_parameters"]["vocab_size"] == 391
+    files = list((trained_midi["work"] / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(files) == 1
+    logged = summary(files[0])
+    assert "val_loss" in logged["history"]
+    assert {"samples/audio/captions", "samples/piano_roll/captions"} <= logged["history"]  # W&B audio and image records
+    media = list((files[0].parent / "files" / "media").rglob("*"))
+    assert sum(p.suffix == ".wav" for p in media) == 4 and sum(p.suffix == ".png" for p in media) == 4  # steps 3 and 6
+
+
+def test_quickstart_preset_runs_without_a_logger(tmp_path: Path, trained_midi: dict) -> None:
+    # The preset itself, cut to a few chorales and steps; the music21 conversions of the shared run are reused.
+    result = run_studio(["fit", "--config", str(ROOT / "configs/midi/quickstart.yaml"), "--trainer.logger", "false",
+                         "--data.init_args.limit", "4", "--data.init_args.window", "64", "--data.init_args.batch_size", "4",
+                         "--model.init_args.hidden_size", "32", "--trainer.max_steps", "2", "--trainer.max_time", "null",
+                         "--trainer.enable_progress_bar", "false", "--run_name", "quiet"], tmp_path, trained_midi["env"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "checkpoints/quiet/last.ckpt").exists() and not (tmp_path / "wandb").exists()
+
+
+def test_sample_writes_playable_capped_pieces_of_the_asked_length_reproducibly(trained_midi: dict) -> None:
+    args = ["--seconds", "5", "--num_samples", "2", "--seed", "3", "--max_note_seconds", "2"]
+    mids = _sample(trained_midi, *args)
+    assert len(mids) == 2
+    for mid in mids:
+        pm = pretty_midi.PrettyMIDI(str(mid))
+        notes = [n for inst in pm.instruments for n in inst.notes]
+        assert notes, mid
+        assert abs(pm.get_end_time() - 5.0) <= 0.5
+        assert max(n.end - n.start for n in notes) <= 2.0 + 0.005  # one MIDI tick (1/440 s) of rounding
+        assert mid.with_suffix(".wav").stat().st_size > 1000 and mid.with_suffix(".png").stat().st_size > 1000
+    assert (mids[0].parent / "settings.json").exists()
+    again = _sample(trained_midi, *args, "--no_render")
+    assert again[0].parent != mids[0].parent  # a fresh folder: nothing overwritten
+    assert [p.read_bytes() for p in again] == [p.read_bytes() for p in mids]
+    assert not list(again[0].parent.glob("*.wav"))
+
+
+def test_sample_continues_a_primer(trained_midi: dict) -> None:
+    primer = pretty_midi.PrettyMIDI()
+    piano = pretty_midi.Instrument(program=0)
+    for i, pitch in enumerate([60, 64, 67, 72]):
+        piano.notes.append(pretty_midi.Note(80, pitch, 0.5 * i, 0.5 * i + 0.45))
+    primer.instruments.append(piano)
+    path = trained_midi["work"] / "intro.mid"
+    primer.write(str(path))
+    (mid,) = _sample(trained_midi, "--primer", str(path), "--seconds", "4", "--seed", "1", "--no_render")
+    pm = pretty_midi.PrettyMIDI(str(mid))
+    notes = sorted((n.start, n.pitch, n.end) for inst in pm.instruments for n in inst.notes)
+    opening = [(round(s, 2), p, round(e, 2)) for s, p, e in notes if s < 1.95]
+    assert opening == [(0.0, 60, 0.45), (0.5, 64, 0.95), (1.0, 67, 1.45), (1.5, 72, 1.95)]
+    assert abs(pm.get_end_time() - 4.0) <= 0.4
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [(["--seconds", "0"], ["--seconds 0"]), (["--primer", "NOTES"], ["--primer", "notes.txt", "Standard MIDI File"])],
+    ids=["seconds-zero", "primer-not-midi"],
+)
+def test_bad_sample_arguments(trained_midi: dict, args: list[str], needles: list[str]) -> None:
+    work = trained_midi["work"]
+    (work / "notes.txt").write_text("this is not a MIDI file")
+    args = [str(work / "notes.txt") if a == "NOTES" else a for a in args]
+    before = sorted((work / "samples").rglob("*")) if (work / "samples").exists() else []
+    result = run_studio(["sample", "--ckpt", str(trained_midi["ckpt"]), *args], work, trained_midi["env"])
+    _one_line_error(result, *needles)
+    assert (sorted((work / "samples").rglob("*")) if (work / "samples").exists() else []) == before
+
+
+def test_fit_on_a_folder_with_no_usable_midi_is_one_line(tmp_path: Path, trained_midi: dict) -> None:
+    bad = tmp_path / "my_midis"
+    bad.mkdir()
+    (bad / "corrupt.mid").write_bytes(b"MThd this is not really MIDI")
+    (bad / "empty.mid").write_bytes(b"")
+    result = run_studio([*TINY_MIDI_FIT, "--data.init_args.paths", str(bad), "--trainer.logger", "false"], tmp_path,
+                        trained_midi["env"])
+    _one_line_error(result, "none of the 2 MIDI files could be read", "corrupt.mid")
+    assert not list(tmp_path.rglob("*.ckpt"))
