@@ -103,3 +103,19 @@ def test_tagging_ddp_trains_identical_ranks_and_tags(tmp_path: Path, studio_env:
     clip = next(corpus.rglob("*.wav"))
     tagged = run_studio(["tag", "--ckpt", str(run / "best.ckpt"), str(clip)], tmp_path, env)
     assert tagged.returncode == 0, tagged.stderr[-3000:]
+
+
+def test_midi_ddp_trains_identical_ranks_and_samples(tmp_path: Path, studio_env: dict) -> None:
+    from test_cli_midi import TINY_MIDI_FIT
+
+    env = dict(studio_env, PYTHONPATH=f"{ROOT / 'tests'}")
+    result = run_studio([*TINY_MIDI_FIT, *DDP, "--trainer.logger", "false", "--run_name", "mididdp",
+                         *_probe(tmp_path / "probe")], tmp_path, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    digests = _digests(tmp_path / "probe")
+    assert len(digests) == 2 and digests[0] == digests[1]
+    run = tmp_path / "checkpoints" / "mididdp"
+    sample = run_studio(["sample", "--ckpt", str(run / "last.ckpt"), "--seconds", "2", "--num_samples", "1", "--no_render"],
+                        tmp_path, env)
+    assert sample.returncode == 0, sample.stderr[-3000:]
+    assert list((tmp_path / "samples").rglob("*.mid"))
