@@ -1,6 +1,6 @@
 """MIDI speed: encoding throughput against a baseline tokenizer, the encode cache, and batched sampling.
 
-    python benchmarks/midi_speed.py [--files 60] [--train_steps 30] [--ckpt checkpoints/<run>/last.ckpt]
+    python benchmarks/midi_speed.py [--files 60] [--train_steps 150] [--threads 1] [--ckpt checkpoints/<run>/last.ckpt]
 
 Every ratio compares two arms measured in this run on the same files or the same model.
 (1) Encoding, files/s: our MidiCodec (parse + events) against MidiTok's MIDILike tokenizer when
@@ -11,7 +11,9 @@ Every ratio compares two arms measured in this run on the same files or the same
 (2) Sampling 16 pieces of 30 s with the MIDI grammar: one batch of 16 against 16 batches of one,
     in generated events per second. Bar: >= 10x. The model is the quickstart's shape (2x256 LSTM),
     trained for only --train_steps steps here (or loaded from --ckpt): its events per second of
-    music differ from a fully trained model's, which the output says.
+    music differ from a fully trained model's, which the output says. Both arms run with --threads
+    intra-op threads (default 1): one token's work is too small to split, and on a machine whose
+    cores are busy, multi-threaded steps wait on each other (up to 20x slower, seen on 2 cores).
 """
 
 from __future__ import annotations
@@ -136,26 +138,35 @@ def sampling_benchmark(model: RecurrentLanguageModel, codec: MidiCodec, about: s
     print(f"(2) sampling {pieces} pieces of {seconds:g} s (model: {about})")
     print(f"    pieces last {min(lengths):.2f}..{max(lengths):.2f} s; {per_second:.0f} events per second of music "
           "(a trained chorale model makes about 20)")
-    print(f"    one at a time ({pieces} batches of 1)   {serial_rate:9.0f} events/s   {serial_s:6.1f} s")
+    longest = max(len(p.ids) for p in together)
+    mean = statistics.mean(len(p.ids) for p in together)
+    print(f"    one at a time ({pieces} batches of 1)   {serial_rate:9.0f} events/s   {serial_s:6.1f} s   "
+          f"{serial_s / sum(len(p.ids) for p in alone) * 1e3:.2f} ms per step")
     print(f"    together (1 batch of {pieces})          {batched_rate:9.0f} events/s   {batched_s:6.1f} s   "
-          f"ratio {batched_rate / serial_rate:.1f}x  bar >= 10x: {_verdict(batched_rate / serial_rate >= 10)}")
+          f"{batched_s / longest * 1e3:.2f} ms per step   ratio {batched_rate / serial_rate:.1f}x  "
+          f"bar >= 10x: {_verdict(batched_rate / serial_rate >= 10)}")
+    print(f"    the batch steps until its longest piece ends ({longest} events; mean {mean:.0f}), so at best "
+          f"{pieces * mean / longest:.1f}x of {pieces} rows' work is useful")
 
 
 def main() -> None:
     """Run both benchmarks and print their ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=60, help="chorales to encode (converted once into the Studio cache)")
-    parser.add_argument("--train_steps", type=int, default=30, help="brief training of the sampling model")
+    parser.add_argument("--train_steps", type=int, default=150, help="brief training of the sampling model")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads for both sampling arms")
     parser.add_argument("--ckpt", default=None, help="sample from this MIDI checkpoint instead")
     parser.add_argument("--pieces", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; every ratio is measured in this run")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads for encoding and training; "
+          "every ratio is measured in this run")
     files = music21_corpus_files("bach_chorales", limit=args.files)
     encoding_benchmark(files)
     model, codec, about = small_model(args.ckpt, args.train_steps, limit=args.files)
+    torch.set_num_threads(args.threads)
     with torch.inference_mode():
-        sampling_benchmark(model, codec, about, args.pieces, args.seconds)
+        sampling_benchmark(model, codec, f"{about}; {args.threads} torch thread(s)", args.pieces, args.seconds)
 
 
 if __name__ == "__main__":

@@ -26,16 +26,20 @@ DEFAULT_SECONDS = 30.0
 # untrained model makes about 250, so pieces reach their length; the bound only stops a model that
 # never lets time move on (the grammar then closes the piece cleanly, short).
 MAX_EVENTS_PER_SECOND = 1000
-# Forcing a NOTE_OFF into the event stream the moment a note reaches --max_note_seconds derails a
-# model that had forgotten the note (it never meant to release it then: bursts of notes follow). So,
-# as in Magenta's Performance RNN, notes are cut at the cap when written out, and the grammar forces
-# releases only for notes stuck this many times longer, which bounds how many can pile up.
-STUCK_NOTE_FACTOR = 4
+# Any event the grammar forces on the model derails it: a NOTE_OFF forced when a forgotten note
+# reaches the cap, or odd events where the TIME_SHIFT it wanted would pass the target length, are
+# followed by bursts of notes. So, as in Magenta's Performance RNN, notes are cut at the cap when the
+# piece is written, and the grammar lets time run up to one longest TIME_SHIFT past --seconds before
+# closing; the piece is then cut at --seconds.
+NEVER_SECONDS = 365 * 24 * 3600.0
 
 
 @dataclass(frozen=True)
 class Piece:
-    """One generated piece: its event ids (primer included) and the score they decode to."""
+    """One generated piece: its events as generated (primer included), its score, and its length.
+
+    With a length in seconds, the events may run up to one TIME_SHIFT past it; the score is cut there.
+    """
 
     ids: list[int]
     midi: pretty_midi.PrettyMIDI
@@ -92,23 +96,26 @@ def sample_pieces(
     if events is not None and len(primer) + 2 > events:
         raise StudioError(f"the primer has {len(primer)} events, too many for --length {events}: "
                           "raise --length (it counts the primer) or use a shorter primer")
-    budget = events if events is not None else int(seconds * MAX_EVENTS_PER_SECOND) + 64  # type: ignore[operator]
+    overshoot = None if seconds is None else seconds + codec.num_shifts * codec.step_seconds
+    budget = events if events is not None else int(overshoot * MAX_EVENTS_PER_SECOND) + 64  # type: ignore[operator]
     device = next(model.parameters()).device
-    grammar = MidiGrammar(codec, seconds, budget, STUCK_NOTE_FACTOR * max_note_seconds, device=device)
+    grammar = MidiGrammar(codec, overshoot, budget, max_note_seconds=NEVER_SECONDS, device=device)
     grammar.prime(primer)
     rows = generate(model, [codec.bos_id, *primer], budget - len(primer), num_samples, settings, seed, grammar)
     pieces = []
     for row in rows:
         ids = primer + row
-        length = codec.seconds(ids)
-        pieces.append(Piece(ids, _with_end(_capped(codec.decode(ids), max_note_seconds), length), length))
+        length = min(codec.seconds(ids), seconds or NEVER_SECONDS)
+        pieces.append(Piece(ids, _with_end(_cut(codec.decode(ids), length, max_note_seconds), length), length))
     return pieces
 
 
-def _capped(pm: pretty_midi.PrettyMIDI, max_note_seconds: float) -> pretty_midi.PrettyMIDI:
+def _cut(pm: pretty_midi.PrettyMIDI, seconds: float, max_note_seconds: float) -> pretty_midi.PrettyMIDI:
+    # Notes end by the piece's end and last at most max_note_seconds; notes starting at the end go.
     for instrument in pm.instruments:
+        instrument.notes = [n for n in instrument.notes if n.start < seconds]
         for note in instrument.notes:
-            note.end = min(note.end, note.start + max_note_seconds)
+            note.end = min(note.end, note.start + max_note_seconds, seconds)
     return pm
 
 
