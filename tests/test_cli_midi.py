@@ -36,7 +36,7 @@ TINY_MIDI_FIT = [
     "--seed_everything", "7",
 ]
 MEDIA_LOGGER = ["--trainer.callbacks+=studio.midi_callbacks.MidiSampleLogger", "--trainer.callbacks.every_n_steps=3",
-                "--trainer.callbacks.seconds=3"]
+                "--trainer.callbacks.seconds=2"]
 
 
 @pytest.fixture(scope="module")

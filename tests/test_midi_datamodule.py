@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from datamodules.midi import MidiDataModule, MidiWindows, window_starts
+from datamodules.midi import MidiDataModule, window_starts
 from studio.codecs.midi import MidiCodec
 from studio.errors import StudioError
 from studio.models import RecurrentLanguageModel
