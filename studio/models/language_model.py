@@ -102,13 +102,17 @@ class RecurrentLanguageModel(L.LightningModule):
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         """Accumulate the token-weighted loss over the whole validation split."""
-        loss, self._eval_state = self._nll(batch, self._eval_state)
+        loss, self._eval_state = self._nll(batch, self._carried_eval_state())
         self.val_nll.update(loss, weight=batch[1].numel())
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         """As validation, reported as test_loss."""
-        loss, self._eval_state = self._nll(batch, self._eval_state)
+        loss, self._eval_state = self._nll(batch, self._carried_eval_state())
         self.test_nll.update(loss, weight=batch[1].numel())
+
+    def _carried_eval_state(self) -> Optional[State]:
+        """Evaluation reads like training: contiguous streams carry state, independent windows do not."""
+        return self._eval_state if self.hparams.stateful else None
 
     def on_validation_epoch_end(self) -> None:
         """Log val_loss (nats per token) and val_bpt (bits per token), reduced across ranks."""
