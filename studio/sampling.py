@@ -23,6 +23,8 @@ class Constraint(Protocol):
 
     def finished(self) -> torch.Tensor: ...  # bool [batch]
 
+    def keep(self, rows: torch.Tensor) -> None: ...  # long [new batch]: narrow the batch to these rows
+
 
 @dataclass(frozen=True)
 class SamplingSettings:
@@ -69,7 +71,8 @@ def generate(
 ) -> list[list[int]]:
     """Continue `prompt` by up to `length` tokens for each of `num_samples` samples, all in one batch.
 
-    The same seed gives the same samples. With a constraint, a sample stops once it is finished.
+    The same seed gives the same samples. With a constraint, a sample stops once it is finished and
+    leaves the batch.
     """
     if length <= 0:
         raise StudioError(f"--length {length} must be > 0")
@@ -89,24 +92,27 @@ def generate(
         constraint.reset(num_samples)
     out = torch.empty(num_samples, length, dtype=torch.long, device=device)
     done_at = torch.full((num_samples,), length, dtype=torch.long, device=device)
-    finished = torch.zeros(num_samples, dtype=torch.bool, device=device)
+    active = torch.arange(num_samples, device=device)  # the sample each batch row belongs to
     steps = 0
     for step in range(length):
         scores = logits.float()
         if constraint is not None:
-            # Finished samples may emit anything: their tail is cut off below.
-            allowed = constraint.allowed().to(device) | finished[:, None]
-            scores = scores.masked_fill(~allowed, float("-inf"))
+            scores = scores.masked_fill(~constraint.allowed().to(device), float("-inf"))
         probs = filter_logits(scores, settings).softmax(-1)
         token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-        out[:, step] = token
+        out[active, step] = token
         steps = step + 1
         if constraint is not None:
             constraint.update(token)
             finished = constraint.finished().to(device)
-            done_at = torch.where(finished & (done_at == length), step + 1, done_at)
-            if bool(finished.all()):
-                break
+            if bool(finished.any()):
+                # Finished samples leave the batch, so the rest step as a smaller (cheaper) batch.
+                done_at[active[finished]] = step + 1
+                keep = (~finished).nonzero().squeeze(1)
+                if keep.numel() == 0:
+                    break
+                active, token, state = active[keep], token[keep], select_state(state, keep)
+                constraint.keep(keep)
         logits, state = model(token[:, None], state)
         logits = logits[:, -1]
     model.train(was_training)

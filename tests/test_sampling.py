@@ -85,12 +85,51 @@ class OnlyEvenThenStop:
     def finished(self) -> torch.Tensor:
         return self.done
 
+    def keep(self, rows: torch.Tensor) -> None:
+        self.done = self.done[rows]
+
 
 def test_constraints_mask_tokens_and_end_samples(model: RecurrentLanguageModel) -> None:
     rows = generate(model, [3], 200, 6, SamplingSettings(), seed=1, constraint=OnlyEvenThenStop())
     assert all(t % 2 == 0 for row in rows for t in row)
     assert all(row[-1] == 0 and 0 not in row[:-1] for row in rows if len(row) < 200)
     assert any(len(row) < 200 for row in rows)
+
+
+class PerSampleRule:
+    """Sample r (counted from `first`) may emit only ids = r mod 3 and finishes after r + 3 tokens."""
+
+    def __init__(self, first: int = 0) -> None:
+        self.first = first
+        self.batch_sizes: list[int] = []
+
+    def reset(self, batch_size: int) -> None:
+        self.sample = torch.arange(self.first, self.first + batch_size)
+        self.count = torch.zeros(batch_size, dtype=torch.long)
+
+    def allowed(self) -> torch.Tensor:
+        self.batch_sizes.append(len(self.sample))
+        return torch.arange(11)[None, :] % 3 == (self.sample % 3)[:, None]
+
+    def update(self, tokens: torch.Tensor) -> None:
+        self.count += 1
+
+    def finished(self) -> torch.Tensor:
+        return self.count >= self.sample + 3
+
+    def keep(self, rows: torch.Tensor) -> None:
+        self.sample, self.count = self.sample[rows], self.count[rows]
+
+
+def test_finished_samples_leave_the_batch_and_the_rest_keep_their_own_state(model: RecurrentLanguageModel) -> None:
+    """Greedy rows sampled together equal each row sampled alone, while the batch shrinks as rows finish."""
+    greedy = SamplingSettings(temperature=1e-4)
+    rule = PerSampleRule()
+    together = generate(model, [1, 2], 50, 5, greedy, seed=0, constraint=rule)
+    alone = [generate(model, [1, 2], 50, 1, greedy, seed=0, constraint=PerSampleRule(first=r))[0] for r in range(5)]
+    assert together == alone
+    assert [len(row) for row in together] == [3, 4, 5, 6, 7]
+    assert rule.batch_sizes == [5, 5, 5, 4, 3, 2, 1]
 
 
 @pytest.mark.parametrize("length, num, prompt", [(0, 1, [1]), (5, 0, [1]), (5, 1, [])])

@@ -87,6 +87,13 @@ class MidiGrammar:
         for token in self._primer:
             self.update(torch.full((batch_size,), token, dtype=torch.long, device=dev))
 
+    def keep(self, rows: torch.Tensor) -> None:
+        """Narrow the batch to these rows (LongTensor [B'], in their new order); the others are dropped."""
+        rows = rows.to(self.device)
+        self.batch_size = int(rows.numel())
+        for name in ("now", "count", "start", "after_velocity", "done"):
+            setattr(self, name, getattr(self, name).index_select(0, rows))
+
     def _move(self, device: torch.device) -> None:
         # Follow the sampler's device so masks come back where the logits live.
         self.device = device
