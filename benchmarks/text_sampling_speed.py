@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import report  # noqa: E402
 
 from studio.models import RecurrentLanguageModel  # noqa: E402
-from studio.sampling import SamplingSettings, filter_logits, generate  # noqa: E402
+from studio.sampling import SamplingSettings, draw, filter_logits, generate  # noqa: E402
 
 VOCAB, LENGTH, BATCH, ONE_AT_A_TIME = 80, 500, 64, 8
 SETTINGS = SamplingSettings(temperature=0.8, top_k=40)
@@ -32,7 +32,7 @@ def rerun_prefix(model: RecurrentLanguageModel, prompt: list[int], length: int, 
         for _ in range(length):
             logits, _ = model(torch.tensor([sequence]))
             probs = filter_logits(logits[:, -1], SETTINGS).softmax(-1)
-            sequence.append(int(torch.multinomial(probs, 1, generator=generator)))
+            sequence.append(int(draw(probs, generator)))
     return sequence[len(prompt):]
 
 

@@ -59,6 +59,19 @@ def filter_logits(logits: torch.Tensor, settings: SamplingSettings) -> torch.Ten
     return logits
 
 
+def draw(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One token per row of `probs` [batch, vocab], by inverse CDF: one uniform number per row.
+
+    Exact like torch.multinomial but far cheaper per row on a CPU; a zero-probability token is never drawn.
+    """
+    cdf = probs.cumsum(-1)
+    u = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device, dtype=cdf.dtype)
+    token = torch.searchsorted(cdf, u * cdf[:, -1:], right=True)
+    # u * total may round up to the total itself: then take the last token that has any probability.
+    last = probs.shape[-1] - 1 - (probs.flip(-1) > 0).to(torch.uint8).argmax(-1, keepdim=True)
+    return torch.minimum(token, last).squeeze(1)
+
+
 @torch.no_grad()
 def generate(
     model: nn.Module,
@@ -99,7 +112,7 @@ def generate(
         if constraint is not None:
             scores = scores.masked_fill(~constraint.allowed().to(device), float("-inf"))
         probs = filter_logits(scores, settings).softmax(-1)
-        token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        token = draw(probs, generator)
         out[active, step] = token
         steps = step + 1
         if constraint is not None:

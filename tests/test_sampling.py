@@ -7,7 +7,7 @@ import torch
 
 from studio.errors import StudioError
 from studio.models import RecurrentLanguageModel
-from studio.sampling import SamplingSettings, filter_logits, generate
+from studio.sampling import SamplingSettings, draw, filter_logits, generate
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,21 @@ def test_temperature_sharpens() -> None:
 def test_bad_settings_are_clear_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(StudioError, match=message):
         SamplingSettings(**kwargs)
+
+
+def test_draw_follows_the_distribution_and_never_draws_impossible_tokens() -> None:
+    probs = torch.tensor([[0.0, 0.1, 0.0, 0.6, 0.3, 0.0]]).expand(40_000, -1)
+    tokens = draw(probs, torch.Generator().manual_seed(0))
+    counts = torch.bincount(tokens, minlength=6).double() / len(tokens)
+    assert counts[[0, 2, 5]].tolist() == [0.0, 0.0, 0.0]
+    assert torch.allclose(counts, probs[0].double(), atol=0.01)
+
+
+def test_draw_keeps_to_possible_tokens_when_the_uniform_rounds_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A uniform number whose product with the total rounds up to the total must not land on a trailing zero.
+    monkeypatch.setattr(torch, "rand", lambda *shape, **kw: torch.full(shape, 1.0, dtype=kw.get("dtype")))
+    probs = torch.tensor([[0.2, 0.8, 0.0, 0.0], [0.5, 0.0, 0.5, 0.0]])
+    assert draw(probs, torch.Generator()).tolist() == [1, 2]
 
 
 def test_same_seed_same_samples_other_seed_other_samples(model: RecurrentLanguageModel) -> None:

@@ -12,7 +12,9 @@ from typing import Any, ClassVar
 import pretty_midi
 
 from studio.codecs.midi_events import EventLayout, events_to_notes, notes_to_events
+from studio.codecs.midi_file import read_score
 from studio.codecs.midi_performance import StepNote, performance_notes, quantize_notes
+from studio.codecs.midi_score import Score, score_from_pretty_midi
 from studio.errors import StudioError
 
 _CONFIG_KEYS = ("resolution_ms", "max_shift_ms", "velocity_bins", "keep_drums")
@@ -33,6 +35,19 @@ def load_midi(path: str | os.PathLike[str]) -> pretty_midi.PrettyMIDI:
         raise StudioError(
             f"cannot read MIDI file {path} ({reason}): re-export it as a Standard MIDI File (.mid) or remove it"
         ) from exc
+
+
+def read_midi_score(path: str | os.PathLike[str]) -> Score:
+    """The Score of a MIDI file: read directly when the fast reader can, else through load_midi."""
+    path = Path(path)
+    if path.is_file():
+        try:
+            score = read_score(path.read_bytes())
+        except OSError:
+            score = None
+        if score is not None:
+            return score
+    return score_from_pretty_midi(load_midi(path))
 
 
 @dataclass(frozen=True)
@@ -110,18 +125,19 @@ class MidiCodec:
 
     # --- encode / decode --------------------------------------------------------------------
 
-    def performance(self, pm: pretty_midi.PrettyMIDI) -> list[StepNote]:
+    def performance(self, pm: pretty_midi.PrettyMIDI | Score) -> list[StepNote]:
         """The notes encode() sees: merged instruments, pedal applied, quantized to steps."""
-        return quantize_notes(performance_notes(pm, self.keep_drums), self.step_seconds)
+        score = pm if isinstance(pm, Score) else score_from_pretty_midi(pm)
+        return quantize_notes(performance_notes(score, self.keep_drums), self.step_seconds)
 
-    def encode(self, pm: pretty_midi.PrettyMIDI, add_bos_eos: bool = False) -> list[int]:
-        """Encode a PrettyMIDI score as event ids (optionally wrapped in BOS ... EOS)."""
+    def encode(self, pm: pretty_midi.PrettyMIDI | Score, add_bos_eos: bool = False) -> list[int]:
+        """Encode a PrettyMIDI (or Score) as event ids (optionally wrapped in BOS ... EOS)."""
         ids = notes_to_events(self.performance(pm), self.layout)
         return [self.bos_id, *ids, self.eos_id] if add_bos_eos else ids
 
     def encode_file(self, path: str | os.PathLike[str], add_bos_eos: bool = False) -> list[int]:
-        """Read and encode a MIDI file; StudioError if it cannot be read."""
-        return self.encode(load_midi(path), add_bos_eos=add_bos_eos)
+        """Read and encode a MIDI file, as encode(load_midi(path)) does; StudioError if it cannot be read."""
+        return self.encode(read_midi_score(path), add_bos_eos=add_bos_eos)
 
     def decode_notes(self, ids: Sequence[int]) -> list[StepNote]:
         """Decode ids into notes on the step grid (see decode)."""

@@ -13,9 +13,13 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from studio.errors import StudioError
+from studio.nn.single_step import can_step, step
 from studio.nn.state import State
 
 CELLS = ("rnn_tanh", "rnn_relu", "gru", "lstm")
+# Up to this batch size, a one-token step on a CPU is quicker as plain matrix products (single_step.py);
+# beyond it the products dominate and the fused module is as quick or quicker.
+STEP_BATCH_LIMIT = 16
 
 
 def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float, bidirectional: bool) -> nn.RNNBase:
@@ -52,6 +56,7 @@ class RecurrentStack(nn.Module):
         super().__init__()
         self.cell = cell
         self.rnn = make_rnn(cell, input_size, hidden_size, num_layers, dropout, bidirectional)
+        self.step_fast = True  # one-token steps at inference on a CPU skip the fused module's set-up cost
 
     @property
     def output_size(self) -> int:
@@ -63,6 +68,10 @@ class RecurrentStack(nn.Module):
     ) -> tuple[torch.Tensor, State]:
         """Run `x` [batch, time, features]; with `lengths`, padded steps are packed away and output zeros."""
         if lengths is None:
+            if (self.step_fast and x.shape[1] == 1 and x.shape[0] <= STEP_BATCH_LIMIT and not self.training
+                    and x.device.type == "cpu" and can_step(self.rnn)):
+                out, new_state = step(self.rnn, x[:, 0], state)
+                return out[:, None], new_state
             return self.rnn(x, state)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, new_state = self.rnn(packed, state)
