@@ -87,8 +87,12 @@ def _read_track(data: bytes, position: int) -> tuple[list[Event], int]:
     tick = 0
     last_status = None
     while i < end:
-        delta, i = _varlen(data, i)
-        tick += delta
+        byte = data[i]
+        if byte < 0x80:  # the usual one-byte delta, read inline
+            tick, i = tick + byte, i + 1
+        else:
+            delta, i = _varlen(data, i)
+            tick += delta
         status = data[i]
         i += 1
         if status < 0x80:
@@ -97,11 +101,18 @@ def _read_track(data: bytes, position: int) -> tuple[list[Event], int]:
             status, i = last_status, i - 1
         if 0x80 <= status < 0xF0:
             last_status = status
-            n = _DATA_LENGTH[status >> 4]
-            values = tuple(data[i:i + n])
-            if len(values) < n or any(b > 127 for b in values):
-                raise _Unsupported
-            i += n
+            first = data[i]
+            if _DATA_LENGTH[status >> 4] == 2:
+                second = data[i + 1]
+                if (first | second) > 127:
+                    raise _Unsupported
+                values: tuple[int, ...] = (first, second)
+                i += 2
+            else:
+                if first > 127:
+                    raise _Unsupported
+                values = (first,)
+                i += 1
             events.append((tick, status, values))
         elif status == 0xFF:
             kind = data[i]

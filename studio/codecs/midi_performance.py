@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from studio.codecs.midi_score import Note, Part, Score
 
 PEDAL_DOWN = 64  # MIDI convention: CC64 values >= 64 mean the pedal is down
 
 
-@dataclass(frozen=True, order=True)
-class StepNote:
-    """A note on the codec's time grid: start/end in steps, end > start."""
+class StepNote(NamedTuple):
+    """A note on the codec's time grid: start/end in steps, end > start (ordered by start, end, pitch, velocity)."""
 
     start: int
     end: int
@@ -72,6 +71,10 @@ def performance_notes(score: Score, keep_drums: bool = False) -> list[Note]:
     return notes
 
 
+def _start_then_longest(note: StepNote) -> tuple[int, int]:
+    return note[0], -note[1]
+
+
 def quantize_notes(notes: list[Note], step_seconds: float) -> list[StepNote]:
     """Snap notes to the step grid and resolve same-pitch overlaps so each pitch is a clean on/off sequence."""
     by_pitch: dict[int, list[StepNote]] = {}
@@ -84,7 +87,7 @@ def quantize_notes(notes: list[Note], step_seconds: float) -> list[StepNote]:
         by_pitch.setdefault(pitch, []).append(StepNote(start, end, pitch, velocity))
     result: list[StepNote] = []
     for pitch_notes in by_pitch.values():
-        pitch_notes.sort(key=lambda n: (n.start, -n.end))
+        pitch_notes.sort(key=_start_then_longest)
         current = pitch_notes[0]
         for nxt in pitch_notes[1:]:
             if nxt.start == current.start:
