@@ -18,6 +18,7 @@ Every ratio compares two arms measured in this run on the same files or the same
 from __future__ import annotations
 
 import argparse
+from importlib import metadata
 import statistics
 import sys
 import tempfile
@@ -29,6 +30,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+LINES: list[str] = []
+
+from timing import report  # noqa: E402
 
 from datamodules.midi import MidiDataModule  # noqa: E402
 from datamodules.midi_sources import encode_files, music21_corpus_files  # noqa: E402
@@ -60,11 +65,11 @@ def baseline_tokenizer():
     except ImportError:
         return "pretty_midi parsing only (miditok is not installed)", lambda f: load_midi(f)
     tokenizer = miditok.MIDILike()
-    return f"MidiTok {getattr(miditok, '__version__', '?')} MIDILike", lambda f: tokenizer(f)
+    return f"MidiTok {metadata.version('miditok')} MIDILike", lambda f: tokenizer(f)
 
 
-def encoding_benchmark(files: list[Path]) -> None:
-    """Print (1): codec vs baseline, and the cached pass vs the first pass."""
+def encoding_benchmark(files: list[Path]) -> dict:
+    """Measure (1): codec vs baseline, and the cached pass vs the first pass."""
     codec = MidiCodec()
     name, baseline = baseline_tokenizer()
     with warnings.catch_warnings():
@@ -77,13 +82,16 @@ def encoding_benchmark(files: list[Path]) -> None:
             cold = time.perf_counter() - start
             warm = min(_timed(lambda: encode_files(files, codec, cache)) for _ in range(3))
     ratio = ours / base
-    print(f"(1) encoding {len(files)} Bach chorales (MIDI), files/s")
-    print(f"    baseline: {name:<52} {base:8.1f}")
-    print(f"    ours: MidiCodec.encode_file (parse + events)             {ours:8.1f}   ratio {ratio:.2f}x  "
-          f"bar >= 1x: {_verdict(ratio >= 1.0)}")
-    print(f"    encode_files, cold (parse, encode, write cache)          {len(files) / cold:8.1f}")
-    print(f"    encode_files, warm (cache only, no parsing)              {len(files) / warm:8.1f}   speed-up "
-          f"{cold / warm:.1f}x  bar >= 10x: {_verdict(cold / warm >= 10)}")
+    result = {"baseline": name, "baseline_files_per_s": base, "ours_files_per_s": ours, "ratio": ratio,
+              "cold_files_per_s": len(files) / cold, "warm_files_per_s": len(files) / warm, "cache_speedup": cold / warm}
+    LINES.append(f"(1) encoding {len(files)} Bach chorales (MIDI), files/s")
+    LINES.append(f"    baseline: {name:<52} {base:8.1f}")
+    LINES.append(f"    ours: MidiCodec.encode_file (parse + events)             {ours:8.1f}   ratio {ratio:.2f}x  "
+                 f"bar >= 1x: {_verdict(ratio >= 1.0)}")
+    LINES.append(f"    encode_files, cold (parse, encode, write cache)          {len(files) / cold:8.1f}")
+    LINES.append(f"    encode_files, warm (cache only, no parsing)              {len(files) / warm:8.1f}   speed-up "
+                 f"{cold / warm:.1f}x  bar >= 10x: {_verdict(cold / warm >= 10)}")
+    return result
 
 
 def _timed(work) -> float:
@@ -120,8 +128,8 @@ def small_model(ckpt: str | None, steps: int, limit: int) -> tuple[RecurrentLang
     return model.eval(), data.codec, f"trained here for only {steps} steps (loss {loss:.2f} nats/event): NOT a finished model"
 
 
-def sampling_benchmark(model: RecurrentLanguageModel, codec: MidiCodec, about: str, pieces: int, seconds: float) -> None:
-    """Print (2): one batch of `pieces` against `pieces` batches of one, in events per second."""
+def sampling_benchmark(model: RecurrentLanguageModel, codec: MidiCodec, about: str, pieces: int, seconds: float) -> dict:
+    """Measure (2): one batch of `pieces` against `pieces` batches of one, in events per second."""
     settings = SamplingSettings(temperature=1.0)
     sample_pieces(model, codec, 2, settings, seed=99, seconds=2.0)  # warm-up: first-call allocations
     start = time.perf_counter()
@@ -134,18 +142,20 @@ def sampling_benchmark(model: RecurrentLanguageModel, codec: MidiCodec, about: s
     serial_rate = sum(len(p.ids) for p in alone) / serial_s
     per_second = statistics.mean(len(p.ids) / p.seconds for p in together + alone)
     lengths = [p.seconds for p in together + alone]
-    print(f"(2) sampling {pieces} pieces of {seconds:g} s (model: {about})")
-    print(f"    pieces last {min(lengths):.2f}..{max(lengths):.2f} s; {per_second:.0f} events per second of music "
-          "(a trained chorale model makes about 20)")
+    LINES.append(f"(2) sampling {pieces} pieces of {seconds:g} s (model: {about})")
+    LINES.append(f"    pieces last {min(lengths):.2f}..{max(lengths):.2f} s; {per_second:.0f} events per second of music "
+                 "(a trained chorale model makes about 20)")
     longest = max(len(p.ids) for p in together)
     mean = statistics.mean(len(p.ids) for p in together)
-    print(f"    one at a time ({pieces} batches of 1)   {serial_rate:9.0f} events/s   {serial_s:6.1f} s   "
-          f"{serial_s / sum(len(p.ids) for p in alone) * 1e3:.2f} ms per step")
-    print(f"    together (1 batch of {pieces})          {batched_rate:9.0f} events/s   {batched_s:6.1f} s   "
-          f"{batched_s / longest * 1e3:.2f} ms per step   ratio {batched_rate / serial_rate:.1f}x  "
-          f"bar >= 10x: {_verdict(batched_rate / serial_rate >= 10)}")
-    print(f"    the batch steps until its longest piece ends ({longest} events; mean {mean:.0f}), so at best "
-          f"{pieces * mean / longest:.1f}x of {pieces} rows' work is useful")
+    LINES.append(f"    one at a time ({pieces} batches of 1)   {serial_rate:9.0f} events/s   {serial_s:6.1f} s   "
+                 f"{serial_s / sum(len(p.ids) for p in alone) * 1e3:.2f} ms per step")
+    LINES.append(f"    together (1 batch of {pieces})          {batched_rate:9.0f} events/s   {batched_s:6.1f} s   "
+                 f"{batched_s / longest * 1e3:.2f} ms per step   ratio {batched_rate / serial_rate:.1f}x  "
+                 f"bar >= 10x: {_verdict(batched_rate / serial_rate >= 10)}")
+    LINES.append(f"    the batch steps until its longest piece ends ({longest} events; mean {mean:.0f}), so at best "
+                 f"{pieces * mean / longest:.1f}x of {pieces} rows' work is useful")
+    return {"serial_events_per_s": serial_rate, "batched_events_per_s": batched_rate,
+            "ratio": batched_rate / serial_rate, "longest_events": longest, "mean_events": mean}
 
 
 def main() -> None:
@@ -158,14 +168,15 @@ def main() -> None:
     parser.add_argument("--pieces", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads for encoding and training; "
-          "every ratio is measured in this run")
+    LINES.append(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads for encoding and training; "
+                 "every ratio is measured in this run")
     files = music21_corpus_files("bach_chorales", limit=args.files)
-    encoding_benchmark(files)
+    encoding = encoding_benchmark(files)
     model, codec, about = small_model(args.ckpt, args.train_steps, limit=args.files)
     torch.set_num_threads(args.threads)
     with torch.inference_mode():
-        sampling_benchmark(model, codec, f"{about}; {args.threads} torch thread(s)", args.pieces, args.seconds)
+        sampling = sampling_benchmark(model, codec, f"{about}; {args.threads} torch thread(s)", args.pieces, args.seconds)
+    report("midi_speed", LINES, {"encoding": encoding, "sampling": sampling})
 
 
 if __name__ == "__main__":

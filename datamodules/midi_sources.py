@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import io
 import json
 import multiprocessing
 import os
@@ -22,7 +21,7 @@ from studio.paths import atomic_write_bytes, cache_root
 
 MIDI_SUFFIXES = (".mid", ".midi")
 _GLOB_CHARS = "*?["
-_CACHE_FORMAT = 1  # bump when the cached arrays' meaning changes
+_CACHE_FORMAT = 2  # bump when the cache entries' layout or meaning changes
 
 
 def _is_midi(path: Path) -> bool:
@@ -153,19 +152,25 @@ def _checked(ids: list[int], path: str) -> tuple[np.ndarray | None, str]:
 
 
 def _save(entry: Path, ids: np.ndarray | None, error: str) -> None:
-    buffer = io.BytesIO()
-    # Failures are cached too, so a second run never re-parses a corrupt file.
-    np.savez(buffer, ids=ids if ids is not None else np.zeros(0, np.int64), error=np.array(error))
-    atomic_write_bytes(entry, buffer.getvalue())
+    # Ids as raw little-endian int32 (read back in microseconds); a failure as its message, so a second
+    # run never re-parses a corrupt file.
+    if ids is not None:
+        atomic_write_bytes(entry.with_suffix(".ids"), ids.astype("<i4").tobytes())
+    else:
+        atomic_write_bytes(entry.with_suffix(".err"), error.encode("utf-8"))
 
 
 def _load(entry: Path) -> tuple[np.ndarray | None, str] | None:
     try:
-        with np.load(entry) as data:
-            error = str(data["error"])
-            return (None, error) if error else (data["ids"].astype(np.int64), "")
-    except (OSError, ValueError, KeyError):
+        data = entry.with_suffix(".ids").read_bytes()
+    except OSError:
+        try:
+            return None, entry.with_suffix(".err").read_bytes().decode("utf-8", "replace")
+        except OSError:
+            return None  # not cached yet
+    if not data or len(data) % 4:
         return None  # unreadable cache entry: encode again
+    return np.frombuffer(data, "<i4").astype(np.int64), ""
 
 
 def encode_files(
@@ -180,11 +185,11 @@ def encode_files(
     todo: list[tuple[int, Path]] = []
     for i, path in enumerate(paths):
         try:
-            entry = cache / f"{cache_key(path, codec)}.npz"
+            entry = cache / cache_key(path, codec)
         except OSError as exc:
             results[i] = (None, f"{path}: {exc.strerror or exc}")
             continue
-        cached = _load(entry) if entry.is_file() else None
+        cached = _load(entry)
         if cached is not None:
             results[i] = cached
         else:

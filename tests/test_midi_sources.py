@@ -10,6 +10,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
+import studio.codecs.midi
 from datamodules.midi_sources import encode_files, find_midi_files, music21_corpus_files
 from studio.codecs.midi import MidiCodec
 from studio.errors import StudioError
@@ -94,6 +95,7 @@ def test_second_call_is_served_from_the_cache_without_parsing(corpus, tmp_path, 
         raise AssertionError("parsed a MIDI file although it was cached")
 
     monkeypatch.setattr(pretty_midi, "PrettyMIDI", no_parsing)
+    monkeypatch.setattr(studio.codecs.midi, "read_score", no_parsing)
     with pytest.warns(UserWarning, match="skipped 2 of 5"):
         second = encode_files(files, codec, tmp_path / "cache")
     assert parses == []
@@ -110,7 +112,7 @@ def test_cache_is_refreshed_when_the_file_or_codec_changes(corpus, tmp_path) -> 
     assert after.items[1][1].tolist() == before.items[1][1].tolist()
     coarse = MidiCodec(resolution_ms=50)
     assert encode_files(files, coarse, tmp_path / "cache").items[1][1].tolist() == coarse.encode_file(corpus["c"])
-    assert len(list((tmp_path / "cache").glob("*.npz"))) == 5
+    assert len(list((tmp_path / "cache").glob("*.ids"))) == 5
 
 
 def test_parallel_encoding_matches_serial(corpus, tmp_path) -> None:
