@@ -26,6 +26,7 @@ test: setup
 	$(BIN)/pytest
 
 bench: setup
+	$(BIN)/pip install --quiet -e ".[bench]"
 	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
