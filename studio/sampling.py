@@ -66,10 +66,9 @@ def draw(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """
     cdf = probs.cumsum(-1)
     u = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device, dtype=cdf.dtype)
-    token = torch.searchsorted(cdf, u * cdf[:, -1:], right=True)
-    # u * total may round up to the total itself: then take the last token that has any probability.
-    last = probs.shape[-1] - 1 - (probs.flip(-1) > 0).to(torch.uint8).argmax(-1, keepdim=True)
-    return torch.minimum(token, last).squeeze(1)
+    # 1 - u lies in (0, 1], so the target lies in (0, total]: the first token whose cumulative
+    # probability reaches it exists and has a probability above zero (rounding cannot push it past the total).
+    return torch.searchsorted(cdf, (1 - u) * cdf[:, -1:]).squeeze(1)
 
 
 @torch.no_grad()

@@ -55,11 +55,12 @@ def test_draw_follows_the_distribution_and_never_draws_impossible_tokens() -> No
     assert torch.allclose(counts, probs[0].double(), atol=0.01)
 
 
-def test_draw_keeps_to_possible_tokens_when_the_uniform_rounds_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A uniform number whose product with the total rounds up to the total must not land on a trailing zero.
-    monkeypatch.setattr(torch, "rand", lambda *shape, **kw: torch.full(shape, 1.0, dtype=kw.get("dtype")))
-    probs = torch.tensor([[0.2, 0.8, 0.0, 0.0], [0.5, 0.0, 0.5, 0.0]])
-    assert draw(probs, torch.Generator()).tolist() == [1, 2]
+@pytest.mark.parametrize("uniform", [0.0, 1.0 - 2.0**-24])  # the two ends of torch.rand's range [0, 1)
+def test_draw_keeps_to_possible_tokens_at_the_ends_of_the_uniform_range(monkeypatch: pytest.MonkeyPatch, uniform: float) -> None:
+    monkeypatch.setattr(torch, "rand", lambda *shape, **kw: torch.full(shape, uniform, dtype=kw.get("dtype")))
+    probs = torch.tensor([[0.0, 0.2, 0.8, 0.0], [0.5, 0.0, 0.5, 0.0], [0.0, 0.0, 1e-30, 0.0]])
+    first, last = [1, 0, 2], [2, 2, 2]
+    assert draw(probs, torch.Generator()).tolist() == (last if uniform == 0.0 else first)
 
 
 def test_same_seed_same_samples_other_seed_other_samples(model: RecurrentLanguageModel) -> None:
