@@ -38,6 +38,17 @@ from datamodules.speech_batches import collate, length_buckets  # noqa: E402
 from studio.codecs import speech_features  # noqa: E402
 from studio.models.tagger import SequenceTagger  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from timing import report  # noqa: E402
+
+LINES: list[str] = []
+
+
+def say(line: str) -> None:
+    """Print a report line and keep it for benchmarks/results/."""
+    print(line)
+    LINES.append(line)
+
 FEATURES, LABELS, BATCH = 120, 13, 16
 
 
@@ -98,13 +109,13 @@ def packing_benchmark(steps: int, repeats: int) -> float:
     real = sum(lengths)
     pad_random = sum(int(b.inputs.shape[0] * b.inputs.shape[1]) for b in shuffled)
     pad_bucket = sum(int(b.inputs.shape[0] * b.inputs.shape[1]) for b in bucketed)
-    print(f"(1) {len(lengths)} utterances of {min(lengths)}-{max(lengths)} frames (mean {np.mean(lengths):.0f}), batch {BATCH}, "
+    say(f"(1) {len(lengths)} utterances of {min(lengths)}-{max(lengths)} frames (mean {np.mean(lengths):.0f}), batch {BATCH}, "
           f"BiLSTM 2x96, {torch.get_num_threads()} thread(s), median of {repeats}")
-    print(f"    padding share: shuffled batches {1 - real / pad_random:.0%}, length buckets {1 - real / pad_bucket:.0%}")
+    say(f"    padding share: shuffled batches {1 - real / pad_random:.0%}, length buckets {1 - real / pad_bucket:.0%}")
     median = {name: float(np.median(values)) for name, values in results.items()}
     base = median["baseline (shuffled, padded, unmasked)"]
     for name, value in median.items():
-        print(f"    {name:40s} {value:9.0f} frames/s   {value / base:5.2f}x")
+        say(f"    {name:40s} {value:9.0f} frames/s   {value / base:5.2f}x")
     return median["tagger (bucketed, exact over padding)"] / base
 
 
@@ -125,7 +136,7 @@ def loading_benchmark(workdir: Path) -> tuple[float, int]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             data.setup("fit")  # computes and caches the features of every utterance
-        print(f"(2) setup: features of {reads} audio files computed and cached")
+        say(f"(2) setup: features of {reads} audio files computed and cached")
         torch.manual_seed(0)
         model = SequenceTagger(**data.model_dims(), projection_size=64, hidden_size=96, num_layers=2)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -144,7 +155,7 @@ def loading_benchmark(workdir: Path) -> tuple[float, int]:
                 (losses.sum() / weights.sum()).backward()
                 optimizer.step()
             total = time.perf_counter() - start
-            print(f"    epoch {epoch + 1}: {len(data.dataset('train'))} utterances, loader wait {wait:.3f} s of {total:.2f} s "
+            say(f"    epoch {epoch + 1}: {len(data.dataset('train'))} utterances, loader wait {wait:.3f} s of {total:.2f} s "
                   f"({wait / total:.1%}), audio files read: {reads - before}")
     finally:
         speech_features.read_audio = original
@@ -165,9 +176,10 @@ def main() -> None:
     ratio = packing_benchmark(args.steps, args.repeats)
     with tempfile.TemporaryDirectory() as tmp:
         share, reads = loading_benchmark(Path(tmp))
-    print(f"bar 1: tagger (bucketed, exact) / padded baseline = {ratio:.2f}x (target >= 1.5x): {'MET' if ratio >= 1.5 else 'NOT MET'}")
-    print(f"bar 2: data-loading wait {share:.1%} of step time (target < 10%): {'MET' if share < 0.10 else 'NOT MET'}; "
+    say(f"bar 1: tagger (bucketed, exact) / padded baseline = {ratio:.2f}x (target >= 1.5x): {'MET' if ratio >= 1.5 else 'NOT MET'}")
+    say(f"bar 2: data-loading wait {share:.1%} of step time (target < 10%): {'MET' if share < 0.10 else 'NOT MET'}; "
           f"second epoch audio reads: {reads} ({'MET' if reads == 0 else 'NOT MET'})")
+    report("tagging_speed", LINES, {"tagger_vs_padded": ratio, "loader_wait_share": share, "second_epoch_audio_reads": reads}, echo=False)
 
 
 if __name__ == "__main__":

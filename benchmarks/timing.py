@@ -81,10 +81,11 @@ def stateful_eval_loss(model: torch.nn.Module, batches: Iterable) -> float:
     return total / count
 
 
-def report(name: str, lines: list[str], data: dict[str, Any]) -> None:
-    """Print the report and keep a copy under benchmarks/results/."""
+def report(name: str, lines: list[str], data: dict[str, Any], echo: bool = True) -> None:
+    """Print the report (unless its lines were printed as they came) and keep a copy under benchmarks/results/."""
     text = "\n".join(lines)
-    print(text)
+    if echo:
+        print(text)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.txt").write_text(text + "\n")
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
