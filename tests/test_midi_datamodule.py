@@ -11,6 +11,7 @@ import torch
 import yaml
 
 from datamodules.midi import MidiDataModule, window_starts
+from midi_songs import write_song
 from studio.codecs.midi import MidiCodec
 from studio.errors import StudioError
 from studio.models import RecurrentLanguageModel
@@ -20,29 +21,14 @@ CODEC = MidiCodec()
 LAYOUT = CODEC.layout
 
 
-def _write_song(path: Path, seed: int, notes: int = 40, low: int = 40, high: int = 90) -> Path:
-    """A random piano piece with pitches in [low, high), written with pretty_midi."""
-    rng = np.random.default_rng(seed)
-    pm = pretty_midi.PrettyMIDI()
-    inst = pretty_midi.Instrument(program=0)
-    t = 0.0
-    for _ in range(notes):
-        inst.notes.append(pretty_midi.Note(int(rng.integers(30, 120)), int(rng.integers(low, high)), t, t + 0.3))
-        t += float(rng.uniform(0.1, 0.5))
-    pm.instruments.append(inst)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pm.write(str(path))
-    return path
-
-
 @pytest.fixture
 def songs(tmp_path: Path) -> Path:
     """Ten songs; two use the extreme ends of the keyboard so transposition must be clamped."""
     folder = tmp_path / "songs"
     for i in range(8):
-        _write_song(folder / f"song{i}.mid", seed=i)
-    _write_song(folder / "high.mid", seed=20, low=120, high=128)
-    _write_song(folder / "low.mid", seed=21, low=0, high=8)
+        write_song(folder / f"song{i}.mid", seed=i)
+    write_song(folder / "high.mid", seed=20, low=120, high=128)
+    write_song(folder / "low.mid", seed=21, low=0, high=8)
     return folder
 
 
@@ -72,7 +58,7 @@ def test_split_is_by_file_deterministic_and_seeded(songs: Path, tmp_path: Path) 
 
 
 def test_one_usable_file_cannot_be_split(tmp_path: Path) -> None:
-    _write_song(tmp_path / "only" / "one.mid", seed=0)
+    write_song(tmp_path / "only" / "one.mid", seed=0)
     with pytest.raises(StudioError, match="at least 2"):
         _module(tmp_path / "only", tmp_path).setup("fit")
 
@@ -183,7 +169,7 @@ def test_a_folder_with_no_usable_file_is_one_clear_error(tmp_path: Path) -> None
 
 
 def test_short_pieces_are_used_across_piece_boundaries(songs: Path, tmp_path: Path) -> None:
-    tiny = _write_song(songs / "tiny.mid", seed=5, notes=2)
+    tiny = write_song(songs / "tiny.mid", seed=5, notes=2)
     dm = _module(songs, tmp_path, val_fraction=0.5)
     dm.setup("fit")
     split = "train" if tiny.resolve() in dm.split_files("train") else "val"

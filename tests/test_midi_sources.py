@@ -12,23 +12,9 @@ import pytest
 
 import studio.codecs.midi
 from datamodules.midi_sources import encode_files, find_midi_files, music21_corpus_files
+from midi_songs import write_song
 from studio.codecs.midi import MidiCodec
 from studio.errors import StudioError
-
-
-def _write_song(path: Path, seed: int, notes: int = 12) -> Path:
-    """A tiny random piano piece written with pretty_midi."""
-    rng = np.random.default_rng(seed)
-    pm = pretty_midi.PrettyMIDI()
-    inst = pretty_midi.Instrument(program=0)
-    t = 0.0
-    for _ in range(notes):
-        inst.notes.append(pretty_midi.Note(int(rng.integers(30, 120)), int(rng.integers(40, 90)), t, t + 0.3))
-        t += float(rng.uniform(0.1, 0.5))
-    pm.instruments.append(inst)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pm.write(str(path))
-    return path
 
 
 @pytest.fixture
@@ -36,9 +22,9 @@ def corpus(tmp_path) -> dict[str, Path]:
     """Three good songs (one nested, one upper-case .MIDI), a corrupt file, an empty file, a non-MIDI file."""
     root = tmp_path / "songs"
     files = {
-        "a": _write_song(root / "a.mid", 1),
-        "b": _write_song(root / "deep" / "er" / "b.MIDI", 2),
-        "c": _write_song(root / "c.mid", 3),
+        "a": write_song(root / "a.mid", 1, notes=12),
+        "b": write_song(root / "deep" / "er" / "b.MIDI", 2, notes=12),
+        "c": write_song(root / "c.mid", 3, notes=12),
         "corrupt": root / "corrupt.mid",
         "empty": root / "empty.mid",
     }
@@ -106,7 +92,7 @@ def test_second_call_is_served_from_the_cache_without_parsing(corpus, tmp_path, 
 def test_cache_is_refreshed_when_the_file_or_codec_changes(corpus, tmp_path) -> None:
     files = [corpus["a"], corpus["c"]]
     before = encode_files(files, MidiCodec(), tmp_path / "cache")
-    _write_song(corpus["a"], seed=99, notes=30)
+    write_song(corpus["a"], seed=99, notes=30)
     after = encode_files(files, MidiCodec(), tmp_path / "cache")
     assert after.items[0][1].tolist() == MidiCodec().encode_file(corpus["a"]) != before.items[0][1].tolist()
     assert after.items[1][1].tolist() == before.items[1][1].tolist()

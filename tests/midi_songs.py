@@ -1,0 +1,23 @@
+"""Small random piano pieces written with pretty_midi, for tests that need MIDI files on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+
+
+def write_song(path: Path, seed: int, notes: int = 40, low: int = 40, high: int = 90) -> Path:
+    """A random piano piece of `notes` notes with pitches in [low, high), written to `path`."""
+    rng = np.random.default_rng(seed)
+    pm = pretty_midi.PrettyMIDI()
+    inst = pretty_midi.Instrument(program=0)
+    t = 0.0
+    for _ in range(notes):
+        inst.notes.append(pretty_midi.Note(int(rng.integers(30, 120)), int(rng.integers(low, high)), t, t + 0.3))
+        t += float(rng.uniform(0.1, 0.5))
+    pm.instruments.append(inst)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pm.write(str(path))
+    return path
