@@ -110,7 +110,7 @@ def packing_benchmark(steps: int, repeats: int) -> float:
     pad_random = sum(int(b.inputs.shape[0] * b.inputs.shape[1]) for b in shuffled)
     pad_bucket = sum(int(b.inputs.shape[0] * b.inputs.shape[1]) for b in bucketed)
     say(f"(1) {len(lengths)} utterances of {min(lengths)}-{max(lengths)} frames (mean {np.mean(lengths):.0f}), batch {BATCH}, "
-          f"BiLSTM 2x96, {torch.get_num_threads()} thread(s), median of {repeats}")
+        f"BiLSTM 2x96, {torch.get_num_threads()} thread(s), median of {repeats}")
     say(f"    padding share: shuffled batches {1 - real / pad_random:.0%}, length buckets {1 - real / pad_bucket:.0%}")
     median = {name: float(np.median(values)) for name, values in results.items()}
     base = median["baseline (shuffled, padded, unmasked)"]
@@ -156,7 +156,7 @@ def loading_benchmark(workdir: Path) -> tuple[float, int]:
                 optimizer.step()
             total = time.perf_counter() - start
             say(f"    epoch {epoch + 1}: {len(data.dataset('train'))} utterances, loader wait {wait:.3f} s of {total:.2f} s "
-                  f"({wait / total:.1%}), audio files read: {reads - before}")
+                f"({wait / total:.1%}), audio files read: {reads - before}")
     finally:
         speech_features.read_audio = original
     return wait / total, reads - before
@@ -178,7 +178,7 @@ def main() -> None:
         share, reads = loading_benchmark(Path(tmp))
     say(f"bar 1: tagger (bucketed, exact) / padded baseline = {ratio:.2f}x (target >= 1.5x): {'MET' if ratio >= 1.5 else 'NOT MET'}")
     say(f"bar 2: data-loading wait {share:.1%} of step time (target < 10%): {'MET' if share < 0.10 else 'NOT MET'}; "
-          f"second epoch audio reads: {reads} ({'MET' if reads == 0 else 'NOT MET'})")
+        f"second epoch audio reads: {reads} ({'MET' if reads == 0 else 'NOT MET'})")
     report("tagging_speed", LINES, {"tagger_vs_padded": ratio, "loader_wait_share": share, "second_epoch_audio_reads": reads}, echo=False)
 
 
