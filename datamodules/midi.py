@@ -13,6 +13,7 @@ should run with `stateful: false`.
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -23,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from datamodules.midi_sources import EncodedCorpus, encode_files, find_midi_files, music21_corpus_files
 from studio.codecs.midi import MidiCodec
+from studio.codecs.midi_controls import DENSITY_WINDOW_S, HISTOGRAM_WINDOW_S, control_slices
 from studio.errors import StudioError
 from studio.paths import cache_root
 
@@ -57,8 +59,20 @@ def window_starts(lengths: Sequence[int], window: int, stride: int) -> list[tupl
     return starts
 
 
+def _times(ids: np.ndarray, codec: MidiCodec) -> np.ndarray:
+    """Each event's time in steps after it acts (cumulative TIME_SHIFTs)."""
+    layout = codec.layout
+    is_shift = (ids >= layout.shift_offset) & (ids < layout.shift_offset + layout.num_shifts)
+    return np.cumsum(np.where(is_shift, ids - layout.shift_offset + 1, 0))
+
+
 class MidiWindows(Dataset):
-    """Map-style windows of pieces as (inputs, targets) LongTensors of length `window`; optional augmentation."""
+    """Map-style windows of pieces as (inputs, targets) LongTensors of length `window`; optional augmentation.
+
+    With a codec that has controls, items are (inputs, targets, controls): the controls of each target
+    event, computed on the augmented events (looking ahead past the window as far as the controls see),
+    each control group zeroed for the whole window with probability `control_dropout`.
+    """
 
     def __init__(
         self,
@@ -68,37 +82,53 @@ class MidiWindows(Dataset):
         stride: int,
         transpose: int = 0,
         stretch: Optional[tuple[float, float]] = None,
+        control_dropout: float = 0.0,
     ) -> None:
         self.pieces, self.codec, self.window = list(pieces), codec, window
-        self.transpose, self.stretch = transpose, stretch
+        self.transpose, self.stretch, self.control_dropout = transpose, stretch, control_dropout
         self.index = window_starts([len(p) for p in self.pieces], window, stride)
         layout = codec.layout
         self._notes = (layout.note_on_offset, layout.shift_offset)  # NOTE_ON and NOTE_OFF ids, contiguous
+        self._times = [_times(p, codec) for p in self.pieces] if codec.controls else []
+        slowest = stretch[0] if stretch is not None else 1.0
+        self._ahead_steps = math.ceil(max(DENSITY_WINDOW_S, HISTOGRAM_WINDOW_S) / codec.step_seconds / min(1.0, slowest))
 
     def __len__(self) -> int:
         return len(self.index)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
         piece, start = self.index[i]
         ids = self.pieces[piece]
         need = self.window + 1
-        seq = ids[start : start + need]
+        end = self._lookahead_end(piece, start + need) if self.codec.controls else start + need
+        seq = ids[start:end]
         if self.stretch is not None:
-            seq = self._stretched(ids, start)
+            seq = self._stretched(ids, start, end)
         if self.transpose:
             seq = self._transposed(seq)
-        seq = torch.as_tensor(np.asarray(seq, dtype=np.int64))
-        return seq[:-1], seq[1:]
+        window = torch.as_tensor(np.asarray(seq[:need], dtype=np.int64))
+        if not self.codec.controls:
+            return window[:-1], window[1:]
+        controls = torch.from_numpy(self.codec.control_frames(seq)[1:need])
+        for columns in control_slices(self.codec.controls).values():
+            if self.control_dropout and float(torch.rand(())) < self.control_dropout:
+                controls[:, columns] = 0.0
+        return window[:-1], window[1:], controls
 
-    def _stretched(self, ids: np.ndarray, start: int) -> np.ndarray:
-        # Re-quantized timing changes how many TIME_SHIFTs there are, so stretch a little more than a
-        # window and crop; near a piece's end, take the margin from before the window instead.
+    def _lookahead_end(self, piece: int, end: int) -> int:
+        # Past the window's end by as much music as the controls look at (more when stretched slower).
+        times = self._times[piece]
+        return min(len(times), int(np.searchsorted(times, times[end - 1] + self._ahead_steps, side="right")) + 1)
+
+    def _stretched(self, ids: np.ndarray, start: int, end: int) -> np.ndarray:
+        # Re-quantized timing changes how many TIME_SHIFTs there are, so stretch a little more than
+        # needed and crop; near a piece's end, take the margin from before the window instead.
         need, margin = self.window + 1, self.window // 4 + 16
         low, high = self.stretch  # type: ignore[misc]
         factor = low + (high - low) * float(torch.rand(()))
-        after = self.codec.stretch(ids[start : start + need + margin], factor)
+        after = self.codec.stretch(ids[start : end + margin], factor)
         if len(after) >= need:
-            return np.asarray(after[:need], dtype=np.int64)
+            return np.asarray(after if self.codec.controls else after[:need], dtype=np.int64)
         before = self.codec.stretch(ids[max(0, start - margin) : start + need], factor)
         if len(before) >= need:
             return np.asarray(before[-need:], dtype=np.int64)
@@ -133,6 +163,8 @@ class MidiDataModule(L.LightningDataModule):
         max_shift_ms: int = 1000,
         velocity_bins: int = 32,
         keep_drums: bool = False,
+        controls: Optional[list[str]] = None,
+        control_dropout: float = 0.25,
         window: int = 256,
         stride: int = 128,
         batch_size: int = 32,
@@ -145,7 +177,12 @@ class MidiDataModule(L.LightningDataModule):
         workers: int = 0,
         cache_dir: Optional[str] = None,
     ) -> None:
-        """`paths` wins over `corpus` ("bach_chorales" or "ryans_mammoth", converted once from music21)."""
+        """`paths` wins over `corpus` ("bach_chorales" or "ryans_mammoth", converted once from music21).
+
+        `controls` ("density", "pitch_histogram") trains the model with Performance RNN's control
+        inputs, so `studio sample --notes_per_second / --pitch_class_histogram` can steer it; during
+        training each control is left out (zeros) of a window with probability `control_dropout`.
+        """
         super().__init__()
         self.save_hyperparameters()
         if window < 2 or stride < 1 or batch_size < 1 or (val_batch_size is not None and val_batch_size < 1):
@@ -161,9 +198,13 @@ class MidiDataModule(L.LightningDataModule):
             stretch = (float(stretch[0]), float(stretch[1]))
             if not 0.0 < stretch[0] <= stretch[1]:
                 raise StudioError(f"stretch={list(stretch)} must be [low, high] with 0 < low <= high, e.g. [0.95, 1.05]")
+        if not 0.0 <= control_dropout < 1.0:
+            raise StudioError(f"control_dropout={control_dropout} is outside [0, 1): pass e.g. "
+                              "--data.init_args.control_dropout 0.25")
         if num_workers < 0 or workers < 0:
             raise StudioError("num_workers and workers must be >= 0")
-        self.codec = MidiCodec(resolution_ms, max_shift_ms, velocity_bins, keep_drums)
+        self.codec = MidiCodec(resolution_ms, max_shift_ms, velocity_bins, keep_drums, tuple(controls or ()))
+        self.control_dropout = control_dropout
         self.paths, self.corpus, self.limit = paths, corpus, limit
         self.window, self.stride, self.seed = window, stride, seed
         self.batch_size, self.val_batch_size = batch_size, val_batch_size or batch_size
@@ -177,8 +218,9 @@ class MidiDataModule(L.LightningDataModule):
         self._datasets: dict[str, MidiWindows] = {}
 
     def model_dims(self) -> dict[str, int]:
-        """Model arguments that the data decides: the codec alone fixes the vocabulary."""
-        return {"vocab_size": self.codec.vocab_size}
+        """Model arguments that the data decides: the codec alone fixes the vocabulary and the controls' width."""
+        dims = {"vocab_size": self.codec.vocab_size}
+        return {**dims, "control_dim": self.codec.control_dim} if self.codec.controls else dims
 
     # -- files, encoding and the split ---------------------------------------------------------
     def files(self) -> list[Path]:
@@ -221,7 +263,8 @@ class MidiDataModule(L.LightningDataModule):
                               "lower --data.init_args.window or add MIDI files")
         training = split == "train"
         return MidiWindows([stream], self.codec, self.window, self.stride if training else self.window,
-                           self.transpose if training else 0, self.stretch if training else None)
+                           self.transpose if training else 0, self.stretch if training else None,
+                           self.control_dropout if training else 0.0)
 
     # -- Lightning hooks -----------------------------------------------------------------------
     def prepare_data(self) -> None:

@@ -138,7 +138,7 @@ class EncodedCorpus:
 def cache_key(path: Path, codec: MidiCodec) -> str:
     """Hash of (absolute path, size, content, codec settings): any change means a fresh encode."""
     data = path.read_bytes()
-    meta = {"path": str(path.resolve()), "size": len(data), "codec": codec.to_dict(), "format": _CACHE_FORMAT}
+    meta = {"path": str(path.resolve()), "size": len(data), "codec": codec.events_dict(), "format": _CACHE_FORMAT}
     digest = hashlib.sha256(json.dumps(meta, sort_keys=True).encode())
     digest.update(hashlib.sha256(data).digest())
     return digest.hexdigest()[:32]

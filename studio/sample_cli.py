@@ -34,6 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=None, help="MIDI: length of each piece in seconds (default 30)")
     parser.add_argument("--primer", default=None, help="MIDI: a .mid file the pieces begin with and continue")
     parser.add_argument("--max_note_seconds", type=float, default=5.0, help="MIDI: no note sounds longer than this")
+    parser.add_argument("--notes_per_second", type=float, default=None,
+                        help="MIDI, models trained with the density control: the note density to aim for")
+    parser.add_argument("--pitch_class_histogram", type=pitch_weights, default=None,
+                        help="MIDI, models trained with the pitch control: 12 weights for C, C#, ... B, "
+                             "e.g. '[2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1]' (C major)")
+    parser.add_argument("--beam_size", type=int, default=1, help="MIDI: beams kept per piece (beam search when > 1)")
+    parser.add_argument("--branch_factor", type=int, default=1, help="MIDI: sampled copies of each beam per iteration")
+    parser.add_argument("--steps_per_iteration", type=int, default=1, help="MIDI: events sampled between prunings")
     parser.add_argument("--no_render", action="store_true", help="MIDI: skip the .wav and .png renderings")
     parser.add_argument("--num_samples", type=int, default=1, help="samples generated together in one batch")
     parser.add_argument("--temperature", type=float, default=1.0, help="> 0; lower is safer, higher is wilder")
@@ -45,9 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def pitch_weights(text: str) -> list[float]:
+    """Twelve numbers, written '[2, 0, 1, ...]' or '2,0,1,...'."""
+    try:
+        weights = [float(part) for part in text.strip().strip("[]").split(",")]
+    except ValueError:
+        weights = []
+    if len(weights) != 12:
+        raise argparse.ArgumentTypeError(f"{text!r} is not 12 comma-separated numbers (C, C#, ... B)")
+    return weights
+
+
 def sample_main(argv: list[str]) -> None:
     """Parse arguments, generate, print and write the samples."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     settings = SamplingSettings(args.temperature, args.top_k, args.top_p)
     if args.num_samples <= 0:
         raise StudioError(f"--num_samples {args.num_samples} must be > 0")
@@ -61,8 +81,9 @@ def sample_main(argv: list[str]) -> None:
         return
     if kind != "text":
         raise StudioError(f"{args.ckpt} has no text or MIDI codec: pass a checkpoint trained by `studio fit` on text or MIDI")
-    for flag in ("seconds", "primer"):
-        if getattr(args, flag) is not None:
+    for flag in ("seconds", "primer", "notes_per_second", "pitch_class_histogram", "beam_size", "branch_factor",
+                 "steps_per_iteration"):
+        if getattr(args, flag) not in (None, parser.get_default(flag)):
             raise StudioError(f"{args.ckpt} is a text checkpoint: --{flag} applies to MIDI checkpoints; use --length and --prompt")
     length = 500 if args.length is None else args.length
     if length <= 0:

@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import pretty_midi
 import torch
 
+from studio.beam_search import beam_generate, check_beam
 from studio.checkpoint import LoadedCheckpoint
 from studio.codecs.midi import MidiCodec, load_midi
+from studio.codecs.midi_controls import control_vector
 from studio.codecs.midi_grammar import MidiGrammar
 from studio.errors import StudioError
 from studio.paths import atomic_write_bytes
@@ -78,8 +81,15 @@ def sample_pieces(
     events: Optional[int] = None,
     primer: Optional[list[int]] = None,
     max_note_seconds: float = 5.0,
+    controls: Optional[np.ndarray] = None,
+    beam: tuple[int, int, int] = (1, 1, 1),
 ) -> list[Piece]:
-    """Generate `num_samples` pieces together; `seconds` and `events` bound each whole piece, primer included."""
+    """Generate `num_samples` pieces together; `seconds` and `events` bound each whole piece, primer included.
+
+    `controls` (see `studio.codecs.midi_controls.control_vector`) steer a model trained with controls.
+    `beam` is (beam_size, branch_factor, steps_per_iteration) of `studio.beam_search`; (1, 1, n) samples plainly.
+    """
+    check_beam(*beam)
     primer = list(primer or [])
     if seconds is None and events is None:
         raise StudioError("give the pieces a length: --seconds or --length")
@@ -101,7 +111,12 @@ def sample_pieces(
     device = next(model.parameters()).device
     grammar = MidiGrammar(codec, overshoot, budget, max_note_seconds=NEVER_SECONDS, device=device)
     grammar.prime(primer)
-    rows = generate(model, [codec.bos_id, *primer], budget - len(primer), num_samples, settings, seed, grammar)
+    steering = None if controls is None else torch.as_tensor(controls, dtype=torch.float32)
+    prompt = [codec.bos_id, *primer]
+    if beam[:2] == (1, 1):
+        rows = generate(model, prompt, budget - len(primer), num_samples, settings, seed, grammar, steering)
+    else:
+        rows = beam_generate(model, prompt, budget - len(primer), num_samples, settings, seed, grammar, *beam, steering)
     pieces = []
     for row in rows:
         ids = primer + row
@@ -151,8 +166,13 @@ def sample_midi_main(args: argparse.Namespace, loaded: LoadedCheckpoint, setting
         raise StudioError(f"{args.ckpt} is a MIDI checkpoint: --prompt applies to text; use --primer FILE.mid")
     seconds = args.seconds if args.seconds is not None or args.length is not None else DEFAULT_SECONDS
     primer = primer_ids(codec, args.primer)
+    try:
+        controls = control_vector(codec.controls, args.notes_per_second, args.pitch_class_histogram)
+    except StudioError as error:
+        raise StudioError(f"{args.ckpt}: {error}") from None
+    beam = (args.beam_size, args.branch_factor, args.steps_per_iteration)
     pieces = sample_pieces(loaded.model, codec, args.num_samples, settings, args.seed, seconds, args.length,
-                           primer, args.max_note_seconds)
+                           primer, args.max_note_seconds, controls if codec.controls else None, beam)
     folder = output_folder(Path(args.out_dir), loaded.path, args.seed)
     renderers: set[str] = set()
     for i, piece in enumerate(pieces, 1):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Protocol, Sequence
+from typing import Any, Callable, Optional, Protocol, Sequence
 
 import torch
 from torch import nn
@@ -71,6 +71,25 @@ def draw(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.searchsorted(cdf, (1 - u) * cdf[:, -1:]).squeeze(1)
 
 
+def check_request(length: int, num_samples: int, prompt: Sequence[int]) -> None:
+    """One-line errors for a generation request that cannot run."""
+    if length <= 0:
+        raise StudioError(f"--length {length} must be > 0")
+    if num_samples <= 0:
+        raise StudioError(f"--num_samples {num_samples} must be > 0")
+    if not prompt:
+        raise StudioError("the prompt is empty: give at least one token")
+
+
+def conditioned_step(model: nn.Module, controls: Optional[torch.Tensor]) -> Callable[[torch.Tensor, Any], tuple]:
+    """`model(tokens, state)`, with the constant `controls` [control_dim] beside every token when given."""
+    if controls is None:
+        return model
+    device = next(model.parameters()).device
+    controls = torch.as_tensor(controls, dtype=torch.float32, device=device)
+    return lambda tokens, state: model(tokens, state, controls=controls.expand(*tokens.shape, -1))
+
+
 @torch.no_grad()
 def generate(
     model: nn.Module,
@@ -80,23 +99,20 @@ def generate(
     settings: SamplingSettings = SamplingSettings(),
     seed: int = 0,
     constraint: Optional[Constraint] = None,
+    controls: Optional[torch.Tensor] = None,
 ) -> list[list[int]]:
     """Continue `prompt` by up to `length` tokens for each of `num_samples` samples, all in one batch.
 
     The same seed gives the same samples. With a constraint, a sample stops once it is finished and
-    leaves the batch.
+    leaves the batch. `controls` [control_dim] go beside every step of a conditioned model.
     """
-    if length <= 0:
-        raise StudioError(f"--length {length} must be > 0")
-    if num_samples <= 0:
-        raise StudioError(f"--num_samples {num_samples} must be > 0")
-    if not prompt:
-        raise StudioError("the prompt is empty: give at least one token")
+    check_request(length, num_samples, prompt)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
-    logits, state = model(torch.tensor([list(prompt)], device=device))
+    run = conditioned_step(model, controls)
+    logits, state = run(torch.tensor([list(prompt)], device=device), None)
     rows = torch.zeros(num_samples, dtype=torch.long, device=device)
     state = select_state(state, rows)
     logits = logits[:, -1].expand(num_samples, -1)
@@ -125,7 +141,7 @@ def generate(
                     break
                 active, token, state = active[keep], token[keep], select_state(state, keep)
                 constraint.keep(keep)
-        logits, state = model(token[:, None], state)
+        logits, state = run(token[:, None], state)
         logits = logits[:, -1]
     model.train(was_training)
     lengths = done_at.clamp(max=steps).tolist()

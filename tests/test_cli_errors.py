@@ -45,8 +45,12 @@ def test_bad_corpus(tmp_path: Path, studio_env: dict, setup, needles: list[str])
         (["--top_p", "1.5"], ["--top_p"]),
         (["--length", "0"], ["--length"]),
         (["--length", "ten"], ["--length", "--help"]),
+        (["--seconds", "30"], ["text checkpoint", "--seconds", "--length"]),
+        (["--notes_per_second", "4"], ["text checkpoint", "--notes_per_second"]),
+        (["--beam_size", "3"], ["text checkpoint", "--beam_size"]),
     ],
-    ids=["prompt-unknown-chars", "temperature", "top_p", "length", "length-not-int"],
+    ids=["prompt-unknown-chars", "temperature", "top_p", "length", "length-not-int", "midi-seconds", "midi-density",
+         "midi-beam"],
 )
 def test_bad_sample_arguments(trained_text: dict, args: list[str], needles: list[str]) -> None:
     before = sorted((trained_text["work"] / "samples").rglob("*")) if (trained_text["work"] / "samples").exists() else []

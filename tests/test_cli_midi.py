@@ -110,6 +110,19 @@ def test_sample_writes_playable_capped_pieces_of_the_asked_length_reproducibly(t
     assert not list(again[0].parent.glob("*.wav"))
 
 
+def test_beam_search_writes_valid_pieces_of_the_asked_length(trained_midi: dict) -> None:
+    args = ["--seconds", "4", "--num_samples", "2", "--seed", "2", "--no_render", "--max_note_seconds", "2"]
+    beamed = _sample(trained_midi, *args, "--beam_size", "2", "--branch_factor", "3", "--steps_per_iteration", "8")
+    plain = _sample(trained_midi, *args)
+    assert len(beamed) == 2
+    for mid in beamed:
+        pm = pretty_midi.PrettyMIDI(str(mid))
+        notes = [n for inst in pm.instruments for n in inst.notes]
+        assert notes and abs(pm.get_end_time() - 4.0) <= 0.4 and max(n.end - n.start for n in notes) <= 2.005
+    assert [p.read_bytes() for p in beamed] != [p.read_bytes() for p in plain]
+    assert _sample(trained_midi, *args, "--beam_size", "2", "--branch_factor", "3", "--steps_per_iteration", "8")[0].read_bytes() == beamed[0].read_bytes()
+
+
 def test_sample_continues_a_primer(trained_midi: dict) -> None:
     primer = pretty_midi.PrettyMIDI()
     piano = pretty_midi.Instrument(program=0)
@@ -128,8 +141,12 @@ def test_sample_continues_a_primer(trained_midi: dict) -> None:
 
 @pytest.mark.parametrize(
     "args, needles",
-    [(["--seconds", "0"], ["--seconds 0"]), (["--primer", "NOTES"], ["--primer", "notes.txt", "Standard MIDI File"])],
-    ids=["seconds-zero", "primer-not-midi"],
+    [(["--seconds", "0"], ["--seconds 0"]), (["--primer", "NOTES"], ["--primer", "notes.txt", "Standard MIDI File"]),
+     (["--prompt", "The "], ["MIDI checkpoint", "--primer"]),
+     (["--notes_per_second", "4"], ["last.ckpt", "without the note-density control", "controls"]),
+     (["--pitch_class_histogram", "1,2,3"], ["--pitch_class_histogram", "12"]),
+     (["--beam_size", "0"], ["--beam_size 0", ">= 1"])],
+    ids=["seconds-zero", "primer-not-midi", "text-prompt", "density-unconditioned", "histogram-short", "beam-zero"],
 )
 def test_bad_sample_arguments(trained_midi: dict, args: list[str], needles: list[str]) -> None:
     work = trained_midi["work"]
@@ -150,3 +167,24 @@ def test_fit_on_a_folder_with_no_usable_midi_is_one_line(tmp_path: Path, trained
                         trained_midi["env"])
     _one_line_error(result, "none of the 2 MIDI files could be read", "corrupt.mid")
     assert not list(tmp_path.rglob("*.ckpt"))
+
+
+def test_a_model_trained_with_controls_is_steered_by_them(tmp_path: Path, trained_midi: dict) -> None:
+    fit = run_studio([*TINY_MIDI_FIT, "--data.init_args.controls", "[density, pitch_histogram]", "--trainer.logger", "false",
+                      "--run_name", "steered"], tmp_path, trained_midi["env"])
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    ckpt = tmp_path / "checkpoints/steered/last.ckpt"
+    checkpoint = torch.load(ckpt, weights_only=True)
+    assert checkpoint["studio"]["codec"]["controls"] == ["density", "pitch_histogram"]
+    assert checkpoint["hyper_parameters"]["control_dim"] == 20
+    run = {"ckpt": ckpt, "work": tmp_path, "env": trained_midi["env"]}
+    common = ["--seconds", "4", "--num_samples", "2", "--seed", "5", "--no_render"]
+    sparse = _sample(run, *common, "--notes_per_second", "1.5", "--pitch_class_histogram", "[2,0,1,0,1,1,0,1,0,1,0,1]")
+    dense = _sample(run, *common, "--notes_per_second", "20", "--pitch_class_histogram", "[2,0,1,0,1,1,0,1,0,1,0,1]")
+    free = _sample(run, *common)
+    assert len(sparse) == len(dense) == len(free) == 2
+    assert all(pretty_midi.PrettyMIDI(str(p)).instruments for p in sparse + dense + free)
+    # Same seed, other controls: other music (the controls reach the model at every step).
+    assert [p.read_bytes() for p in sparse] != [p.read_bytes() for p in dense] != [p.read_bytes() for p in free]
+    settings = (sparse[0].parent / "settings.json").read_text()
+    assert '"notes_per_second": 1.5' in settings

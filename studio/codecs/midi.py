@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import pretty_midi
 
+from studio.codecs.midi_controls import check_controls, control_dim, control_frames
 from studio.codecs.midi_events import EventLayout, events_to_notes, notes_to_events
 from studio.codecs.midi_file import read_score
 from studio.codecs.midi_performance import StepNote, performance_notes, quantize_notes
@@ -58,6 +59,7 @@ class MidiCodec:
     max_shift_ms: int = 1000
     velocity_bins: int = 32
     keep_drums: bool = False
+    controls: tuple[str, ...] = ()
     layout: EventLayout = field(init=False, repr=False, compare=False)
 
     kind: ClassVar[str] = "midi"
@@ -76,6 +78,7 @@ class MidiCodec:
             raise StudioError(f"MidiCodec velocity_bins={self.velocity_bins} is too many: use 1..127")
         layout = EventLayout(self.max_shift_ms // self.resolution_ms, self.velocity_bins, self.resolution_ms)
         object.__setattr__(self, "layout", layout)
+        object.__setattr__(self, "controls", check_controls(self.controls))
 
     # --- common codec interface -------------------------------------------------------------
 
@@ -109,19 +112,33 @@ class MidiCodec:
         """Length of one time step in seconds."""
         return self.resolution_ms / 1000.0
 
+    @property
+    def control_dim(self) -> int:
+        """Width of the control vector beside each event (0 without controls)."""
+        return control_dim(self.controls)
+
+    def control_frames(self, ids: Sequence[int]) -> Any:
+        """Float32 array [len(ids), control_dim]: each event's controls (see studio.codecs.midi_controls)."""
+        return control_frames(ids, self.layout, self.step_seconds, self.controls)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-data description (safe for torch.load(weights_only=True))."""
-        return {"kind": self.kind, **{key: getattr(self, key) for key in _CONFIG_KEYS}}
+        d = {"kind": self.kind, **{key: getattr(self, key) for key in _CONFIG_KEYS}}
+        return {**d, "controls": list(self.controls)} if self.controls else d
+
+    def events_dict(self) -> dict[str, Any]:
+        """The settings that decide the event ids (what an encoded file depends on): to_dict() less the controls."""
+        return {key: value for key, value in self.to_dict().items() if key != "controls"}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MidiCodec:
         """Rebuild a codec from to_dict() output."""
         if d.get("kind", cls.kind) != cls.kind:
             raise StudioError(f"codec kind {d.get('kind')!r} is not 'midi': load it with the matching codec")
-        unknown = set(d) - set(_CONFIG_KEYS) - {"kind"}
+        unknown = set(d) - set(_CONFIG_KEYS) - {"kind", "controls"}
         if unknown:
             raise StudioError(f"unknown MidiCodec settings {sorted(unknown)}: remove them or update Studio")
-        return cls(**{key: d[key] for key in _CONFIG_KEYS if key in d})
+        return cls(**{key: d[key] for key in _CONFIG_KEYS if key in d}, controls=tuple(d.get("controls", ())))
 
     # --- encode / decode --------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from studio.nn import RecurrentStack, State, detach_state
 from studio.nn.state import state_as_list, state_from_list
 
 LN2 = math.log(2.0)
+Batch = tuple[torch.Tensor, ...]  # (inputs, targets) or (inputs, targets, controls)
 
 
 class RecurrentLanguageModel(L.LightningModule):
@@ -44,19 +45,24 @@ class RecurrentLanguageModel(L.LightningModule):
         warmup_steps: int = 0,
         min_lr_ratio: float = 0.1,
         stateful: bool = True,
+        control_dim: int = 0,
     ) -> None:
-        """`vocab_size` comes from the data (the CLI fills it in).
+        """`vocab_size` (and `control_dim`) come from the data (the CLI fills them in).
 
         `stateful` carries the state from each training batch into the next (contiguous streams,
         as for text); turn it off when batches hold independent windows (as for MIDI).
+        `control_dim` > 0 adds a control vector beside each input token (MIDI note density and
+        pitch-class histogram, as in Performance RNN); batches then hold (inputs, targets, controls).
         """
         super().__init__()
         if vocab_size is None or vocab_size < 1:
             raise StudioError("vocab_size is not set: it comes from the data module (run through `studio fit`)")
+        if control_dim < 0:
+            raise StudioError(f"control_dim={control_dim} must be >= 0 (it comes from the data module's controls)")
         self.save_hyperparameters()
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.dropout = nn.Dropout(dropout)
-        self.rnn = RecurrentStack(embedding_dim, hidden_size, num_layers, cell, dropout)
+        self.rnn = RecurrentStack(embedding_dim + control_dim, hidden_size, num_layers, cell, dropout)
         # Tying needs the output features to match the embedding width.
         self.project = nn.Linear(hidden_size, embedding_dim) if tie_weights and hidden_size != embedding_dim else None
         self.head = nn.Linear(embedding_dim if tie_weights else hidden_size, vocab_size)
@@ -67,23 +73,33 @@ class RecurrentLanguageModel(L.LightningModule):
         self.val_nll = MeanMetric()
         self.test_nll = MeanMetric()
 
-    def forward(self, tokens: torch.Tensor, state: Optional[State] = None) -> tuple[torch.Tensor, State]:
-        """Logits [batch, time, vocab] for `tokens` [batch, time], and the state after the last step."""
-        hidden, state = self.rnn(self.dropout(self.embedding(tokens)), state)
+    def forward(self, tokens: torch.Tensor, state: Optional[State] = None,
+                controls: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, State]:
+        """Logits [batch, time, vocab] for `tokens` [batch, time], and the state after the last step.
+
+        `controls` [batch, time, control_dim] are the controls of the token each step predicts; left
+        out, a conditioned model gets zeros, which it is trained to read as "no control".
+        """
+        inputs = self.dropout(self.embedding(tokens))
+        if self.hparams.control_dim:
+            if controls is None:
+                controls = inputs.new_zeros(*tokens.shape, self.hparams.control_dim)
+            inputs = torch.cat((inputs, controls.to(inputs.dtype)), dim=-1)
+        hidden, state = self.rnn(inputs, state)
         hidden = self.dropout(hidden)
         if self.project is not None:
             hidden = self.project(hidden)
         return self.head(hidden), state
 
-    def _nll(self, batch: tuple[torch.Tensor, torch.Tensor], state: Optional[State]) -> tuple[torch.Tensor, State]:
-        inputs, targets = batch
+    def _nll(self, batch: Batch, state: Optional[State]) -> tuple[torch.Tensor, State]:
+        inputs, targets = batch[0], batch[1]
         if state is not None and _batch_of(state) != inputs.shape[0]:
             state = None
-        logits, state = self(inputs, state)
+        logits, state = self(inputs, state, batch[2] if len(batch) > 2 else None)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)), detach_state(state)
 
     # -- training ----------------------------------------------------------------------------
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         """Cross-entropy of the next token, carrying the (detached) state into the next chunk."""
         if batch_idx == 0 or not self.hparams.stateful:  # streams restart each epoch, so the state does too
             self._train_state = None
@@ -100,12 +116,12 @@ class RecurrentLanguageModel(L.LightningModule):
 
     on_test_epoch_start = on_validation_epoch_start
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         """Accumulate the token-weighted loss over the whole validation split."""
         loss, self._eval_state = self._nll(batch, self._carried_eval_state())
         self.val_nll.update(loss, weight=batch[1].numel())
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
         """As validation, reported as test_loss."""
         loss, self._eval_state = self._nll(batch, self._carried_eval_state())
         self.test_nll.update(loss, weight=batch[1].numel())

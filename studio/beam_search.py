@@ -1,0 +1,165 @@
+"""Beam search for generation, after Magenta's Performance RNN: sampled branches, pruned to the likeliest.
+
+Each piece keeps `beam_size` sequences. Every iteration copies each one `branch_factor` times, extends
+every copy by `steps_per_iteration` sampled tokens, and keeps the `beam_size` best distinct candidates.
+A sequence's score is the summed log-probability of its sampled tokens under the (masked, filtered)
+distribution they were drawn from. All pieces, beams and branches step together as one batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import torch
+from torch import nn
+
+from studio.errors import StudioError
+from studio.nn.state import select_state
+from studio.sampling import Constraint, SamplingSettings, check_request, conditioned_step, draw, filter_logits
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The final `beam_size * branch_factor` candidates of every piece."""
+
+    rows: list[list[list[int]]]  # [piece][candidate]: token ids (prompt excluded), cut after they finish
+    scores: torch.Tensor  # float64 [pieces, candidates]: summed log-probabilities of the sampled tokens
+    finished: torch.Tensor  # bool [pieces, candidates]
+
+    def best(self) -> list[list[int]]:
+        """Each piece's best candidate: the top score among finished ones (among all when none finished)."""
+        picks = _rank(self.scores, ~self.finished)[:, 0].tolist()
+        return [rows[i] for rows, i in zip(self.rows, picks)]
+
+
+def _rank(scores: torch.Tensor, worse: torch.Tensor) -> torch.Tensor:
+    """Candidate indices per piece [N, C], best first: `worse` ones last, then by score; ties keep index order."""
+    by_score = torch.sort(scores, dim=1, descending=True, stable=True).indices
+    by_flag = torch.sort(worse.gather(1, by_score).long(), dim=1, stable=True).indices
+    return by_score.gather(1, by_flag)
+
+
+def _prune(scores: torch.Tensor, seq_id: torch.Tensor, beam_size: int, branch_factor: int) -> torch.Tensor:
+    """Rows for the next iteration: each piece's `beam_size` best distinct candidates, `branch_factor` times each.
+
+    A candidate equal to a better-ranked one (same tokens) only fills slots that distinct ones cannot.
+    """
+    total = scores.numel()
+    width = beam_size * branch_factor
+    pieces = scores.view(-1, width)
+    offsets = torch.arange(0, total, width, device=scores.device)[:, None]
+    ranked = (torch.sort(pieces, dim=1, descending=True, stable=True).indices + offsets).view(-1)
+    ids = seq_id[ranked]
+    order = torch.arange(total, device=scores.device)
+    first = torch.full((total,), total, device=scores.device).scatter_reduce(0, ids, order, "amin")
+    repeat = torch.zeros(total, dtype=torch.bool, device=scores.device)
+    repeat[ranked] = first[ids] != order
+    chosen = _rank(pieces, repeat.view(-1, width))[:, :beam_size] + offsets
+    return chosen.repeat_interleave(branch_factor, dim=1).reshape(-1)
+
+
+def check_beam(beam_size: int, branch_factor: int, steps_per_iteration: int) -> None:
+    """One-line errors for beam settings that cannot run."""
+    if beam_size < 1:
+        raise StudioError(f"--beam_size {beam_size} must be >= 1 (1 with --branch_factor 1 is plain sampling)")
+    if branch_factor < 1:
+        raise StudioError(f"--branch_factor {branch_factor} must be >= 1 (try 2: copies of each beam per iteration)")
+    if steps_per_iteration < 1:
+        raise StudioError(f"--steps_per_iteration {steps_per_iteration} must be >= 1 (try 1: prune after every step)")
+
+
+@torch.no_grad()
+def beam_search(
+    model: nn.Module,
+    prompt: Sequence[int],
+    length: int,
+    num_samples: int,
+    settings: SamplingSettings,
+    seed: int,
+    constraint: Optional[Constraint],
+    beam_size: int,
+    branch_factor: int,
+    steps_per_iteration: int,
+    controls: Optional[torch.Tensor] = None,
+) -> Candidates:
+    """Run the search and return every piece's final candidates (see `beam_generate`)."""
+    check_request(length, num_samples, prompt)
+    check_beam(beam_size, branch_factor, steps_per_iteration)
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        generator = torch.Generator(device=device).manual_seed(seed)
+        run = conditioned_step(model, controls)
+        width = beam_size * branch_factor
+        total = num_samples * width
+        # Read the prompt once; at first every candidate of a piece continues it independently.
+        logits, state = run(torch.tensor([list(prompt)], device=device), None)
+        state = select_state(state, torch.zeros(total, dtype=torch.long, device=device))
+        logits = logits[:, -1].expand(total, -1)
+        if constraint is not None:
+            constraint.reset(total)
+        out = torch.empty(total, length, dtype=torch.long, device=device)
+        done_at = torch.full((total,), length, dtype=torch.long, device=device)
+        finished = torch.zeros(total, dtype=torch.bool, device=device)
+        scores = torch.zeros(total, dtype=torch.float64, device=device)
+        # Equal ids <=> equal sequences (tokens after a row finished ignored); pieces never share one.
+        seq_id = torch.arange(num_samples, device=device).repeat_interleave(width)
+        steps = 0
+        for step in range(length):
+            masked = logits.float()
+            if constraint is not None:
+                masked = masked.masked_fill(~constraint.allowed().to(device), float("-inf"))
+            filtered = filter_logits(masked, settings)
+            token = draw(filtered.softmax(-1), generator)
+            log_prob = filtered.log_softmax(-1).gather(1, token[:, None]).squeeze(1)
+            scores += log_prob.double().masked_fill(finished, 0.0)  # a finished row's score is frozen
+            pair = torch.stack((seq_id, token.masked_fill(finished, -1)), 1)
+            seq_id = torch.unique(pair, dim=0, return_inverse=True)[1]
+            out[:, step] = token
+            steps = step + 1
+            if constraint is not None:
+                constraint.update(token)
+                now = constraint.finished().to(device)
+                done_at = torch.where(now & ~finished, steps, done_at)
+                finished = finished | now
+            if steps == length or bool(finished.all()):
+                break
+            if steps % steps_per_iteration == 0:
+                keep = _prune(scores, seq_id, beam_size, branch_factor)
+                token, state, out, done_at = token[keep], select_state(state, keep), out[keep], done_at[keep]
+                finished, scores, seq_id = finished[keep], scores[keep], seq_id[keep]
+                if constraint is not None:
+                    constraint.keep(keep)
+            logits, state = run(token[:, None], state)
+            logits = logits[:, -1]
+    finally:
+        model.train(was_training)
+    cut = [row[:n] for row, n in zip(out[:, :steps].tolist(), done_at.clamp(max=steps).tolist())]
+    rows = [cut[i:i + width] for i in range(0, total, width)]
+    return Candidates(rows, scores.view(num_samples, width).cpu(), finished.view(num_samples, width).cpu())
+
+
+@torch.no_grad()
+def beam_generate(
+    model: nn.Module,
+    prompt: Sequence[int],
+    length: int,
+    num_samples: int,
+    settings: SamplingSettings,
+    seed: int,
+    constraint: Optional[Constraint],
+    beam_size: int,
+    branch_factor: int,
+    steps_per_iteration: int,
+    controls: Optional[torch.Tensor] = None,
+) -> list[list[int]]:
+    """Continue `prompt` by up to `length` tokens for each of `num_samples` pieces, by beam search.
+
+    Returns each piece's best sequence (finished ones preferred), cut after the constraint finishes it,
+    like `studio.sampling.generate`. The same seed gives the same pieces; beam_size = branch_factor = 1
+    is plain sampling. `controls` [control_dim] go beside every step of a conditioned model.
+    """
+    return beam_search(model, prompt, length, num_samples, settings, seed, constraint, beam_size,
+                       branch_factor, steps_per_iteration, controls).best()
