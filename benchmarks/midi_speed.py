@@ -20,7 +20,6 @@ Every ratio compares two arms measured in this run on the same files or the same
 from __future__ import annotations
 
 import argparse
-import shutil
 from importlib import metadata
 import statistics
 import sys
@@ -35,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 LINES: list[str] = []
-RUN_DIR = Path(tempfile.gettempdir()) / "studio-bench-midi"
 
+from midi_models import quickstart_model  # noqa: E402
 from timing import report  # noqa: E402
 
 from datamodules.midi_sources import encode_files, music21_corpus_files  # noqa: E402
@@ -101,23 +100,6 @@ def _timed(work) -> float:
     start = time.perf_counter()
     work()
     return time.perf_counter() - start
-
-
-def quickstart_model(ckpt: str | None) -> tuple[RecurrentLanguageModel, MidiCodec, str]:
-    """The model to sample from: a checkpoint, or `configs/midi/quickstart.yaml` trained here as shipped."""
-    if ckpt:
-        from studio.checkpoint import load_for_inference
-
-        loaded = load_for_inference(ckpt, "language_model", "cpu")
-        return loaded.model, loaded.codec, f"loaded from {ckpt}"
-    from studio.cli import StudioCLI
-
-    shutil.rmtree(RUN_DIR, ignore_errors=True)
-    cli = StudioCLI(args=["fit", "--config", str(ROOT / "configs/midi/quickstart.yaml"), "--trainer.logger=false",
-                          "--trainer.enable_progress_bar=false", "--trainer.callbacks=[]",
-                          f"--checkpoint.dirpath={RUN_DIR}", "--run_name=bench-midi"])
-    steps = cli.trainer.global_step
-    return cli.model.cpu().eval(), cli.datamodule.codec, f"configs/midi/quickstart.yaml trained here, {steps} steps"
 
 
 def _synchronize(device: torch.device) -> None:
