@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pitch_class_histogram", type=pitch_weights, default=None,
                         help="MIDI, models trained with the pitch control: 12 weights for C, C#, ... B, "
                              "e.g. '[2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1]' (C major)")
-    parser.add_argument("--beam_size", type=int, default=1, help="MIDI: beams kept per piece (beam search when > 1)")
+    parser.add_argument("--beam_size", type=int, default=1, help="MIDI: beams kept per piece (1, with --branch_factor 1: plain sampling)")
     parser.add_argument("--branch_factor", type=int, default=1, help="MIDI: sampled copies of each beam per iteration")
     parser.add_argument("--steps_per_iteration", type=int, default=1, help="MIDI: events sampled between prunings")
     parser.add_argument("--no_render", action="store_true", help="MIDI: skip the .wav and .png renderings")
