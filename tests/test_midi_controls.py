@@ -191,17 +191,13 @@ def test_sampling_steers_every_step_with_the_given_controls(monkeypatch: pytest.
     assert [p.ids for p in again] == [p.ids for p in pieces]
 
 
-def test_a_model_trained_with_the_pitch_control_follows_it(tmp_path: Path) -> None:
-    """Pieces only in C or only in F#: asked for either, a small trained model plays mostly that class (chance: half)."""
-    folder = tmp_path / "two-keys"
-    for i in range(8):
-        write_song(folder / f"c{i}.mid", seed=i, notes=60, pitches=[48, 60, 72])
-        write_song(folder / f"fs{i}.mid", seed=50 + i, notes=60, pitches=[54, 66, 78])
+def _trained_on(folder: Path, tmp_path: Path, control: str) -> tuple[RecurrentLanguageModel, MidiDataModule]:
+    """A small model trained for a few seconds on `folder` with one control."""
     dm = MidiDataModule(paths=str(folder), window=48, stride=24, batch_size=16, val_fraction=0.2, transpose=0,
-                        stretch=None, cache_dir=str(tmp_path / "cache"), controls=["pitch_histogram"])
+                        stretch=None, cache_dir=str(tmp_path / "cache"), controls=[control])
     torch.manual_seed(0)
     model = RecurrentLanguageModel(vocab_size=dm.codec.vocab_size, embedding_dim=16, hidden_size=48, num_layers=1,
-                                   **{k: v for k, v in dm.model_dims().items() if k == "control_dim"})
+                                   control_dim=dm.model_dims()["control_dim"])
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     model.train()
     for _ in range(35):
@@ -211,9 +207,33 @@ def test_a_model_trained_with_the_pitch_control_follows_it(tmp_path: Path) -> No
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-    model.eval()
+    return model.eval(), dm
+
+
+def test_a_model_trained_with_the_pitch_control_follows_it(tmp_path: Path) -> None:
+    """Pieces only in C or only in F#: asked for either, a small trained model plays mostly that class (chance: half)."""
+    folder = tmp_path / "two-keys"
+    for i in range(8):
+        write_song(folder / f"c{i}.mid", seed=i, notes=60, pitches=[48, 60, 72])
+        write_song(folder / f"fs{i}.mid", seed=50 + i, notes=60, pitches=[54, 66, 78])
+    model, dm = _trained_on(folder, tmp_path, "pitch_histogram")
     for pitch_class in (0, 6):
         asked = control_vector(dm.codec.controls, pitch_class_histogram=[float(c == pitch_class) for c in range(12)])
         pieces = sample_pieces(model, dm.codec, 4, SamplingSettings(), seed=0, seconds=6.0, controls=asked)
         classes = [n.pitch % 12 for p in pieces for i in p.midi.instruments for n in i.notes]
         assert len(classes) > 20 and sum(c == pitch_class for c in classes) / len(classes) > 0.7, (pitch_class, classes)
+
+
+def test_a_model_trained_with_the_density_control_follows_it(tmp_path: Path) -> None:
+    """Pieces at about 2 or about 12 notes per second: asked for either, a small trained model keeps them apart."""
+    folder = tmp_path / "two-tempi"
+    for i in range(8):
+        write_song(folder / f"slow{i}.mid", seed=i, notes=30, gaps=(0.45, 0.55))
+        write_song(folder / f"fast{i}.mid", seed=50 + i, notes=150, gaps=(0.07, 0.09))
+    model, dm = _trained_on(folder, tmp_path, "density")
+    rates = {}
+    for asked in (2.0, 12.0):
+        vector = control_vector(dm.codec.controls, notes_per_second=asked)
+        pieces = sample_pieces(model, dm.codec, 4, SamplingSettings(), seed=0, seconds=8.0, controls=vector)
+        rates[asked] = sum(p.notes for p in pieces) / sum(p.seconds for p in pieces)
+    assert rates[2.0] < 6 and rates[12.0] > max(8.0, 2 * rates[2.0]), rates
