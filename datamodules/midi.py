@@ -7,7 +7,8 @@ an on-disk cache (`prepare_data`, rank zero); every rank then reads the cache in
 Pieces are split by file, so no piece is heard in both splits. Each split's pieces are joined
 into one stream (BOS, events, EOS, BOS, ...), and each example is a window of `window + 1` events
 of it giving (inputs, targets) shifted by one; windows are independent and shuffled, so the model
-should run with `stateful: false`.
+should run with `stateful: false`. With `controls`, each example also holds the controls of its
+targets (Performance RNN's note density and pitch-class histogram; see studio.codecs.midi_controls).
 """
 
 from __future__ import annotations
