@@ -83,7 +83,13 @@ def beam_search(
     steps_per_iteration: int,
     controls: Optional[torch.Tensor] = None,
 ) -> Candidates:
-    """Run the search and return every piece's final candidates (see `beam_generate`)."""
+    """Continue `prompt` by up to `length` tokens for each of `num_samples` pieces; every piece's final candidates.
+
+    `.best()` of the result gives each piece's best sequence (finished ones preferred), cut after the
+    constraint finishes it, like `studio.sampling.generate`. The same seed gives the same pieces;
+    beam_size = branch_factor = 1 is plain sampling. `controls` [control_dim] go beside every step of a
+    conditioned model.
+    """
     check_request(length, num_samples, prompt)
     check_beam(beam_size, branch_factor, steps_per_iteration)
     was_training = model.training
@@ -139,27 +145,3 @@ def beam_search(
     cut = [row[:n] for row, n in zip(out[:, :steps].tolist(), done_at.clamp(max=steps).tolist())]
     rows = [cut[i:i + width] for i in range(0, total, width)]
     return Candidates(rows, scores.view(num_samples, width).cpu(), finished.view(num_samples, width).cpu())
-
-
-@torch.no_grad()
-def beam_generate(
-    model: nn.Module,
-    prompt: Sequence[int],
-    length: int,
-    num_samples: int,
-    settings: SamplingSettings,
-    seed: int,
-    constraint: Optional[Constraint],
-    beam_size: int,
-    branch_factor: int,
-    steps_per_iteration: int,
-    controls: Optional[torch.Tensor] = None,
-) -> list[list[int]]:
-    """Continue `prompt` by up to `length` tokens for each of `num_samples` pieces, by beam search.
-
-    Returns each piece's best sequence (finished ones preferred), cut after the constraint finishes it,
-    like `studio.sampling.generate`. The same seed gives the same pieces; beam_size = branch_factor = 1
-    is plain sampling. `controls` [control_dim] go beside every step of a conditioned model.
-    """
-    return beam_search(model, prompt, length, num_samples, settings, seed, constraint, beam_size,
-                       branch_factor, steps_per_iteration, controls).best()

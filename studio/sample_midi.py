@@ -13,7 +13,7 @@ import numpy as np
 import pretty_midi
 import torch
 
-from studio.beam_search import beam_generate, check_beam
+from studio.beam_search import beam_search, check_beam
 from studio.checkpoint import LoadedCheckpoint
 from studio.codecs.midi import MidiCodec, load_midi
 from studio.codecs.midi_controls import control_vector
@@ -116,7 +116,8 @@ def sample_pieces(
     if beam[:2] == (1, 1):
         rows = generate(model, prompt, budget - len(primer), num_samples, settings, seed, grammar, steering)
     else:
-        rows = beam_generate(model, prompt, budget - len(primer), num_samples, settings, seed, grammar, *beam, steering)
+        rows = beam_search(model, prompt, budget - len(primer), num_samples, settings, seed, grammar, *beam,
+                           steering).best()
     pieces = []
     for row in rows:
         ids = primer + row
