@@ -147,7 +147,8 @@ def sampling_round(model: RecurrentLanguageModel, codec: MidiCodec, pieces: int,
             "batched_ms_per_step": batched_s / max(together_events) * 1e3,
             "serial_ms_per_step": serial_s / alone_events * 1e3,
             "events_per_music_second": statistics.mean(len(p.ids) / p.seconds for p in together + alone),
-            "seconds": [p.seconds for p in together + alone]}
+            "shortest_s": min(p.seconds for p in together + alone),
+            "longest_s": max(p.seconds for p in together + alone)}
 
 
 def sampling_benchmark(model: RecurrentLanguageModel, codec: MidiCodec, about: str, pieces: int, seconds: float,
@@ -157,9 +158,8 @@ def sampling_benchmark(model: RecurrentLanguageModel, codec: MidiCodec, about: s
     results = [sampling_round(model, codec, pieces, seconds, seed) for seed in range(rounds)]
     step_ratio = step_cost_ratio(model, codec, pieces)
     median = statistics.median(r["ratio"] for r in results)
-    lengths = [s for r in results for s in r["seconds"]]
     LINES.append(f"(2) sampling {pieces} pieces of {seconds:g} s, {rounds} rounds (model: {about})")
-    LINES.append(f"    pieces last {min(lengths):.2f}..{max(lengths):.2f} s; "
+    LINES.append(f"    pieces last {min(r['shortest_s'] for r in results):.2f}..{max(r['longest_s'] for r in results):.2f} s; "
                  f"{statistics.mean(r['events_per_music_second'] for r in results):.0f} events per second of music "
                  "(the chorales hold about 20)")
     LINES.append(f"    round  one at a time       together          ratio   ceiling = {pieces} x mean / longest (events)")
@@ -172,8 +172,6 @@ def sampling_benchmark(model: RecurrentLanguageModel, codec: MidiCodec, about: s
                  f"{pieces} rows is useful work; one model step for {pieces} rows costs {step_ratio:.1f}x a step for one")
     if next(model.parameters()).device.type == "cpu":
         LINES.append("    (on a CPU core the batch's matrix products run at the core's arithmetic limit; one row's do not)")
-    for r in results:
-        del r["seconds"]
     return {"median_ratio": median, "model_step_cost_ratio": step_ratio, "rounds": results}
 
 

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from datamodules.midi_sources import EncodedCorpus, encode_files, find_midi_files, music21_corpus_files
 from studio.codecs.midi import MidiCodec
-from studio.codecs.midi_controls import DENSITY_WINDOW_S, HISTOGRAM_WINDOW_S, control_slices
+from studio.codecs.midi_controls import DENSITY_WINDOW_S, HISTOGRAM_WINDOW_S, control_slices, shift_steps
 from studio.errors import StudioError
 from studio.paths import cache_root
 
@@ -60,13 +60,6 @@ def window_starts(lengths: Sequence[int], window: int, stride: int) -> list[tupl
     return starts
 
 
-def _times(ids: np.ndarray, codec: MidiCodec) -> np.ndarray:
-    """Each event's time in steps after it acts (cumulative TIME_SHIFTs)."""
-    layout = codec.layout
-    is_shift = (ids >= layout.shift_offset) & (ids < layout.shift_offset + layout.num_shifts)
-    return np.cumsum(np.where(is_shift, ids - layout.shift_offset + 1, 0))
-
-
 class MidiWindows(Dataset):
     """Map-style windows of pieces as (inputs, targets) LongTensors of length `window`; optional augmentation.
 
@@ -90,7 +83,8 @@ class MidiWindows(Dataset):
         self.index = window_starts([len(p) for p in self.pieces], window, stride)
         layout = codec.layout
         self._notes = (layout.note_on_offset, layout.shift_offset)  # NOTE_ON and NOTE_OFF ids, contiguous
-        self._times = [_times(p, codec) for p in self.pieces] if codec.controls else []
+        # Each event's time in steps after it acts, to find how far the controls look ahead.
+        self._times = [np.cumsum(shift_steps(p, layout)) for p in self.pieces] if codec.controls else []
         slowest = stretch[0] if stretch is not None else 1.0
         self._ahead_steps = math.ceil(max(DENSITY_WINDOW_S, HISTOGRAM_WINDOW_S) / codec.step_seconds / min(1.0, slowest))
 

@@ -57,6 +57,12 @@ def density_bin(notes_per_second: float) -> int:
     return int(np.searchsorted(DENSITY_EDGES, notes_per_second, side="right"))
 
 
+def shift_steps(ids: np.ndarray, layout: EventLayout) -> np.ndarray:
+    """The time steps each event moves time on by: a TIME_SHIFT's length, 0 for every other event."""
+    is_shift = (ids >= layout.shift_offset) & (ids < layout.shift_offset + layout.num_shifts)
+    return np.where(is_shift, ids - layout.shift_offset + 1, 0)
+
+
 def control_frames(ids: Sequence[int] | np.ndarray, layout: EventLayout, step_seconds: float,
                    names: Sequence[str]) -> np.ndarray:
     """Float32 [len(ids), control_dim]: each event's controls, from the onsets in the window starting at it."""
@@ -64,16 +70,15 @@ def control_frames(ids: Sequence[int] | np.ndarray, layout: EventLayout, step_se
     out = np.zeros((len(ids), control_dim(names)), dtype=np.float32)
     if not len(ids) or not names:
         return out
-    is_shift = (ids >= layout.shift_offset) & (ids < layout.shift_offset + layout.num_shifts)
-    steps = np.where(is_shift, ids - layout.shift_offset + 1, 0)
+    steps = shift_steps(ids, layout)
     # Each event's time (in steps) before it acts; a BOS opens a new piece far from the previous one.
     time = np.cumsum(steps) - steps + np.cumsum(ids == layout.bos_id) * _PIECE_GAP
     is_on = (ids >= layout.note_on_offset) & (ids < layout.note_off_offset)
     onset_time = time[is_on]  # non-decreasing, as events are in time order
     onset_class = (ids[is_on] - layout.note_on_offset) % 12
+    first = np.searchsorted(onset_time, time, side="left")
     for name, columns in control_slices(names).items():
         window_s = DENSITY_WINDOW_S if name == "density" else HISTOGRAM_WINDOW_S
-        first = np.searchsorted(onset_time, time, side="left")
         last = np.searchsorted(onset_time, time + round(window_s / step_seconds), side="left")
         if name == "density":
             out[np.arange(len(ids)), columns.start + np.searchsorted(DENSITY_EDGES, (last - first) / window_s,
