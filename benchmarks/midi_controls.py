@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from midi_models import quickstart_model  # noqa: E402
 from timing import report  # noqa: E402
 
-from studio.codecs.midi_controls import control_vector  # noqa: E402
-from studio.sample_midi import sample_pieces  # noqa: E402
-from studio.sampling import SamplingSettings  # noqa: E402
+from studio.codecs.midi.controls import control_vector  # noqa: E402
+from studio.generation.midi import sample_pieces  # noqa: E402
+from studio.generation.sampling import SamplingSettings  # noqa: E402
 
 C_MAJOR = np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1])
 F_SHARP_MAJOR = np.roll(C_MAJOR, 6)

@@ -13,11 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def quickstart_model(ckpt: Optional[str], *overrides: str, name: str = "bench-midi"):
     """(model, codec, description): loaded from `ckpt`, else `configs/midi/quickstart.yaml` + `overrides` trained here."""
     if ckpt:
-        from studio.checkpoint import load_for_inference
+        from studio.generation.loading import load_for_inference
 
         loaded = load_for_inference(ckpt, "language_model", "cpu")
         return loaded.model, loaded.codec, f"loaded from {ckpt}"
-    from studio.cli import StudioCLI
+    from studio.cli.fit import StudioCLI
 
     run_dir = Path(tempfile.gettempdir()) / f"studio-{name}"
     shutil.rmtree(run_dir, ignore_errors=True)

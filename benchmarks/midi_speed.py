@@ -41,8 +41,8 @@ from timing import report  # noqa: E402
 from datamodules.midi_sources import encode_files, music21_corpus_files  # noqa: E402
 from studio.codecs.midi import MidiCodec, load_midi  # noqa: E402
 from studio.models import RecurrentLanguageModel  # noqa: E402
-from studio.sample_midi import sample_pieces  # noqa: E402
-from studio.sampling import SamplingSettings  # noqa: E402
+from studio.generation.midi import sample_pieces  # noqa: E402
+from studio.generation.sampling import SamplingSettings  # noqa: E402
 
 
 def _verdict(ok: bool) -> str:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from datamodules import synthetic_speech  # noqa: E402
 from datamodules.speech import SpeechDataModule  # noqa: E402
 from datamodules.speech_batches import collate, length_buckets  # noqa: E402
-from studio.codecs import speech_features  # noqa: E402
+from studio.codecs.speech import features as speech_features  # noqa: E402
 from studio.models.tagger import SequenceTagger  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))

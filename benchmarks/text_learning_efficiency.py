@@ -22,7 +22,7 @@ from timing import plain_training_loop, report, stateful_eval_loss  # noqa: E402
 
 from datamodules import TextDataModule  # noqa: E402
 from datamodules.streams import StreamBatches  # noqa: E402
-from studio.cli import StudioCLI  # noqa: E402
+from studio.cli.fit import StudioCLI  # noqa: E402
 from studio.models import RecurrentLanguageModel  # noqa: E402
 
 BUDGET_S, CORPUS = 80, "english"

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import report  # noqa: E402
 
 from studio.models import RecurrentLanguageModel  # noqa: E402
-from studio.sampling import SamplingSettings, draw, filter_logits, generate  # noqa: E402
+from studio.generation.sampling import SamplingSettings, draw, filter_logits, generate  # noqa: E402
 
 VOCAB, LENGTH, BATCH, ONE_AT_A_TIME = 80, 500, 64, 8
 SETTINGS = SamplingSettings(temperature=0.8, top_k=40)

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import StepTimer, plain_training_loop, report  # noqa: E402
 
 from datamodules import TextDataModule  # noqa: E402
-from studio.cli import StudioCLI  # noqa: E402
+from studio.cli.fit import StudioCLI  # noqa: E402
 from studio.models import RecurrentLanguageModel  # noqa: E402
 
 STEPS, WARMUP, PAIRS = 130, 30, 5

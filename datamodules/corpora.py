@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from studio.errors import StudioError
-from studio.paths import atomic_write_bytes, cache_root
+from studio.io import atomic_write_bytes, cache_root
 
 TEXT_SUFFIXES = (".txt", ".text", ".md", ".rst")
 

@@ -8,7 +8,7 @@ Pieces are split by file, so no piece is heard in both splits. Each split's piec
 into one stream (BOS, events, EOS, BOS, ...), and each example is a window of `window + 1` events
 of it giving (inputs, targets) shifted by one; windows are independent and shuffled, so the model
 should run with `stateful: false`. With `controls`, each example also holds the controls of its
-targets (Performance RNN's note density and pitch-class histogram; see studio.codecs.midi_controls).
+targets (Performance RNN's note density and pitch-class histogram; see studio.codecs.midi.controls).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from datamodules.midi_sources import EncodedCorpus, encode_files, find_midi_files, music21_corpus_files
 from studio.codecs.midi import MidiCodec
-from studio.codecs.midi_controls import DENSITY_WINDOW_S, HISTOGRAM_WINDOW_S, control_slices, shift_steps
+from studio.codecs.midi.controls import DENSITY_WINDOW_S, HISTOGRAM_WINDOW_S, control_slices, shift_steps
 from studio.errors import StudioError
-from studio.paths import cache_root
+from studio.io import cache_root
 
 
 def split_by_file(paths: Sequence[Path], val_fraction: float, seed: int) -> tuple[list[int], list[int]]:

@@ -6,7 +6,6 @@ import glob
 import hashlib
 import json
 import multiprocessing
-import os
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -17,7 +16,7 @@ import numpy as np
 
 from studio.codecs.midi import MidiCodec
 from studio.errors import StudioError
-from studio.paths import atomic_write_bytes, cache_root
+from studio.io import atomic_path, atomic_write_bytes, cache_root
 
 MIDI_SUFFIXES = (".mid", ".midi")
 _GLOB_CHARS = "*?["
@@ -101,13 +100,8 @@ def _convert_to_midi(source: Path, target: Path) -> None:
     score = converter.parse(str(source))
     if isinstance(score, stream.Opus):  # a file holding several pieces: take the first
         score = score.scores[0]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.converting.mid")
-    try:
+    with atomic_path(target) as tmp:  # a half-written file never looks like a finished conversion
         score.write("midi", fp=str(tmp))
-        os.replace(tmp, target)  # a half-written file never looks like a finished conversion
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # --- encoding with an on-disk cache --------------------------------------------------------------

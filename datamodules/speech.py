@@ -32,9 +32,9 @@ from datamodules.speech_corpus import (
     split_by_speaker,
 )
 from studio.codecs.speech import FeatureSettings, LabelSet, SpeechCodec, frame_labels
-from studio.decoding import collapse, ctc_frames_needed
+from studio.codecs.speech.ctc import collapse, ctc_frames_needed
 from studio.errors import StudioError
-from studio.paths import cache_root
+from studio.io import cache_root
 
 LABEL_MAP_SHORTCUTS = {"timit39": TIMIT_FOLDING}
 SPLITS = ("train", "val", "test")

@@ -14,10 +14,10 @@ from typing import Iterable, Sequence
 import numpy as np
 import soundfile
 
-from studio.codecs import speech_features
-from studio.codecs.speech_features import FeatureSettings
+from studio.codecs.speech import features as speech_features
+from studio.codecs.speech.features import FeatureSettings
 from studio.errors import StudioError
-from studio.paths import atomic_write_bytes, cache_root
+from studio.io import atomic_write_bytes, cache_root
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 TIMIT_FOLDING = Path(__file__).parent / "labelsets" / "timit_61_to_39.txt"

@@ -13,7 +13,7 @@ import numpy as np
 import scipy.signal
 import soundfile
 
-from studio.codecs.speech_labels import LabelSet
+from studio.codecs.speech.labels import LabelSet
 from studio.errors import StudioError
 
 # Bump when the synthesis changes, so old corpora on disk are regenerated.

@@ -13,7 +13,7 @@ from datamodules.corpora import corpus_fingerprint, load_named_corpus, read_corp
 from datamodules.streams import StreamBatches
 from studio.codecs.text import TextCodec
 from studio.errors import StudioError
-from studio.paths import cache_root
+from studio.io import cache_root
 
 
 class TextDataModule(L.LightningDataModule):

@@ -65,7 +65,7 @@ def trained_text(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -
     work = tmp_path_factory.mktemp("run")
     env = dict(os.environ, STUDIO_CACHE=str(work / "cache"), WANDB_MODE="offline", WANDB_SILENT="true", OMP_NUM_THREADS="1")
     env.pop("WANDB_API_KEY", None)
-    sample_logger = ["--trainer.callbacks+=studio.callbacks.TextSampleLogger", "--trainer.callbacks.every_n_steps=20",
+    sample_logger = ["--trainer.callbacks+=studio.training.text_samples.TextSampleLogger", "--trainer.callbacks.every_n_steps=20",
                      "--trainer.callbacks.length=30"]
     result = run_studio([*TINY_TEXT_FIT, "--data.init_args.path", str(small_corpus), "--trainer.max_epochs", "2",
                          "--run_name", "tiny", *sample_logger], work, env)

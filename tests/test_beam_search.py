@@ -8,12 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from studio.beam_search import beam_search
+from studio.generation.beam_search import BeamSettings, beam_search
 from studio.codecs.midi import MidiCodec
-from studio.codecs.midi_grammar import MidiGrammar
+from studio.generation.midi_grammar import MidiGrammar
 from studio.errors import StudioError
 from studio.models import RecurrentLanguageModel
-from studio.sampling import Constraint, SamplingSettings, filter_logits, generate
+from studio.generation.sampling import Constraint, SamplingSettings, filter_logits, generate
 
 CODEC = MidiCodec()
 
@@ -60,7 +60,7 @@ def test_pieces_are_well_formed_and_seeded(midi_model: RecurrentLanguageModel) -
     args = (midi_model, [CODEC.bos_id], 120, 3, SamplingSettings())
 
     def run(seed: int) -> list[list[int]]:
-        return beam_search(*args, seed, grammar, beam_size=3, branch_factor=2, steps_per_iteration=4).best()
+        return beam_search(*args, seed, grammar, BeamSettings(3, 2, 4)).best()
 
     a, b, c = run(5), run(5), run(6)
     assert a == b and a != c
@@ -76,7 +76,7 @@ def test_scores_are_the_log_likelihoods_and_the_best_candidate_is_returned(midi_
     grammar = MidiGrammar(CODEC, 1.5, 80)
     grammar.prime(primer)
     prompt = [CODEC.bos_id, *primer]
-    args = (midi_model, prompt, 80 - len(primer), 2, settings, 3, grammar, 3, 2, 3)
+    args = (midi_model, prompt, 80 - len(primer), 2, settings, 3, grammar, BeamSettings(3, 2, 3))
     found = beam_search(*args)
     assert found.scores.shape == found.finished.shape == (2, 6) and bool(found.finished.all())
     for rows, scores in zip(found.rows, found.scores):
@@ -90,8 +90,7 @@ def test_scores_are_the_log_likelihoods_and_the_best_candidate_is_returned(midi_
 def test_one_iteration_keeps_the_likeliest_of_independent_samples(text_model: RecurrentLanguageModel) -> None:
     """With a single iteration each piece is the best of beam_size * branch_factor plain samples."""
     settings, prompt = SamplingSettings(top_p=0.9), [1, 2, 3]
-    pieces = beam_search(text_model, prompt, 12, 3, settings, 4, None, beam_size=2, branch_factor=3,
-                         steps_per_iteration=12).best()
+    pieces = beam_search(text_model, prompt, 12, 3, settings, 4, None, BeamSettings(2, 3, 12)).best()
     samples = generate(text_model, prompt, 12, 3 * 6, settings, 4)  # the same draws, row for row
     likeliest = [max(samples[i:i + 6], key=lambda row: _log_likelihood(text_model, prompt, row, settings))
                  for i in range(0, 18, 6)]
@@ -101,10 +100,10 @@ def test_one_iteration_keeps_the_likeliest_of_independent_samples(text_model: Re
 
 def test_beam_size_one_branch_factor_one_is_plain_sampling(text_model: RecurrentLanguageModel,
                                                           midi_model: RecurrentLanguageModel) -> None:
-    plain = beam_search(text_model, [1, 2], 20, 4, SamplingSettings(), 9, None, 1, 1, 3).best()
+    plain = beam_search(text_model, [1, 2], 20, 4, SamplingSettings(), 9, None, BeamSettings(1, 1, 3)).best()
     assert plain == generate(text_model, [1, 2], 20, 4, SamplingSettings(), 9)
     grammar = MidiGrammar(CODEC, 1.0, 60)
-    pieces = beam_search(midi_model, [CODEC.bos_id], 60, 4, SamplingSettings(), 9, grammar, 1, 1, 1).best()
+    pieces = beam_search(midi_model, [CODEC.bos_id], 60, 4, SamplingSettings(), 9, grammar, BeamSettings(1, 1, 1)).best()
     assert len(pieces) == 4
     for row in pieces:
         _check_piece(row, 1.0, 60)
@@ -130,10 +129,8 @@ TRAP = [[0.25] * 4, [0.01, 0.97, 0.01, 0.01], [0.25] * 4, [0.6, 0.4, 0.0, 0.0]]
 
 def test_the_beam_keeps_distinct_hypotheses_and_escapes_a_greedy_trap() -> None:
     model = Bigram(TRAP)
-    greedy = beam_search(model, [3], 2, 4, SamplingSettings(), 0, None, beam_size=1, branch_factor=8,
-                         steps_per_iteration=1).best()
-    beam = beam_search(model, [3], 2, 4, SamplingSettings(), 0, None, beam_size=2, branch_factor=8,
-                       steps_per_iteration=1).best()
+    greedy = beam_search(model, [3], 2, 4, SamplingSettings(), 0, None, BeamSettings(1, 8, 1)).best()
+    beam = beam_search(model, [3], 2, 4, SamplingSettings(), 0, None, BeamSettings(2, 8, 1)).best()
     assert all(row[0] == 0 for row in greedy)  # one beam commits to the likelier first token
     assert beam == [[1, 1]] * 4  # two distinct beams keep [1] beside [0] and find the likeliest sequence
 
@@ -159,7 +156,7 @@ class StopAtTwo:
 
 def test_a_finished_candidate_takes_one_beam_and_wins_with_a_frozen_score() -> None:
     table = [[0.8, 0.1, 0.1, 0.0], [0.1, 0.8, 0.1, 0.0], [1 / 3, 1 / 3, 1 / 3, 0.0], [0.3, 0.2, 0.5, 0.0]]
-    found = beam_search(Bigram(table), [3], 6, 2, SamplingSettings(), 1, StopAtTwo(), 2, 4, 1)
+    found = beam_search(Bigram(table), [3], 6, 2, SamplingSettings(), 1, StopAtTwo(), BeamSettings(2, 4, 1))
     for rows, scores, finished in zip(found.rows, found.scores, found.finished):
         stopped = [i for i, row in enumerate(rows) if row == [2]]
         assert stopped and all(scores[i] == pytest.approx(torch.tensor(0.5).log().item()) for i in stopped)
@@ -169,7 +166,7 @@ def test_a_finished_candidate_takes_one_beam_and_wins_with_a_frozen_score() -> N
 
 def test_a_finished_candidate_beats_likelier_unfinished_ones_at_the_end() -> None:
     table = [[0.9, 0.05, 0.05, 0.0], [0.9, 0.05, 0.05, 0.0], [1 / 3, 1 / 3, 1 / 3, 0.0], [0.7, 0.1, 0.2, 0.0]]
-    found = beam_search(Bigram(table), [3], 3, 2, SamplingSettings(), 0, StopAtTwo(), 2, 4, 1)
+    found = beam_search(Bigram(table), [3], 3, 2, SamplingSettings(), 0, StopAtTwo(), BeamSettings(2, 4, 1))
     for rows, scores, finished, best in zip(found.rows, found.scores, found.finished, found.best()):
         assert finished.any() and scores[~finished].max() > scores[finished].max()  # the case in question
         assert best == rows[int(scores.masked_fill(~finished, float("-inf")).argmax())] and best[-1] == 2
@@ -177,10 +174,10 @@ def test_a_finished_candidate_beats_likelier_unfinished_ones_at_the_end() -> Non
 
 def test_controls_go_beside_every_step_only_when_given() -> None:
     model = Bigram(TRAP)
-    beam_search(model, [3, 0], 3, 2, SamplingSettings(), 0, None, 2, 2, 1)
+    beam_search(model, [3, 0], 3, 2, SamplingSettings(), 0, None, BeamSettings(2, 2, 1))
     assert model.calls and all(call == {} for call in model.calls)
     model.calls.clear()
-    beam_search(model, [3, 0], 3, 2, SamplingSettings(), 0, None, 2, 2, 1, controls=torch.tensor([0.5, 1.0]))
+    beam_search(model, [3, 0], 3, 2, SamplingSettings(), 0, None, BeamSettings(2, 2, 1), controls=torch.tensor([0.5, 1.0]))
     shapes = [tuple(call["controls"].shape) for call in model.calls]
     assert shapes == [(1, 2, 2)] + [(8, 1, 2)] * 2
 
@@ -194,5 +191,5 @@ def test_controls_go_beside_every_step_only_when_given() -> None:
 def test_bad_arguments_are_clear_errors(text_model: RecurrentLanguageModel, length: int, num: int, prompt: list[int],
                                         beam: int, branch: int, steps: int, flag: str) -> None:
     with pytest.raises(StudioError, match=flag) as error:
-        beam_search(text_model, prompt, length, num, SamplingSettings(), 0, None, beam, branch, steps)
+        beam_search(text_model, prompt, length, num, SamplingSettings(), 0, None, BeamSettings(beam, branch, steps))
     assert "\n" not in str(error.value)

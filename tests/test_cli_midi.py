@@ -35,7 +35,7 @@ TINY_MIDI_FIT = [
     "--trainer.max_steps", "6",
     "--seed_everything", "7",
 ]
-MEDIA_LOGGER = ["--trainer.callbacks+=studio.midi_callbacks.MidiSampleLogger", "--trainer.callbacks.every_n_steps=3",
+MEDIA_LOGGER = ["--trainer.callbacks+=studio.training.midi_samples.MidiSampleLogger", "--trainer.callbacks.every_n_steps=3",
                 "--trainer.callbacks.seconds=2"]
 
 

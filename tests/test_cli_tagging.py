@@ -15,7 +15,7 @@ import torch
 from conftest import run_studio
 from datamodules import synthetic_speech
 from datamodules.text import TextDataModule
-from studio.checkpoint import StudioMetadata
+from studio.training.checkpoint_io import StudioMetadata
 from studio.models import RecurrentLanguageModel
 
 pytestmark = pytest.mark.slow

@@ -16,8 +16,8 @@ from studio.codecs.midi import MidiCodec
 from studio.models import RecurrentLanguageModel
 from studio.nn.padding import run_over_padding
 from studio.nn.recurrent import RecurrentStack
-from studio.sample_midi import sample_pieces
-from studio.sampling import SamplingSettings, generate
+from studio.generation.midi import sample_pieces
+from studio.generation.sampling import SamplingSettings, generate
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 

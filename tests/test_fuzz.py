@@ -21,7 +21,7 @@ from studio.codecs.midi import MidiCodec, load_midi
 from studio.codecs.speech import FeatureSettings, extract, read_audio
 from studio.codecs.text import TextCodec
 from studio.errors import StudioError
-from studio.sampling import SamplingSettings
+from studio.generation.sampling import SamplingSettings
 
 FUZZ = settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 CODEC = MidiCodec()

@@ -11,12 +11,12 @@ import torch
 from datamodules.midi import MidiDataModule, MidiWindows
 from midi_songs import write_song
 from studio.codecs.midi import MidiCodec
-from studio.codecs.midi_controls import (DENSITY_EDGES, DENSITY_WINDOW_S, HISTOGRAM_PRIOR, HISTOGRAM_WINDOW_S,
+from studio.codecs.midi.controls import (DENSITY_EDGES, DENSITY_WINDOW_S, HISTOGRAM_PRIOR, HISTOGRAM_WINDOW_S,
                                          control_vector)
 from studio.errors import StudioError
 from studio.models import RecurrentLanguageModel
-from studio.sample_midi import sample_pieces
-from studio.sampling import SamplingSettings
+from studio.generation.midi import sample_pieces
+from studio.generation.sampling import SamplingSettings
 
 CODEC = MidiCodec(controls=("density", "pitch_histogram"))
 LAYOUT = CODEC.layout

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from studio.codecs.midi import MidiCodec
-from studio.codecs.midi_file import read_score
-from studio.codecs.midi_score import Score, score_from_pretty_midi
+from studio.codecs.midi.file import read_score
+from studio.codecs.midi.score import Score, score_from_pretty_midi
 
 CHECKS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

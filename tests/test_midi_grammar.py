@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from studio.codecs.midi import MidiCodec
-from studio.codecs.midi_grammar import MidiGrammar
+from studio.generation.midi_grammar import MidiGrammar
 from studio.errors import StudioError
 
 CODEC = MidiCodec()

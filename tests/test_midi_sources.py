@@ -10,7 +10,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
-import studio.codecs.midi
+import studio.codecs.midi.codec
 from datamodules.midi_sources import encode_files, find_midi_files, music21_corpus_files
 from midi_songs import write_song
 from studio.codecs.midi import MidiCodec
@@ -81,7 +81,7 @@ def test_second_call_is_served_from_the_cache_without_parsing(corpus, tmp_path, 
         raise AssertionError("parsed a MIDI file although it was cached")
 
     monkeypatch.setattr(pretty_midi, "PrettyMIDI", no_parsing)
-    monkeypatch.setattr(studio.codecs.midi, "read_score", no_parsing)
+    monkeypatch.setattr(studio.codecs.midi.codec, "read_score", no_parsing)
     with pytest.warns(UserWarning, match="skipped 2 of 5"):
         second = encode_files(files, codec, tmp_path / "cache")
     assert parses == []

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from studio.cli import StudioCLI
+from studio.cli.fit import StudioCLI
 
 TEXT_QUICKSTART = Path(__file__).resolve().parents[1] / "configs" / "text" / "quickstart.yaml"
 PRESETS = sorted((Path(__file__).resolve().parents[1] / "configs").rglob("*.yaml"))

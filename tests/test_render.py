@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from studio.errors import StudioError
-from studio.render import find_soundfont, render_piano_roll, render_wav, synthesize
+from studio.generation.render import find_soundfont, render_piano_roll, render_wav, synthesize
 
 SR = 22050
 

@@ -7,7 +7,7 @@ import torch
 
 from studio.errors import StudioError
 from studio.models import RecurrentLanguageModel
-from studio.sampling import SamplingSettings, draw, filter_logits, generate
+from studio.generation.sampling import SamplingSettings, draw, filter_logits, generate
 
 
 @pytest.fixture(scope="module")

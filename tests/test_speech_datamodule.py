@@ -16,7 +16,8 @@ import torch
 from datamodules import synthetic_speech
 from datamodules.speech import SpeechDataModule
 from datamodules.speech_corpus import CorpusWarning
-from studio.codecs import codec_from_dict, speech_features
+from studio.codecs import codec_from_dict
+from studio.codecs.speech import features as speech_features
 from studio.codecs.speech import IGNORE_INDEX, SpeechCodec
 from studio.errors import StudioError
 from studio.models.tagger import SequenceTagger

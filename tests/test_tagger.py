@@ -11,13 +11,14 @@ import torch
 from datamodules.speech_batches import collate
 from datamodules.synthetic_speech import labelset
 from studio.codecs.speech import FeatureSettings, SpeechCodec
-from studio.decoding import collapse, ctc_frames_needed, edit_distance, greedy_decode, prefix_beam_search, runs
+from studio.codecs.speech.ctc import collapse, ctc_frames_needed, edit_distance, prefix_beam_search, runs
+from studio.models.tagger import greedy_decode
 from studio.errors import StudioError
 from studio.models import MODELS
 from studio.models.tagger import SequenceTagger, stack_frames
 from studio.nn.padding import run_over_padding
 from studio.nn import RecurrentStack
-from studio.tag_cli import frame_span, phn_text, tag_audio
+from studio.generation.tagging import frame_span, phn_text, tag_audio
 
 FEATURES, LABELS = 6, 5
 

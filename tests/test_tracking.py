@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from studio.tracking import wandb_online
+from studio.training.tracking import wandb_online
 
 
 @pytest.mark.parametrize(

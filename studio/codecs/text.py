@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, ClassVar, Iterable, Sequence
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -14,7 +14,7 @@ UNK = "<unk>"
 class TextCodec:
     """Maps text to token ids and back; travels inside checkpoints as its tokenizer's JSON."""
 
-    kind = "text"
+    kind: ClassVar[str] = "text"
 
     def __init__(self, tokenizer: Tokenizer, level: str) -> None:
         self.tokenizer = tokenizer

@@ -15,14 +15,13 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanMetric, SumMetric
 
-from studio.decoding import best_paths, ctc_frames_needed, edit_distance, greedy_decode, prefix_beam_search, runs
+from studio.codecs.speech import IGNORE_INDEX
+from studio.codecs.speech.ctc import BLANK_ID, collapse, ctc_frames_needed, edit_distance, prefix_beam_search, runs
 from studio.errors import StudioError
 from studio.models.schedules import configure_adamw
 from studio.nn import RecurrentStack
 from studio.nn.padding import run_over_padding
 
-IGNORE_INDEX = -100  # the same value that speech frame labels use for "no label here"
-BLANK = 0
 LOSSES = ("framewise", "ctc")
 INPUT_KINDS = ("frames", "tokens")
 
@@ -80,7 +79,7 @@ class SequenceTagger(L.LightningModule):
         self.dropout = nn.Dropout(dropout)
         self.rnn = RecurrentStack(projection_size * subsample, hidden_size, num_layers, cell, dropout, bidirectional)
         self.head = nn.Linear(self.rnn.output_size, num_labels)
-        self.ctc = nn.CTCLoss(blank=BLANK, reduction="none", zero_infinity=True)
+        self.ctc = nn.CTCLoss(blank=BLANK_ID, reduction="none", zero_infinity=True)
         for split in ("val", "test"):
             setattr(self, f"{split}_loss_mean", MeanMetric())
             setattr(self, f"{split}_frame_acc_mean", MeanMetric())
@@ -184,7 +183,7 @@ class SequenceTagger(L.LightningModule):
     # -- inference ---------------------------------------------------------------------------
     def decode_logits(self, logits: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
         """Greedy label sequences: CTC best path, or merged runs of framewise argmax."""
-        return greedy_decode(logits, lengths, blank=BLANK if self.hparams.loss == "ctc" else None)
+        return greedy_decode(logits, lengths, blank=BLANK_ID if self.hparams.loss == "ctc" else None)
 
     @torch.no_grad()
     def emissions(self, inputs: torch.Tensor, beam_width: int = 1) -> list[tuple[int, int, int]]:
@@ -193,10 +192,10 @@ class SequenceTagger(L.LightningModule):
         logits, out_lengths = self(inputs[None], lengths)
         k = self.hparams.subsample
         if self.hparams.loss == "ctc" and beam_width > 1:
-            found = prefix_beam_search(logits[0, : int(out_lengths[0])].float().log_softmax(-1).cpu().numpy(), beam_width, BLANK)
+            found = prefix_beam_search(logits[0, : int(out_lengths[0])].float().log_softmax(-1).cpu().numpy(), beam_width, BLANK_ID)
         else:
-            path = best_paths(logits, out_lengths, exclude=None if self.hparams.loss == "ctc" else BLANK)[0]
-            found = runs(path, BLANK if self.hparams.loss == "ctc" else None)
+            path = best_paths(logits, out_lengths, exclude=None if self.hparams.loss == "ctc" else BLANK_ID)[0]
+            found = runs(path, BLANK_ID if self.hparams.loss == "ctc" else None)
         # Output steps back to input frames: step j covers frames j*k .. j*k+k-1.
         return [(label, start * k, min(end * k, inputs.shape[0])) for label, start, end in found]
 
@@ -215,3 +214,19 @@ def stack_frames(x: torch.Tensor, lengths: torch.Tensor, k: int) -> tuple[torch.
     valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]
     x = F.pad(x * valid[..., None].to(x.dtype), (0, 0, 0, steps * k - x.shape[1]))
     return x.reshape(x.shape[0], steps, k * x.shape[2]), torch.div(lengths + k - 1, k, rounding_mode="floor")
+
+
+def best_paths(logits: torch.Tensor, lengths: torch.Tensor, exclude: Optional[int] = None) -> list[list[int]]:
+    """Most likely label per step of each item of `logits` [B, T, C], cut at `lengths`; `exclude` is never chosen."""
+    if exclude is not None:
+        logits = logits.clone()
+        logits[..., exclude] = float("-inf")
+    best = logits.argmax(dim=-1).cpu().tolist()
+    return [row[: int(n)] for row, n in zip(best, lengths.cpu().tolist())]
+
+
+def greedy_decode(logits: torch.Tensor, lengths: torch.Tensor, blank: Optional[int] = 0) -> list[list[int]]:
+    """Greedy label sequences of a batch: CTC best path (blank given) or merged framewise argmax (blank=None)."""
+    # Framewise models never learn the blank class, but excluding it keeps a stray argmax from meaning "nothing".
+    paths = best_paths(logits, lengths, exclude=0 if blank is None else None)
+    return [collapse(path, blank) for path in paths]

@@ -1,6 +1,6 @@
-"""The `studio` command: LightningCLI's fit/validate/test/predict, plus `sample`.
+"""`studio fit / validate / test`: LightningCLI with the data module deciding model sizes, and Studio's run folders.
 
-`studio fit --config configs/text/quickstart.yaml` trains; `studio sample --ckpt ...` generates.
+`studio fit --config configs/text/quickstart.yaml` trains and writes `checkpoints/<run>/`.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from studio.callbacks import TokenThroughput
-from studio.checkpoint import AtomicCheckpointIO, StudioMetadata
-from studio.checkpoint_schedule import RefreshLastCheckpoint
 from studio.errors import StudioError
-from studio.numerics import NonFiniteGuard
+from studio.training.checkpoint_io import AtomicCheckpointIO, StudioMetadata
+from studio.training.last_checkpoint import RefreshLastCheckpoint
+from studio.training.nonfinite import NonFiniteGuard
+from studio.training.throughput import TokenThroughput
 
-DEFAULT_LOGGER = {"class_path": "studio.tracking.StudioWandbLogger", "init_args": {"project": "studio"}}
+DEFAULT_LOGGER = {"class_path": "studio.training.tracking.StudioWandbLogger", "init_args": {"project": "studio"}}
 CHECKPOINT_DEFAULTS = {
     "checkpoint.monitor": "val_loss",
     "checkpoint.mode": "min",
@@ -128,15 +128,6 @@ class StudioCLI(LightningCLI):
             ) from None
 
 
-def _lost_a_peer(error: BaseException) -> bool:
-    """Whether `error` is a collective failing because another rank died (gloo or NCCL)."""
-    import torch.distributed as dist
-
-    message = str(error)
-    backend_error = isinstance(error, getattr(dist, "DistError", ())) or "gloo" in message or "NCCL" in message
-    return backend_error and any(s in message for s in ("Connection", "closed", "timed out", "Timeout", "peer"))
-
-
 def _has_checkpoints(folder: str) -> bool:
     return os.path.isdir(folder) and any(name.endswith(".ckpt") for name in os.listdir(folder))
 
@@ -147,49 +138,3 @@ def _instantiate(config: Namespace) -> Any:
     cls = getattr(importlib.import_module(module), name)
     init_args = config.get("init_args") or Namespace()
     return cls(**init_args.as_dict())
-
-
-# Known noise from our dependencies that says nothing actionable to a Studio user.
-QUIET_WARNINGS = (
-    r".*isinstance\(treespec, LeafSpec\).*",
-    r"Checkpoint directory .* exists and is not empty.*",  # the run's config.yaml is written there first
-)
-
-
-def main(argv: Optional[list[str]] = None) -> None:
-    """Entry point of the `studio` console script."""
-    argv = sys.argv[1:] if argv is None else argv
-    for pattern in QUIET_WARNINGS:
-        warnings.filterwarnings("ignore", message=pattern)
-    try:
-        if argv and argv[0] == "sample":
-            from studio.sample_cli import sample_main
-
-            sample_main(argv[1:])
-        elif argv and argv[0] == "tag":
-            from studio.tag_cli import tag_main
-
-            tag_main(argv[1:])
-        else:
-            # From the console LightningCLI reads sys.argv itself (and warns when given both).
-            StudioCLI(args=None if argv == sys.argv[1:] else argv)
-    except StudioError as error:
-        print(f"studio: error: {error}", file=sys.stderr)
-        sys.exit(StudioError.exit_code)
-    except SIGTERMException:
-        print("studio: stopped by a signal after saving last.ckpt; resume with --ckpt_path last", file=sys.stderr)
-        sys.exit(143)
-    except KeyboardInterrupt:
-        print("studio: interrupted", file=sys.stderr)
-        sys.exit(130)
-    except Exception as error:
-        if not _lost_a_peer(error):
-            raise
-        reason = str(error).strip().splitlines()[0][-160:]
-        print(f"studio: error: another process of this distributed run stopped ({reason}); "
-              "the last complete checkpoint is intact: resume with --ckpt_path last", file=sys.stderr)
-        sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()

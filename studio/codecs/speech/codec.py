@@ -1,41 +1,16 @@
-"""Speech codec: feature settings and extraction plus label sets, gathered in one import."""
+"""SpeechCodec: the feature settings and label set a tagging checkpoint carries."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from studio.codecs.speech_features import (
-    IGNORE_INDEX,
-    FeatureSettings,
-    add_deltas,
-    apply_cmvn,
-    extract,
-    frame_labels,
-    mel_filterbank,
-    read_audio,
-    resample,
-)
-from studio.codecs.speech_labels import BLANK, DROP, LabelSet
+from studio.codecs.speech.features import FeatureSettings, extract
+from studio.codecs.speech.labels import LabelSet
 from studio.errors import StudioError
 
-__all__ = [
-    "BLANK",
-    "DROP",
-    "IGNORE_INDEX",
-    "FeatureSettings",
-    "LabelSet",
-    "SpeechCodec",
-    "add_deltas",
-    "apply_cmvn",
-    "extract",
-    "frame_labels",
-    "mel_filterbank",
-    "read_audio",
-    "resample",
-]
 
 
 @dataclass
@@ -44,7 +19,7 @@ class SpeechCodec:
 
     features: FeatureSettings
     labels: LabelSet
-    kind: str = "speech"
+    kind: ClassVar[str] = "speech"
 
     @property
     def num_features(self) -> int:

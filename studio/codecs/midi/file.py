@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 
-from studio.codecs.midi_score import SUSTAIN_CC, Note, Part, Score
+from studio.codecs.midi.score import SUSTAIN_CC, Note, Part, Score
 
 _MAX_TICK = 10_000_000  # pretty_midi's limit: beyond it a file is "likely corrupt"
 _MAX_MESSAGE_LENGTH = 1_000_000  # mido's limit on one meta or sysex payload

@@ -16,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from studio.codecs.midi_events import EventLayout
+from studio.codecs.midi.events import EventLayout
 from studio.errors import StudioError
 
 CONTROL_NAMES = ("density", "pitch_histogram")

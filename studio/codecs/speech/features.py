@@ -17,7 +17,7 @@ import soundfile
 from studio.errors import StudioError
 
 if TYPE_CHECKING:
-    from studio.codecs.speech_labels import LabelSet
+    from studio.codecs.speech.labels import LabelSet
 
 KINDS = ("logmel", "mfcc")
 PRE_EMPHASIS = 0.97

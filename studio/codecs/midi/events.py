@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from studio.codecs.midi_performance import StepNote
+from studio.codecs.midi.performance import StepNote
 
 NUM_PITCHES = 128
 DEFAULT_VELOCITY = 64  # what a NOTE_ON plays at before any VELOCITY event

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from typing import NamedTuple
 
-from studio.codecs.midi_score import Note, Part, Score
+from studio.codecs.midi.score import Note, Part, Score
 
 PEDAL_DOWN = 64  # MIDI convention: CC64 values >= 64 mean the pedal is down
 

@@ -11,11 +11,11 @@ from typing import Any, ClassVar
 
 import pretty_midi
 
-from studio.codecs.midi_controls import check_controls, control_dim, control_frames
-from studio.codecs.midi_events import EventLayout, events_to_notes, notes_to_events
-from studio.codecs.midi_file import read_score
-from studio.codecs.midi_performance import StepNote, performance_notes, quantize_notes
-from studio.codecs.midi_score import Score, score_from_pretty_midi
+from studio.codecs.midi.controls import check_controls, control_dim, control_frames
+from studio.codecs.midi.events import EventLayout, events_to_notes, notes_to_events
+from studio.codecs.midi.file import read_score
+from studio.codecs.midi.performance import StepNote, performance_notes, quantize_notes
+from studio.codecs.midi.score import Score, score_from_pretty_midi
 from studio.errors import StudioError
 
 _CONFIG_KEYS = ("resolution_ms", "max_shift_ms", "velocity_bins", "keep_drums")
@@ -118,7 +118,7 @@ class MidiCodec:
         return control_dim(self.controls)
 
     def control_frames(self, ids: Sequence[int]) -> Any:
-        """Float32 array [len(ids), control_dim]: each event's controls (see studio.codecs.midi_controls)."""
+        """Float32 array [len(ids), control_dim]: each event's controls (see studio.codecs.midi.controls)."""
         return control_frames(ids, self.layout, self.step_seconds, self.controls)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""From per-step label scores to label sequences: run merging, CTC greedy and prefix beam search, edit distance.
+"""From per-step labels to label sequences: run merging, CTC collapse and prefix beam search, edit distance.
 
-Pure functions over plain sequences and arrays, so the tagger's metrics, `studio tag` and the tests
-share one implementation and none of it needs a model.
+Pure functions over plain sequences and numpy arrays (no torch, no model), so the tagger's metrics,
+the data module's CTC length check, `studio tag` and the tests share one implementation. They sit
+with the speech codec because they speak its label space, below the models that score with them.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import numpy as np
-import torch
 
 # (label id, first step, end step exclusive): where in the output a label was emitted.
 Emission = tuple[int, int, int]
@@ -17,6 +17,9 @@ Emission = tuple[int, int, int]
 # Labels this far below a frame's best log-probability are never extended in beam search: at
 # e^-30 their share of any prefix's probability is far below float rounding.
 BEAM_PRUNE_NATS = 30.0
+
+# The CTC blank's label id: index 0 of every label set (see `studio.codecs.speech.labels.BLANK`).
+BLANK_ID = 0
 
 
 def edit_distance(reference: Sequence[int], hypothesis: Sequence[int]) -> int:
@@ -46,22 +49,6 @@ def runs(path: Sequence[int], blank: Optional[int] = None) -> list[Emission]:
 def collapse(path: Sequence[int], blank: Optional[int] = None) -> list[int]:
     """Merge repeated labels, then drop `blank` (CTC's many-to-one map; with no blank, framewise run merging)."""
     return [label for label, _, _ in runs(path, blank)]
-
-
-def best_paths(logits: torch.Tensor, lengths: torch.Tensor, exclude: Optional[int] = None) -> list[list[int]]:
-    """Most likely label per step of each item of `logits` [B, T, C], cut at `lengths`; `exclude` is never chosen."""
-    if exclude is not None:
-        logits = logits.clone()
-        logits[..., exclude] = float("-inf")
-    best = logits.argmax(dim=-1).cpu().tolist()
-    return [row[: int(n)] for row, n in zip(best, lengths.cpu().tolist())]
-
-
-def greedy_decode(logits: torch.Tensor, lengths: torch.Tensor, blank: Optional[int] = 0) -> list[list[int]]:
-    """Greedy label sequences of a batch: CTC best path (blank given) or merged framewise argmax (blank=None)."""
-    # Framewise models never learn the blank class, but excluding it keeps a stray argmax from meaning "nothing".
-    paths = best_paths(logits, lengths, exclude=0 if blank is None else None)
-    return [collapse(path, blank) for path in paths]
 
 
 def prefix_beam_search(log_probs: np.ndarray, beam_width: int = 8, blank: int = 0) -> list[Emission]:

@@ -15,7 +15,7 @@ import pretty_midi
 import soundfile as sf
 
 from studio.errors import StudioError
-from studio.paths import atomic_write_bytes
+from studio.io import atomic_write_bytes
 
 SOUNDFONT_CANDIDATES = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",

@@ -10,9 +10,9 @@ import lightning as L
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from studio.render import render_piano_roll, render_wav
-from studio.sample_midi import sample_pieces
-from studio.sampling import SamplingSettings
+from studio.generation.render import render_piano_roll, render_wav
+from studio.generation.midi import sample_pieces
+from studio.generation.sampling import SamplingSettings
 
 
 class MidiSampleLogger(L.Callback):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol, Sequence
 
@@ -35,7 +38,7 @@ class SamplingSettings:
     top_p: float = 1.0
 
     def __post_init__(self) -> None:
-        if not self.temperature > 0:
+        if not (self.temperature > 0 and math.isfinite(self.temperature)):
             raise StudioError(f"--temperature {self.temperature} must be > 0 (try 0.8 for safer text, 1.2 for wilder)")
         if not 0 < self.top_p <= 1:
             raise StudioError(f"--top_p {self.top_p} must be in (0, 1] (1 turns nucleus sampling off)")
@@ -44,8 +47,12 @@ class SamplingSettings:
 
 
 def filter_logits(logits: torch.Tensor, settings: SamplingSettings) -> torch.Tensor:
-    """Scale by temperature and mask everything outside the top-k and the top-p nucleus with -inf."""
-    logits = logits / settings.temperature
+    """Scale by temperature and mask everything outside the top-k and the top-p nucleus with -inf.
+
+    The likeliest token always survives, so any valid settings leave something to draw.
+    """
+    # Shifting by the maximum first keeps every extreme temperature finite: the best token scores 0.
+    logits = (logits - logits.amax(-1, keepdim=True)) / settings.temperature
     if 0 < settings.top_k < logits.shape[-1]:
         kth = torch.topk(logits, settings.top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -90,6 +97,33 @@ def conditioned_step(model: nn.Module, controls: Optional[torch.Tensor]) -> Call
     return lambda tokens, state: model(tokens, state, controls=controls.expand(*tokens.shape, -1))
 
 
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[None]:
+    """Run the block with `model` in eval mode, and give it back its training mode afterwards, whatever happens."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def prefill(run: Callable[[torch.Tensor, Any], tuple], prompt: Sequence[int], rows: int,
+            device: torch.device) -> tuple[torch.Tensor, Any]:
+    """Read the prompt once; the last step's logits and the state, copied for each of `rows` batch rows."""
+    logits, state = run(torch.tensor([list(prompt)], device=device), None)
+    state = select_state(state, torch.zeros(rows, dtype=torch.long, device=device))
+    return logits[:, -1].expand(rows, -1), state
+
+
+def next_scores(logits: torch.Tensor, constraint: Optional[Constraint], settings: SamplingSettings) -> torch.Tensor:
+    """The log-scores a token is drawn from: grammar mask, then temperature, top-k and top-p."""
+    scores = logits.float()
+    if constraint is not None:
+        scores = scores.masked_fill(~constraint.allowed().to(scores.device), float("-inf"))
+    return filter_logits(scores, settings)
+
+
 @torch.no_grad()
 def generate(
     model: nn.Module,
@@ -107,42 +141,33 @@ def generate(
     leaves the batch. `controls` [control_dim] go beside every step of a conditioned model.
     """
     check_request(length, num_samples, prompt)
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    generator = torch.Generator(device=device).manual_seed(seed)
-    run = conditioned_step(model, controls)
-    logits, state = run(torch.tensor([list(prompt)], device=device), None)
-    rows = torch.zeros(num_samples, dtype=torch.long, device=device)
-    state = select_state(state, rows)
-    logits = logits[:, -1].expand(num_samples, -1)
-    if constraint is not None:
-        constraint.reset(num_samples)
-    out = torch.empty(num_samples, length, dtype=torch.long, device=device)
-    done_at = torch.full((num_samples,), length, dtype=torch.long, device=device)
-    active = torch.arange(num_samples, device=device)  # the sample each batch row belongs to
-    steps = 0
-    for step in range(length):
-        scores = logits.float()
+    with evaluating(model):
+        device = next(model.parameters()).device
+        generator = torch.Generator(device=device).manual_seed(seed)
+        run = conditioned_step(model, controls)
+        logits, state = prefill(run, prompt, num_samples, device)
         if constraint is not None:
-            scores = scores.masked_fill(~constraint.allowed().to(device), float("-inf"))
-        probs = filter_logits(scores, settings).softmax(-1)
-        token = draw(probs, generator)
-        out[active, step] = token
-        steps = step + 1
-        if constraint is not None:
-            constraint.update(token)
-            finished = constraint.finished().to(device)
-            if bool(finished.any()):
-                # Finished samples leave the batch, so the rest step as a smaller (cheaper) batch.
-                done_at[active[finished]] = step + 1
-                keep = (~finished).nonzero().squeeze(1)
-                if keep.numel() == 0:
-                    break
-                active, token, state = active[keep], token[keep], select_state(state, keep)
-                constraint.keep(keep)
-        logits, state = run(token[:, None], state)
-        logits = logits[:, -1]
-    model.train(was_training)
+            constraint.reset(num_samples)
+        out = torch.empty(num_samples, length, dtype=torch.long, device=device)
+        done_at = torch.full((num_samples,), length, dtype=torch.long, device=device)
+        active = torch.arange(num_samples, device=device)  # the sample each batch row belongs to
+        steps = 0
+        for step in range(length):
+            token = draw(next_scores(logits, constraint, settings).softmax(-1), generator)
+            out[active, step] = token
+            steps = step + 1
+            if constraint is not None:
+                constraint.update(token)
+                finished = constraint.finished().to(device)
+                if bool(finished.any()):
+                    # Finished samples leave the batch, so the rest step as a smaller (cheaper) batch.
+                    done_at[active[finished]] = step + 1
+                    keep = (~finished).nonzero().squeeze(1)
+                    if keep.numel() == 0:
+                        break
+                    active, token, state = active[keep], token[keep], select_state(state, keep)
+                    constraint.keep(keep)
+            logits, state = run(token[:, None], state)
+            logits = logits[:, -1]
     lengths = done_at.clamp(max=steps).tolist()
     return [row[:n] for row, n in zip(out[:, :steps].tolist(), lengths)]

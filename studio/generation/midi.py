@@ -1,10 +1,8 @@
-"""`studio sample` for MIDI checkpoints: batched, grammar-constrained pieces written as .mid, .wav and .png."""
+"""MIDI pieces from a language model: batched, grammar-constrained, optionally primed, steered or beam-searched."""
 
 from __future__ import annotations
 
-import argparse
 import io
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -13,16 +11,12 @@ import numpy as np
 import pretty_midi
 import torch
 
-from studio.beam_search import beam_search, check_beam
-from studio.checkpoint import LoadedCheckpoint
+from studio.generation.beam_search import BeamSettings, beam_search
 from studio.codecs.midi import MidiCodec, load_midi
-from studio.codecs.midi_controls import control_vector
-from studio.codecs.midi_grammar import MidiGrammar
+from studio.generation.midi_grammar import MidiGrammar
 from studio.errors import StudioError
-from studio.paths import atomic_write_bytes
-from studio.render import render_piano_roll, render_wav
-from studio.sample_cli import output_folder, write_settings
-from studio.sampling import SamplingSettings, generate
+from studio.generation.render import render_piano_roll, render_wav
+from studio.generation.sampling import SamplingSettings, generate
 
 DEFAULT_SECONDS = 30.0
 # The event budget of a piece asked for in seconds. Performances rarely pass 60 events/s and an
@@ -53,6 +47,24 @@ class Piece:
         """Number of notes."""
         return sum(len(inst.notes) for inst in self.midi.instruments)
 
+    def to_midi(self) -> bytes:
+        """The piece as a Standard MIDI File, in memory."""
+        return midi_bytes(self.midi)
+
+    def note_list(self) -> list[dict[str, float]]:
+        """Every note as plain data: pitch, start and end (seconds), velocity; sorted by start."""
+        notes = [n for inst in self.midi.instruments for n in inst.notes]
+        return [{"pitch": n.pitch, "start": round(n.start, 4), "end": round(n.end, 4), "velocity": n.velocity}
+                for n in sorted(notes, key=lambda n: (n.start, n.pitch))]
+
+    def render_wav(self, path: str | Path, sample_rate: int = 22050) -> str:
+        """Write a WAV rendering (FluidSynth when installed, else the built-in synth); return the renderer used."""
+        return render_wav(self.midi, path, sample_rate=sample_rate)
+
+    def piano_roll(self, path: str | Path, title: Optional[str] = None) -> None:
+        """Write a piano-roll PNG of the piece."""
+        render_piano_roll(self.midi, path, title=title or f"{self.seconds:.1f} s, {self.notes} notes")
+
 
 def primer_ids(codec: MidiCodec, path: Optional[str]) -> list[int]:
     """The primer's event ids (empty without one); StudioError if it is not a MIDI file with notes."""
@@ -82,14 +94,13 @@ def sample_pieces(
     primer: Optional[list[int]] = None,
     max_note_seconds: float = 5.0,
     controls: Optional[np.ndarray] = None,
-    beam: tuple[int, int, int] = (1, 1, 1),
+    beam: BeamSettings = BeamSettings(),
 ) -> list[Piece]:
     """Generate `num_samples` pieces together; `seconds` and `events` bound each whole piece, primer included.
 
-    `controls` (see `studio.codecs.midi_controls.control_vector`) steer a model trained with controls.
-    `beam` is (beam_size, branch_factor, steps_per_iteration) of `studio.beam_search`; (1, 1, n) samples plainly.
+    `controls` (see `studio.codecs.midi.controls.control_vector`) steer a model trained with controls.
+    `beam` (see `studio.generation.beam_search`) keeps the likeliest of several sampled branches.
     """
-    check_beam(*beam)
     primer = list(primer or [])
     if seconds is None and events is None:
         raise StudioError("give the pieces a length: --seconds or --length")
@@ -113,10 +124,10 @@ def sample_pieces(
     grammar.prime(primer)
     steering = None if controls is None else torch.as_tensor(controls, dtype=torch.float32)
     prompt = [codec.bos_id, *primer]
-    if beam[:2] == (1, 1):
+    if beam.plain:
         rows = generate(model, prompt, budget - len(primer), num_samples, settings, seed, grammar, steering)
     else:
-        rows = beam_search(model, prompt, budget - len(primer), num_samples, settings, seed, grammar, *beam,
+        rows = beam_search(model, prompt, budget - len(primer), num_samples, settings, seed, grammar, beam,
                            steering).best()
     pieces = []
     for row in rows:
@@ -147,39 +158,3 @@ def midi_bytes(pm: pretty_midi.PrettyMIDI) -> bytes:
     buffer = io.BytesIO()
     pm.write(buffer)
     return buffer.getvalue()
-
-
-def write_piece(piece: Piece, folder: Path, index: int, render: bool) -> tuple[Path, Optional[str]]:
-    """Write sample_<index>.mid (and .wav, .png), each atomically; return the .mid path and the renderer used."""
-    path = folder / f"sample_{index}.mid"
-    atomic_write_bytes(path, midi_bytes(piece.midi))
-    if not render:
-        return path, None
-    used = render_wav(piece.midi, path.with_suffix(".wav"))
-    render_piano_roll(piece.midi, path.with_suffix(".png"), title=f"sample {index}: {piece.seconds:.1f} s, {piece.notes} notes")
-    return path, used
-
-
-def sample_midi_main(args: argparse.Namespace, loaded: LoadedCheckpoint, settings: SamplingSettings) -> None:
-    """`studio sample` on a MIDI checkpoint: generate, print a line per piece, write the files."""
-    codec: MidiCodec = loaded.codec
-    if args.prompt is not None:
-        raise StudioError(f"{args.ckpt} is a MIDI checkpoint: --prompt applies to text; use --primer FILE.mid")
-    seconds = args.seconds if args.seconds is not None or args.length is not None else DEFAULT_SECONDS
-    primer = primer_ids(codec, args.primer)
-    try:
-        controls = control_vector(codec.controls, args.notes_per_second, args.pitch_class_histogram)
-    except StudioError as error:
-        raise StudioError(f"{args.ckpt}: {error}") from None
-    beam = (args.beam_size, args.branch_factor, args.steps_per_iteration)
-    pieces = sample_pieces(loaded.model, codec, args.num_samples, settings, args.seed, seconds, args.length,
-                           primer, args.max_note_seconds, controls if codec.controls else None, beam)
-    folder = output_folder(Path(args.out_dir), loaded.path, args.seed)
-    renderers: set[str] = set()
-    for i, piece in enumerate(pieces, 1):
-        path, used = write_piece(piece, folder, i, render=not args.no_render)
-        renderers |= {used} if used else set()
-        print(f"{path}  {piece.seconds:.1f} s  {piece.notes} notes")
-    write_settings(folder, args)
-    rendered = f", rendered with {'/'.join(sorted(renderers))}" if renderers else " (not rendered)"
-    print(f"wrote {len(pieces)} piece(s) to {folder}{rendered}", file=sys.stderr)

@@ -16,7 +16,16 @@ from torch import nn
 
 from studio.errors import StudioError
 from studio.nn.state import select_state
-from studio.sampling import Constraint, SamplingSettings, check_request, conditioned_step, draw, filter_logits
+from studio.generation.sampling import (
+    Constraint,
+    SamplingSettings,
+    check_request,
+    conditioned_step,
+    draw,
+    evaluating,
+    next_scores,
+    prefill,
+)
 
 
 @dataclass(frozen=True)
@@ -59,14 +68,34 @@ def _prune(scores: torch.Tensor, seq_id: torch.Tensor, beam_size: int, branch_fa
     return chosen.repeat_interleave(branch_factor, dim=1).reshape(-1)
 
 
-def check_beam(beam_size: int, branch_factor: int, steps_per_iteration: int) -> None:
-    """One-line errors for beam settings that cannot run."""
-    if beam_size < 1:
-        raise StudioError(f"--beam_size {beam_size} must be >= 1 (1 with --branch_factor 1 is plain sampling)")
-    if branch_factor < 1:
-        raise StudioError(f"--branch_factor {branch_factor} must be >= 1 (try 2: copies of each beam per iteration)")
-    if steps_per_iteration < 1:
-        raise StudioError(f"--steps_per_iteration {steps_per_iteration} must be >= 1 (try 1: prune after every step)")
+@dataclass(frozen=True)
+class BeamSettings:
+    """Magenta's beam options: beams kept per piece, sampled copies per beam, events between prunings.
+
+    The default (1, 1, 1) is plain sampling.
+    """
+
+    beam_size: int = 1
+    branch_factor: int = 1
+    steps_per_iteration: int = 1
+
+    def __post_init__(self) -> None:
+        if self.beam_size < 1:
+            raise StudioError(f"--beam_size {self.beam_size} must be >= 1 (1 with --branch_factor 1 is plain sampling)")
+        if self.branch_factor < 1:
+            raise StudioError(f"--branch_factor {self.branch_factor} must be >= 1 (try 2: copies of each beam per iteration)")
+        if self.steps_per_iteration < 1:
+            raise StudioError(f"--steps_per_iteration {self.steps_per_iteration} must be >= 1 (try 1: prune after every step)")
+
+    @property
+    def plain(self) -> bool:
+        """Whether these settings are plain sampling (one beam, no branching)."""
+        return self.beam_size == 1 and self.branch_factor == 1
+
+    @property
+    def width(self) -> int:
+        """Candidates per piece stepped together."""
+        return self.beam_size * self.branch_factor
 
 
 @torch.no_grad()
@@ -78,32 +107,26 @@ def beam_search(
     settings: SamplingSettings,
     seed: int,
     constraint: Optional[Constraint],
-    beam_size: int,
-    branch_factor: int,
-    steps_per_iteration: int,
+    beam: BeamSettings,
     controls: Optional[torch.Tensor] = None,
 ) -> Candidates:
     """Continue `prompt` by up to `length` tokens for each of `num_samples` pieces; every piece's final candidates.
 
     `.best()` of the result gives each piece's best sequence (finished ones preferred), cut after the
-    constraint finishes it, like `studio.sampling.generate`. The same seed gives the same pieces;
+    constraint finishes it, like `studio.generation.sampling.generate`. The same seed gives the same pieces;
     beam_size = branch_factor = 1 is plain sampling. `controls` [control_dim] go beside every step of a
     conditioned model.
     """
     check_request(length, num_samples, prompt)
-    check_beam(beam_size, branch_factor, steps_per_iteration)
-    was_training = model.training
-    model.eval()
-    try:
+    beam_size, branch_factor, steps_per_iteration = beam.beam_size, beam.branch_factor, beam.steps_per_iteration
+    with evaluating(model):
         device = next(model.parameters()).device
         generator = torch.Generator(device=device).manual_seed(seed)
         run = conditioned_step(model, controls)
-        width = beam_size * branch_factor
+        width = beam.width
         total = num_samples * width
         # Read the prompt once; at first every candidate of a piece continues it independently.
-        logits, state = run(torch.tensor([list(prompt)], device=device), None)
-        state = select_state(state, torch.zeros(total, dtype=torch.long, device=device))
-        logits = logits[:, -1].expand(total, -1)
+        logits, state = prefill(run, prompt, total, device)
         if constraint is not None:
             constraint.reset(total)
         out = torch.empty(total, length, dtype=torch.long, device=device)
@@ -114,10 +137,7 @@ def beam_search(
         seq_id = torch.arange(num_samples, device=device).repeat_interleave(width)
         steps = 0
         for step in range(length):
-            masked = logits.float()
-            if constraint is not None:
-                masked = masked.masked_fill(~constraint.allowed().to(device), float("-inf"))
-            filtered = filter_logits(masked, settings)
+            filtered = next_scores(logits, constraint, settings)
             token = draw(filtered.softmax(-1), generator)
             log_prob = filtered.log_softmax(-1).gather(1, token[:, None]).squeeze(1)
             scores += log_prob.double().masked_fill(finished, 0.0)  # a finished row's score is frozen
@@ -140,8 +160,6 @@ def beam_search(
                     constraint.keep(keep)
             logits, state = run(token[:, None], state)
             logits = logits[:, -1]
-    finally:
-        model.train(was_training)
     cut = [row[:n] for row, n in zip(out[:, :steps].tolist(), done_at.clamp(max=steps).tolist())]
     rows = [cut[i:i + width] for i in range(0, total, width)]
     return Candidates(rows, scores.view(num_samples, width).cpu(), finished.view(num_samples, width).cpu())

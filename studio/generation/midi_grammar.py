@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 
 from studio.codecs.midi import MidiCodec
-from studio.codecs.midi_events import NUM_PITCHES
+from studio.codecs.midi.events import NUM_PITCHES
 from studio.errors import StudioError
 
 _SILENT = -1  # start step of a pitch that is not sounding

@@ -1,0 +1,100 @@
+"""The `studio` command: one table of subcommands, and the one place errors become one line and an exit status."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Optional
+
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from studio.errors import StudioError
+
+
+def _lost_a_peer(error: BaseException) -> bool:
+    """Whether `error` is a collective failing because another rank died (gloo or NCCL)."""
+    import torch.distributed as dist
+
+    message = str(error)
+    backend_error = isinstance(error, getattr(dist, "DistError", ())) or "gloo" in message or "NCCL" in message
+    return backend_error and any(s in message for s in ("Connection", "closed", "timed out", "Timeout", "peer"))
+
+
+# Known noise from our dependencies that says nothing actionable to a Studio user.
+QUIET_WARNINGS = (
+    r".*isinstance\(treespec, LeafSpec\).*",
+    r"Checkpoint directory .* exists and is not empty.*",  # the run's config.yaml is written there first
+)
+
+
+def run_fit(argv: list[str], from_console: bool) -> None:
+    """LightningCLI's subcommands (fit, validate, test), with the old class paths of saved runs still accepted."""
+    from studio.cli.fit import StudioCLI
+    from studio.cli.legacy import alias_old_class_paths
+
+    alias_old_class_paths()
+    # From the console LightningCLI reads sys.argv itself (and warns when given both).
+    StudioCLI(args=None if from_console else argv)
+
+
+def run_sample(argv: list[str], from_console: bool) -> None:
+    """`studio sample`."""
+    from studio.cli.sample import sample_main
+
+    sample_main(argv[1:])
+
+
+def run_tag(argv: list[str], from_console: bool) -> None:
+    """`studio tag`."""
+    from studio.cli.tag import tag_main
+
+    tag_main(argv[1:])
+
+
+# The one command table: name -> (what it does, how it runs).
+COMMANDS: dict[str, tuple[str, Callable[[list[str], bool], None]]] = {
+    "fit": ("train a model from a config (LightningCLI)", run_fit),
+    "validate": ("evaluate a checkpoint on the validation split", run_fit),
+    "test": ("evaluate a checkpoint on the test split", run_fit),
+    "sample": ("generate text or MIDI from a checkpoint", run_sample),
+    "tag": ("label audio files with a tagging checkpoint", run_tag),
+}
+
+
+def usage() -> str:
+    """The command list `studio`, `studio --help` and an unknown command print."""
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name:<{width}}  {summary}" for name, (summary, _) in COMMANDS.items()]
+    return "usage: studio COMMAND [options]   (studio COMMAND --help for its options)\n\ncommands:\n" + "\n".join(lines)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point of the `studio` console script."""
+    from_console = argv is None
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for pattern in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    try:
+        if not argv or argv[0] in ("-h", "--help"):
+            print(usage())
+            return
+        if argv[0] not in COMMANDS:
+            raise StudioError(f"unknown command {argv[0]!r}: use one of {', '.join(COMMANDS)} (see `studio --help`)")
+        COMMANDS[argv[0]][1](argv, from_console)
+    except StudioError as error:
+        print(f"studio: error: {error}", file=sys.stderr)
+        sys.exit(StudioError.exit_code)
+    except SIGTERMException:
+        print("studio: stopped by a signal after saving last.ckpt; resume with --ckpt_path last", file=sys.stderr)
+        sys.exit(143)
+    except KeyboardInterrupt:
+        print("studio: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as error:
+        if not _lost_a_peer(error):
+            raise
+        reason = str(error).strip().splitlines()[0][-160:]
+        print(f"studio: error: another process of this distributed run stopped ({reason}); "
+              "the last complete checkpoint is intact: resume with --ckpt_path last", file=sys.stderr)
+        sys.exit(1)

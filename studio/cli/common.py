@@ -1,0 +1,27 @@
+"""What the `sample` and `tag` commands share: one-line argument errors and the device check."""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+import torch
+
+from studio.errors import StudioError
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line with the fix, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `studio <cmd>: error: <message>` and exit 2."""
+        raise StudioError(f"{message} (see `{self.prog} --help`)")
+
+
+def resolve_device(name: str) -> str:
+    """The torch device name to run on; a GPU asked for where there is none is a clear error."""
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise StudioError(f"--device {name} asked for a GPU but none is available: use --device cpu")
+    if not (name == "cpu" or name.startswith("cuda") or name == "mps"):
+        raise StudioError(f"--device {name!r} is not a device: use cpu, cuda or cuda:N")
+    return name

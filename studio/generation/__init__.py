@@ -1,0 +1,8 @@
+"""Generation without a command line: load a checkpoint once, then generate text or MIDI, or tag audio."""
+
+from studio.generation.api import Generator
+from studio.generation.beam_search import BeamSettings
+from studio.generation.midi import Piece
+from studio.generation.sampling import SamplingSettings
+
+__all__ = ["BeamSettings", "Generator", "Piece", "SamplingSettings"]

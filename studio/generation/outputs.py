@@ -1,0 +1,84 @@
+"""Where generated files go: a fresh folder per request under `samples/<run>/`, complete or not at all.
+
+The CLI and the web studio both save through `SampleFolder`, so a generation made in either looks
+the same on disk: the sample files and a `settings.json` that records how they were made.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Optional
+
+from studio.errors import StudioError
+from studio.io import atomic_write_bytes, disk_error
+
+
+def new_folder(root: Path, run: str, seed: int) -> Path:
+    """A new folder `root/<run>/<time>-seed<seed>` (suffixed -2, -3, ... if taken), so nothing is overwritten."""
+    base = root / run / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
+    folder, n = base, 1
+    while True:
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            n += 1
+            folder = base.with_name(f"{base.name}-{n}")
+        except OSError as error:
+            raise disk_error(f"the samples folder under {root}", error) from None
+
+
+def run_name(ckpt: Path) -> str:
+    """The run a checkpoint belongs to: the name of its folder (checkpoints/<run>/last.ckpt)."""
+    return ckpt.resolve().parent.name
+
+
+class SampleFolder:
+    """A fresh output folder for one request: on success it holds every file and `settings.json`.
+
+    Used as a context manager: if anything fails before the end (a full disk, a read-only folder, an
+    error), the folder and what was written into it are removed and the OS's reason is reported in
+    one line. `settings.json` is written last, so a folder that has it is complete.
+    """
+
+    def __init__(self, root: Path | str, ckpt: Path | str, seed: int) -> None:
+        self.root, self.ckpt, self.seed = Path(root), Path(ckpt), seed
+        self.path: Optional[Path] = None
+
+    def __enter__(self) -> SampleFolder:
+        self.path = new_folder(self.root, run_name(self.ckpt), self.seed)
+        return self
+
+    def write(self, name: str, data: bytes) -> Path:
+        """Write one file into the folder atomically; return its path."""
+        assert self.path is not None, "use SampleFolder as a context manager"
+        target = self.path / name
+        try:
+            atomic_write_bytes(target, data)
+        except OSError as error:
+            raise disk_error(str(target), error) from None
+        return target
+
+    def write_settings(self, settings: dict[str, Any]) -> Path:
+        """Record how the samples were made (call it last: its presence marks the folder complete)."""
+        return self.write("settings.json", json.dumps(settings, indent=2, default=str).encode("utf-8"))
+
+    def __exit__(self, kind: Optional[type[BaseException]], error: Optional[BaseException],
+                 trace: Optional[TracebackType]) -> None:
+        if error is None or self.path is None:
+            return
+        shutil.rmtree(self.path, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise disk_error(f"the samples in {self.path}", error) from None
+
+
+def check_writable(root: Path | str) -> None:
+    """Fail early, before any work, when the output root cannot take a new folder."""
+    root = Path(root)
+    probe = next((p for p in (root, *root.parents) if p.exists()), None)
+    if probe is not None and not probe.is_dir():
+        raise StudioError(f"--out_dir {root} is inside a file ({probe}), not a folder: choose a folder")

@@ -1,0 +1,45 @@
+"""Labels with times for a clip of audio, from a tagging model: framewise runs or CTC emissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from studio.codecs.speech import SpeechCodec
+
+# A labelled span: (label, start seconds, end seconds).
+Span = tuple[str, float, float]
+
+
+def tag_audio(model: Any, codec: SpeechCodec, audio: Any, sr: int, beam_width: int = 1) -> list[Span]:
+    """Labels of one clip with start and end times in seconds (framewise: merged runs; CTC: emitting frames)."""
+    frames = codec.encode_audio(audio, sr)
+    if frames.shape[0] == 0:
+        return []
+    device = next(model.parameters()).device
+    found = model.emissions(torch.from_numpy(frames).to(device), beam_width)
+    # Framewise runs tile the clip, so the first and last stretch out to its edges; CTC spikes stay where they are.
+    edges = (frames.shape[0], audio.size / sr) if model.hparams.loss == "framewise" else None
+    return [(codec.labels.labels[label], *frame_span(codec, first, end, edges)) for label, first, end in found]
+
+
+def frame_span(codec: SpeechCodec, first: int, end: int, edges: tuple[int, float] | None = None) -> tuple[float, float]:
+    """Seconds covered by frames first..end-1 (each frame owns one hop around its window's centre).
+
+    With `edges` = (frames in the clip, clip seconds), runs at the clip's start or end reach its edges.
+    """
+    settings = codec.features
+    hop, win = settings.hop_length / settings.sample_rate, settings.win_length / settings.sample_rate
+    start = max(0.0, first * hop + (win - hop) / 2)
+    stop = end * hop + (win - hop) / 2
+    if edges is not None:
+        n_frames, duration = edges
+        start = 0.0 if first == 0 else start
+        stop = duration if end >= n_frames else min(stop, duration)
+    return round(start, 6), round(max(stop, start), 6)
+
+
+def phn_text(spans: list[Span], sr: int) -> str:
+    """TIMIT `.phn` lines: start and end sample (at `sr`) and the label."""
+    return "".join(f"{int(round(start * sr))} {int(round(end * sr))} {label}\n" for label, start, end in spans)
