@@ -1,4 +1,4 @@
-# Set-up and the two everyday commands. `make demo` and `make test` work on a fresh machine.
+# Set-up and the everyday commands. `make demo` and `make test` work on a fresh machine.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 RUN ?= quickstart-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test test-fast lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -22,8 +22,19 @@ demo: setup
 	$(BIN)/studio sample --ckpt checkpoints/$(RUN)/last.ckpt --prompt "The " --length 500 \
 		--temperature 0.8 --top_k 40 --num_samples 4 --seed 1
 
-test: setup
+# The full suite (CI runs it), after the guard rails: lint, format, types and the layers.
+test: setup lint
 	$(BIN)/pytest
+
+# The edit-test loop: everything but the end-to-end runs marked slow.
+test-fast: setup
+	$(BIN)/pytest -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/pip install --quiet -e ".[bench]"

@@ -40,9 +40,11 @@ def measure(model, codec, controls: Optional[np.ndarray], pieces: int, seconds: 
     """Notes per second, and shares of notes in C major and in F# major, over `pieces` sampled pieces."""
     sampled = sample_pieces(model, codec, pieces, SamplingSettings(), seed=11, seconds=seconds, controls=controls)
     classes = np.array([n.pitch % 12 for p in sampled for i in p.midi.instruments for n in i.notes], dtype=np.int64)
-    return {"notes_per_second": statistics.mean(p.notes / p.seconds for p in sampled),
-            "in_c_major": float(C_MAJOR[classes].mean()) if classes.size else 0.0,
-            "in_f_sharp_major": float(F_SHARP_MAJOR[classes].mean()) if classes.size else 0.0}
+    return {
+        "notes_per_second": statistics.mean(p.notes / p.seconds for p in sampled),
+        "in_c_major": float(C_MAJOR[classes].mean()) if classes.size else 0.0,
+        "in_f_sharp_major": float(F_SHARP_MAJOR[classes].mean()) if classes.size else 0.0,
+    }
 
 
 def main() -> None:
@@ -52,11 +54,14 @@ def main() -> None:
     parser.add_argument("--pieces", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
-    model, codec, about = quickstart_model(args.ckpt, "--data.init_args.controls=[density, pitch_histogram]",
-                                           name="bench-midi-controls")
+    model, codec, about = quickstart_model(
+        args.ckpt, "--data.init_args.controls=[density, pitch_histogram]", name="bench-midi-controls"
+    )
     if set(codec.controls) != {"density", "pitch_histogram"}:
-        raise SystemExit(f"{args.ckpt} was not trained with both controls: train with "
-                         "--data.init_args.controls '[density, pitch_histogram]'")
+        raise SystemExit(
+            f"{args.ckpt} was not trained with both controls: train with "
+            "--data.init_args.controls '[density, pitch_histogram]'"
+        )
     results: dict[str, dict[str, float]] = {}
     with torch.inference_mode():
         results["none"] = measure(model, codec, None, args.pieces, args.seconds)
@@ -67,16 +72,24 @@ def main() -> None:
             vector = control_vector(codec.controls, pitch_class_histogram=scale.tolist())
             results[f"histogram {name}"] = measure(model, codec, vector, args.pieces, args.seconds)
     free = results["none"]
-    lines = [f"MIDI controls, {args.pieces} pieces of {args.seconds:g} s each (model: {about})",
-             "    asked                    notes/s   in C major   in F# major"]
-    lines += [f"    {name:<24} {r['notes_per_second']:7.1f}   {r['in_c_major']:10.2f}   {r['in_f_sharp_major']:11.2f}"
-              for name, r in results.items()]
+    lines = [
+        f"MIDI controls, {args.pieces} pieces of {args.seconds:g} s each (model: {about})",
+        "    asked                    notes/s   in C major   in F# major",
+    ]
+    lines += [
+        f"    {name:<24} {r['notes_per_second']:7.1f}   {r['in_c_major']:10.2f}   {r['in_f_sharp_major']:11.2f}"
+        for name, r in results.items()
+    ]
     low, high = results[f"density {DENSITIES[0]:g}"], results[f"density {DENSITIES[-1]:g}"]
-    lines.append(f"    density {DENSITIES[-1]:g} vs {DENSITIES[0]:g} notes/s asked: "
-                 f"{high['notes_per_second'] / low['notes_per_second']:.2f}x the notes per second")
-    lines.append(f"    C major asked: {results['histogram C major']['in_c_major'] / free['in_c_major']:.2f}x the share in "
-                 f"C major of no control; F# major asked: "
-                 f"{results['histogram F# major']['in_f_sharp_major'] / free['in_f_sharp_major']:.2f}x the share in F# major")
+    lines.append(
+        f"    density {DENSITIES[-1]:g} vs {DENSITIES[0]:g} notes/s asked: "
+        f"{high['notes_per_second'] / low['notes_per_second']:.2f}x the notes per second"
+    )
+    lines.append(
+        f"    C major asked: {results['histogram C major']['in_c_major'] / free['in_c_major']:.2f}x the share in "
+        f"C major of no control; F# major asked: "
+        f"{results['histogram F# major']['in_f_sharp_major'] / free['in_f_sharp_major']:.2f}x the share in F# major"
+    )
     report("midi_controls", lines, results)
 
 

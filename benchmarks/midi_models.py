@@ -21,9 +21,19 @@ def quickstart_model(ckpt: Optional[str], *overrides: str, name: str = "bench-mi
 
     run_dir = Path(tempfile.gettempdir()) / f"studio-{name}"
     shutil.rmtree(run_dir, ignore_errors=True)
-    cli = StudioCLI(args=["fit", "--config", str(ROOT / "configs/midi/quickstart.yaml"), *overrides,
-                          "--trainer.logger=false", "--trainer.enable_progress_bar=false", "--trainer.callbacks=[]",
-                          f"--checkpoint.dirpath={run_dir}", f"--run_name={name}"])
+    cli = StudioCLI(
+        args=[
+            "fit",
+            "--config",
+            str(ROOT / "configs/midi/quickstart.yaml"),
+            *overrides,
+            "--trainer.logger=false",
+            "--trainer.enable_progress_bar=false",
+            "--trainer.callbacks=[]",
+            f"--checkpoint.dirpath={run_dir}",
+            f"--run_name={name}",
+        ]
+    )
     shown = " ".join(overrides)
     about = f"configs/midi/quickstart.yaml{' ' + shown if shown else ''} trained here, {cli.trainer.global_step} steps"
     return cli.model.cpu().eval(), cli.datamodule.codec, about

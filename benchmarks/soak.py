@@ -51,17 +51,42 @@ class SoakReport:
 
 
 def _command(fit_args: list[str], run: str, steps: int, every: int, step_file: Path, resume: bool) -> list[str]:
-    command = [sys.executable, "-m", "studio", *fit_args, "--trainer.logger=false", "--trainer.enable_progress_bar=false",
-               f"--run_name={run}", f"--trainer.max_steps={steps}", f"--last_checkpoint.every_n_steps={every}",
-               "--trainer.callbacks+=timing.StepFile", f"--trainer.callbacks.path={step_file}"]
+    command = [
+        sys.executable,
+        "-m",
+        "studio",
+        *fit_args,
+        "--trainer.logger=false",
+        "--trainer.enable_progress_bar=false",
+        f"--run_name={run}",
+        f"--trainer.max_steps={steps}",
+        f"--last_checkpoint.every_n_steps={every}",
+        "--trainer.callbacks+=timing.StepFile",
+        f"--trainer.callbacks.path={step_file}",
+    ]
     return command + (["--ckpt_path=last"] if resume else [])
 
 
 def _val_loss(fit_args: list[str], checkpoint: Path, cwd: Path, env: dict) -> float:
     config = checkpoint.parent / "config.yaml"
-    result = subprocess.run([sys.executable, "-m", "studio", "validate", "--config", str(config), "--trainer.logger=false",
-                             "--trainer.enable_progress_bar=false", f"--ckpt_path={checkpoint}"],
-                            cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "studio",
+            "validate",
+            "--config",
+            str(config),
+            "--trainer.logger=false",
+            "--trainer.enable_progress_bar=false",
+            f"--ckpt_path={checkpoint}",
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     match = re.search(r"val_loss\s*│?\s*([0-9.]+)", result.stdout)
     if result.returncode != 0 or match is None:
         raise RuntimeError(result.stderr[-2000:])
@@ -75,8 +100,9 @@ def _read_step(path: Path) -> Optional[int]:
         return None
 
 
-def run_soak(fit_args: list[str], workdir: Path, total_steps: int, every: int, seed: int = 0,
-             env: Optional[dict] = None) -> SoakReport:
+def run_soak(
+    fit_args: list[str], workdir: Path, total_steps: int, every: int, seed: int = 0, env: Optional[dict] = None
+) -> SoakReport:
     """Kill the run at random moments until it reaches `total_steps`, then compare with an uninterrupted run."""
     env = dict(env or os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH", "")]))
@@ -86,8 +112,14 @@ def run_soak(fit_args: list[str], workdir: Path, total_steps: int, every: int, s
     last = workdir / "checkpoints" / "soak" / "last.ckpt"
     while True:
         step_file.unlink(missing_ok=True)
-        process = subprocess.Popen(_command(fit_args, "soak", total_steps, every, step_file, last.exists()),
-                                   cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            _command(fit_args, "soak", total_steps, every, step_file, last.exists()),
+            cwd=workdir,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         # Kill after a random number of trained steps, at least one checkpoint interval, so every cycle
         # can make progress; start-up time never counts.
         budget, first = rng.randint(every, 3 * every), None
@@ -109,23 +141,42 @@ def run_soak(fit_args: list[str], workdir: Path, total_steps: int, every: int, s
         saved = torch.load(last, weights_only=True)["global_step"] if last.exists() else 0
         report.cycles += 1
         report.lost_steps.append(max(reached - saved, 0))
-    subprocess.run(_command(fit_args, "straight", total_steps, every, step_file, False), cwd=workdir, env=env,
-                   check=True, capture_output=True, timeout=3600)
+    subprocess.run(
+        _command(fit_args, "straight", total_steps, every, step_file, False),
+        cwd=workdir,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=3600,
+    )
     report.resumed_val_loss = _val_loss(fit_args, last, workdir, env)
-    report.uninterrupted_val_loss = _val_loss(fit_args, workdir / "checkpoints" / "straight" / "last.ckpt", workdir, env)
+    report.uninterrupted_val_loss = _val_loss(
+        fit_args, workdir / "checkpoints" / "straight" / "last.ckpt", workdir, env
+    )
     return report
 
 
 def main() -> None:
     """Soak the text quickstart for `--steps` training steps, killed and resumed along the way."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=750, help="total training steps (the quickstart's own 750 take about 80 s on 2 CPU cores)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=750,
+        help="total training steps (the quickstart's own 750 take about 80 s on 2 CPU cores)",
+    )
     parser.add_argument("--every", type=int, default=25, help="refresh last.ckpt every N steps")
     args = parser.parse_args()
     workdir = Path("/tmp/studio-soak")
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    fit_args = ["fit", "--config", str(ROOT / "configs/text/quickstart.yaml"), "--trainer.max_time=null", "--trainer.callbacks=[]"]
+    fit_args = [
+        "fit",
+        "--config",
+        str(ROOT / "configs/text/quickstart.yaml"),
+        "--trainer.max_time=null",
+        "--trainer.callbacks=[]",
+    ]
     report = run_soak(fit_args, workdir, args.steps, args.every)
     sys.path.insert(0, str(HERE))
     from timing import report as write_report

@@ -49,6 +49,7 @@ def say(line: str) -> None:
     print(line)
     LINES.append(line)
 
+
 FEATURES, LABELS, BATCH = 120, 13, 16
 
 
@@ -61,7 +62,11 @@ def make_items(lengths: list[int], seed: int) -> list[tuple[torch.Tensor, torch.
     """Random features and frame labels of the given lengths (the speed does not depend on the values)."""
     g = torch.Generator().manual_seed(seed)
     return [
-        (torch.randn(n, FEATURES, generator=g), torch.randint(1, LABELS, (n,), generator=g), torch.randint(1, LABELS, (max(1, n // 10),), generator=g))
+        (
+            torch.randn(n, FEATURES, generator=g),
+            torch.randint(1, LABELS, (n,), generator=g),
+            torch.randint(1, LABELS, (max(1, n // 10),), generator=g),
+        )
         for n in lengths
     ]
 
@@ -93,7 +98,9 @@ def packing_benchmark(steps: int, repeats: int) -> float:
     shuffled = [collate([items[i] for i in idx]) for idx in np.array_split(rng.permutation(len(items)), steps)]
     bucketed = [collate([items[i] for i in idx]) for idx in length_buckets(lengths, BATCH, seed=0)]
     torch.manual_seed(0)
-    model = SequenceTagger(input_size=FEATURES, num_labels=LABELS, projection_size=64, hidden_size=96, num_layers=2, dropout=0.1)
+    model = SequenceTagger(
+        input_size=FEATURES, num_labels=LABELS, projection_size=64, hidden_size=96, num_layers=2, dropout=0.1
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     arms = {
         "baseline (shuffled, padded, unmasked)": (shuffled, "padded"),
@@ -109,8 +116,10 @@ def packing_benchmark(steps: int, repeats: int) -> float:
     real = sum(lengths)
     pad_random = sum(int(b.inputs.shape[0] * b.inputs.shape[1]) for b in shuffled)
     pad_bucket = sum(int(b.inputs.shape[0] * b.inputs.shape[1]) for b in bucketed)
-    say(f"(1) {len(lengths)} utterances of {min(lengths)}-{max(lengths)} frames (mean {np.mean(lengths):.0f}), batch {BATCH}, "
-        f"BiLSTM 2x96, {torch.get_num_threads()} thread(s), median of {repeats}")
+    say(
+        f"(1) {len(lengths)} utterances of {min(lengths)}-{max(lengths)} frames (mean {np.mean(lengths):.0f}), batch {BATCH}, "
+        f"BiLSTM 2x96, {torch.get_num_threads()} thread(s), median of {repeats}"
+    )
     say(f"    padding share: shuffled batches {1 - real / pad_random:.0%}, length buckets {1 - real / pad_bucket:.0%}")
     median = {name: float(np.median(values)) for name, values in results.items()}
     base = median["baseline (shuffled, padded, unmasked)"]
@@ -122,7 +131,9 @@ def packing_benchmark(steps: int, repeats: int) -> float:
 def loading_benchmark(workdir: Path) -> tuple[float, int]:
     """Set up a real SpeechDataModule and train two epochs; return epoch 2's loader-wait share and audio reads."""
     root = synthetic_speech.generate(workdir / "corpus", n_speakers=8, utts_per_speaker=16)
-    data = SpeechDataModule(root=str(root), cache_dir=str(workdir / "cache"), batch_size=BATCH, val_fraction=0.2, test_fraction=0.0)
+    data = SpeechDataModule(
+        root=str(root), cache_dir=str(workdir / "cache"), batch_size=BATCH, val_fraction=0.2, test_fraction=0.0
+    )
     reads = 0
     original = speech_features.read_audio
 
@@ -155,8 +166,10 @@ def loading_benchmark(workdir: Path) -> tuple[float, int]:
                 (losses.sum() / weights.sum()).backward()
                 optimizer.step()
             total = time.perf_counter() - start
-            say(f"    epoch {epoch + 1}: {len(data.dataset('train'))} utterances, loader wait {wait:.3f} s of {total:.2f} s "
-                f"({wait / total:.1%}), audio files read: {reads - before}")
+            say(
+                f"    epoch {epoch + 1}: {len(data.dataset('train'))} utterances, loader wait {wait:.3f} s of {total:.2f} s "
+                f"({wait / total:.1%}), audio files read: {reads - before}"
+            )
     finally:
         speech_features.read_audio = original
     return wait / total, reads - before
@@ -176,10 +189,19 @@ def main() -> None:
     ratio = packing_benchmark(args.steps, args.repeats)
     with tempfile.TemporaryDirectory() as tmp:
         share, reads = loading_benchmark(Path(tmp))
-    say(f"bar 1: tagger (bucketed, exact) / padded baseline = {ratio:.2f}x (target >= 1.5x): {'MET' if ratio >= 1.5 else 'NOT MET'}")
-    say(f"bar 2: data-loading wait {share:.1%} of step time (target < 10%): {'MET' if share < 0.10 else 'NOT MET'}; "
-        f"second epoch audio reads: {reads} ({'MET' if reads == 0 else 'NOT MET'})")
-    report("tagging_speed", LINES, {"tagger_vs_padded": ratio, "loader_wait_share": share, "second_epoch_audio_reads": reads}, echo=False)
+    say(
+        f"bar 1: tagger (bucketed, exact) / padded baseline = {ratio:.2f}x (target >= 1.5x): {'MET' if ratio >= 1.5 else 'NOT MET'}"
+    )
+    say(
+        f"bar 2: data-loading wait {share:.1%} of step time (target < 10%): {'MET' if share < 0.10 else 'NOT MET'}; "
+        f"second epoch audio reads: {reads} ({'MET' if reads == 0 else 'NOT MET'})"
+    )
+    report(
+        "tagging_speed",
+        LINES,
+        {"tagger_vs_padded": ratio, "loader_wait_share": share, "second_epoch_audio_reads": reads},
+        echo=False,
+    )
 
 
 if __name__ == "__main__":

@@ -18,12 +18,12 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import plain_training_loop, report, stateful_eval_loss  # noqa: E402
+from timing import plain_training_loop, report, stateful_eval_loss
 
-from datamodules import TextDataModule  # noqa: E402
-from datamodules.streams import StreamBatches  # noqa: E402
-from studio.cli.fit import StudioCLI  # noqa: E402
-from studio.models import RecurrentLanguageModel  # noqa: E402
+from datamodules import TextDataModule
+from datamodules.streams import StreamBatches
+from studio.cli.fit import StudioCLI
+from studio.models import RecurrentLanguageModel
 
 BUDGET_S, CORPUS = 80, "english"
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,10 +51,21 @@ def evaluator(data: TextDataModule) -> StreamBatches:
 def studio_preset(*extra: str) -> float:
     """Train with the quickstart preset (its own step budget, capped at BUDGET_S) on CORPUS; score its final model."""
     shutil.rmtree(RUN_DIR, ignore_errors=True)
-    cli = StudioCLI(args=["fit", "--config", str(ROOT / "configs/text/quickstart.yaml"),
-                          f"--data.init_args.corpus={CORPUS}", f"--trainer.max_time=00:00:00:{BUDGET_S}",
-                          "--trainer.logger=false", "--trainer.enable_progress_bar=false", "--trainer.callbacks=[]",
-                          f"--checkpoint.dirpath={RUN_DIR}", "--run_name=bench-efficiency", *extra])
+    cli = StudioCLI(
+        args=[
+            "fit",
+            "--config",
+            str(ROOT / "configs/text/quickstart.yaml"),
+            f"--data.init_args.corpus={CORPUS}",
+            f"--trainer.max_time=00:00:00:{BUDGET_S}",
+            "--trainer.logger=false",
+            "--trainer.enable_progress_bar=false",
+            "--trainer.callbacks=[]",
+            f"--checkpoint.dirpath={RUN_DIR}",
+            "--run_name=bench-efficiency",
+            *extra,
+        ]
+    )
     return stateful_eval_loss(cli.model.cpu(), evaluator(cli.datamodule))
 
 
@@ -63,8 +74,15 @@ def plain_loop() -> float:
     torch.manual_seed(0)
     data = TextDataModule(corpus=CORPUS, val_fraction=0.1)
     model = RecurrentLanguageModel(vocab_size=data.codec.vocab_size, embedding_dim=64, hidden_size=256, num_layers=2)
-    plain_training_loop(model, RandomWindows(data.split()[0], 32, 64, seed=0), lr=2e-3, clip=5.0, max_steps=10**9,
-                        stateful=False, time_budget=BUDGET_S)
+    plain_training_loop(
+        model,
+        RandomWindows(data.split()[0], 32, 64, seed=0),
+        lr=2e-3,
+        clip=5.0,
+        max_steps=10**9,
+        stateful=False,
+        time_budget=BUDGET_S,
+    )
     return stateful_eval_loss(model, evaluator(data))
 
 
@@ -80,7 +98,9 @@ def main() -> None:
         f"  preset lower than the plain loop: {'MET' if preset < baseline else 'NOT MET'} "
         f"(difference {baseline - preset:+.3f} nats/char; total {time.perf_counter() - start:.0f} s)",
     ]
-    report("text_learning_efficiency", lines, {"plain_val_loss": baseline, "preset_val_loss": preset, "budget_s": BUDGET_S})
+    report(
+        "text_learning_efficiency", lines, {"plain_val_loss": baseline, "preset_val_loss": preset, "budget_s": BUDGET_S}
+    )
 
 
 if __name__ == "__main__":

@@ -15,10 +15,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import report  # noqa: E402
+from timing import report
 
-from studio.models import RecurrentLanguageModel  # noqa: E402
-from studio.generation.sampling import SamplingSettings, draw, filter_logits, generate  # noqa: E402
+from studio.generation.sampling import SamplingSettings, draw, filter_logits, generate
+from studio.models import RecurrentLanguageModel
 
 VOCAB, LENGTH, BATCH, ONE_AT_A_TIME = 80, 500, 64, 8
 SETTINGS = SamplingSettings(temperature=0.8, top_k=40)
@@ -33,7 +33,7 @@ def rerun_prefix(model: RecurrentLanguageModel, prompt: list[int], length: int, 
             logits, _ = model(torch.tensor([sequence]))
             probs = filter_logits(logits[:, -1], SETTINGS).softmax(-1)
             sequence.append(int(draw(probs, generator)))
-    return sequence[len(prompt):]
+    return sequence[len(prompt) :]
 
 
 def timed(fn) -> float:
@@ -62,9 +62,18 @@ def main() -> None:
         f"  one sample with carried state: {carried_s:.2f} s; re-running the prefix each step: {rerun_s:.2f} s",
         f"  carried / re-run speed-up: {carry_ratio:.1f}x (bar >= 20x): {'MET' if carry_ratio >= 20 else 'NOT MET'}",
     ]
-    report("text_sampling_speed", lines, {"batched_tokens_per_s": batched_rate, "single_tokens_per_s": single_rate,
-                                          "batch_ratio": batch_ratio, "carried_s": carried_s, "rerun_s": rerun_s,
-                                          "carry_ratio": carry_ratio})
+    report(
+        "text_sampling_speed",
+        lines,
+        {
+            "batched_tokens_per_s": batched_rate,
+            "single_tokens_per_s": single_rate,
+            "batch_ratio": batch_ratio,
+            "carried_s": carried_s,
+            "rerun_s": rerun_s,
+            "carry_ratio": carry_ratio,
+        },
+    )
 
 
 if __name__ == "__main__":

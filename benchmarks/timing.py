@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import lightning as L
 import torch
@@ -23,7 +24,9 @@ class StepTimer(L.Callback):
         self.end: Optional[float] = None
         self.tokens = 0
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         """Start the clock after the warm-up steps, then count tokens."""
         now = time.perf_counter()
         if trainer.global_step == self.warmup:
@@ -39,8 +42,16 @@ class StepTimer(L.Callback):
         return self.tokens / (self.end - self.start)
 
 
-def plain_training_loop(model: torch.nn.Module, batches: Iterable, lr: float, clip: float, max_steps: int,
-                        stateful: bool = True, warmup: int = 10, time_budget: Optional[float] = None) -> dict[str, float]:
+def plain_training_loop(
+    model: torch.nn.Module,
+    batches: Iterable,
+    lr: float,
+    clip: float,
+    max_steps: int,
+    stateful: bool = True,
+    warmup: int = 10,
+    time_budget: Optional[float] = None,
+) -> dict[str, float]:
     """The hand-written PyTorch loop Studio is held to: forward, cross-entropy, backward, clip, AdamW step."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     model.train()
@@ -97,7 +108,9 @@ class StepFile(L.Callback):
     def __init__(self, path: str) -> None:
         self.path = Path(path)
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         """Record the step (rank zero)."""
         if trainer.is_global_zero:
             self.path.write_text(str(trainer.global_step))

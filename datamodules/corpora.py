@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from studio.errors import StudioError
 from studio.io import atomic_write_bytes, cache_root
@@ -61,23 +62,28 @@ def load_named_corpus(name: str, cache_dir: Optional[Path] = None) -> str:
     if name in REMOTE:
         path = download(REMOTE[name], (cache_dir or cache_root() / "corpora") / f"{name}.txt")
         return decode_text(path.read_bytes(), path, "utf-8")
-    raise StudioError(f"unknown corpus {name!r}: choose one of {', '.join(CORPUS_NAMES)}, or pass --data.init_args.path FILE_OR_DIR")
+    raise StudioError(
+        f"unknown corpus {name!r}: choose one of {', '.join(CORPUS_NAMES)}, or pass --data.init_args.path FILE_OR_DIR"
+    )
 
 
 def download(remote: RemoteCorpus, target: Path) -> Path:
     """Fetch `remote` into `target` once; later calls verify the cached copy against the recorded checksum."""
     digest_file = target.with_name(target.name + ".sha256")
-    if target.exists() and digest_file.exists():
-        if _sha256(target.read_bytes()) == digest_file.read_text().strip():
-            return target
+    if target.exists() and digest_file.exists() and _sha256(target.read_bytes()) == digest_file.read_text().strip():
+        return target
     try:
         with urllib.request.urlopen(remote.url, timeout=60) as response:
             data = response.read()
     except OSError as error:
-        raise StudioError(f"could not download {remote.url} ({error}): check the network, or pass --data.init_args.path with a local copy") from None
+        raise StudioError(
+            f"could not download {remote.url} ({error}): check the network, or pass --data.init_args.path with a local copy"
+        ) from None
     digest = _sha256(data)
     if remote.size is not None and len(data) != remote.size:
-        raise StudioError(f"download of {remote.url} has {len(data)} bytes, expected {remote.size}: try again later or use a local copy")
+        raise StudioError(
+            f"download of {remote.url} has {len(data)} bytes, expected {remote.size}: try again later or use a local copy"
+        )
     if remote.sha256 is not None and digest != remote.sha256:
         raise StudioError(f"download of {remote.url} failed its SHA-256 check: try again later or use a local copy")
     atomic_write_bytes(target, data)
@@ -89,11 +95,15 @@ def read_corpus_path(path: str, encoding: str = "utf-8") -> str:
     """Text of a file, or of every text file under a folder (sorted, joined by blank lines)."""
     root = Path(path).expanduser()
     if not root.exists():
-        raise StudioError(f"corpus path {path} does not exist: pass an existing file or folder with --data.init_args.path")
+        raise StudioError(
+            f"corpus path {path} does not exist: pass an existing file or folder with --data.init_args.path"
+        )
     if root.is_dir():
         files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
         if not files:
-            raise StudioError(f"no text files ({', '.join(TEXT_SUFFIXES)}) under {path}: add some or point --data.init_args.path at a file")
+            raise StudioError(
+                f"no text files ({', '.join(TEXT_SUFFIXES)}) under {path}: add some or point --data.init_args.path at a file"
+            )
     else:
         files = [root]
     return "\n\n".join(decode_text(f.read_bytes(), f, encoding) for f in files)
@@ -109,7 +119,9 @@ def decode_text(data: bytes, source: Path, encoding: str) -> str:
             "or pass --data.init_args.encoding latin-1"
         ) from None
     except LookupError:
-        raise StudioError(f"unknown text encoding {encoding!r}: pass a Python codec name such as utf-8 or latin-1") from None
+        raise StudioError(
+            f"unknown text encoding {encoding!r}: pass a Python codec name such as utf-8 or latin-1"
+        ) from None
 
 
 def _sha256(data: bytes) -> str:
@@ -119,5 +131,3 @@ def _sha256(data: bytes) -> str:
 def corpus_fingerprint(text: str, settings: str) -> str:
     """A short key for caches derived from `text` under `settings`."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass") + b"\0" + settings.encode()).hexdigest()[:24]
-
-

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import lightning as L
 import numpy as np
@@ -37,10 +38,13 @@ def split_by_file(paths: Sequence[Path], val_fraction: float, seed: int) -> tupl
     mostly the same one when files are added.
     """
     if len(paths) < 2:
-        raise StudioError(f"only {len(paths)} usable MIDI file: the validation split takes whole files, "
-                          "so give at least 2 (more is better)")
-    rank = sorted(range(len(paths)), key=lambda i: (hashlib.sha1(f"{seed}:{paths[i].name}".encode()).hexdigest(),
-                                                      str(paths[i])))
+        raise StudioError(
+            f"only {len(paths)} usable MIDI file: the validation split takes whole files, "
+            "so give at least 2 (more is better)"
+        )
+    rank = sorted(
+        range(len(paths)), key=lambda i: (hashlib.sha1(f"{seed}:{paths[i].name}".encode()).hexdigest(), str(paths[i]))
+    )
     n_val = min(len(paths) - 1, max(1, round(len(paths) * val_fraction)))
     val = sorted(rank[:n_val])
     return sorted(rank[n_val:]), val
@@ -86,7 +90,9 @@ class MidiWindows(Dataset):
         # Each event's time in steps after it acts, to find how far the controls look ahead.
         self._times = [np.cumsum(shift_steps(p, layout)) for p in self.pieces] if codec.controls else []
         slowest = stretch[0] if stretch is not None else 1.0
-        self._ahead_steps = math.ceil(max(DENSITY_WINDOW_S, HISTOGRAM_WINDOW_S) / codec.step_seconds / min(1.0, slowest))
+        self._ahead_steps = math.ceil(
+            max(DENSITY_WINDOW_S, HISTOGRAM_WINDOW_S) / codec.step_seconds / min(1.0, slowest)
+        )
 
     def __len__(self) -> int:
         return len(self.index)
@@ -181,10 +187,14 @@ class MidiDataModule(L.LightningDataModule):
         super().__init__()
         self.save_hyperparameters()
         if window < 2 or stride < 1 or batch_size < 1 or (val_batch_size is not None and val_batch_size < 1):
-            raise StudioError("window must be >= 2 and stride, batch_size and val_batch_size >= 1: "
-                              "e.g. --data.init_args.window 256 --data.init_args.stride 128")
+            raise StudioError(
+                "window must be >= 2 and stride, batch_size and val_batch_size >= 1: "
+                "e.g. --data.init_args.window 256 --data.init_args.stride 128"
+            )
         if not 0.0 < val_fraction < 1.0:
-            raise StudioError(f"val_fraction={val_fraction} is outside (0, 1): pass e.g. --data.init_args.val_fraction 0.1")
+            raise StudioError(
+                f"val_fraction={val_fraction} is outside (0, 1): pass e.g. --data.init_args.val_fraction 0.1"
+            )
         if limit is not None and limit < 2:
             raise StudioError(f"limit={limit} is too small: the split needs at least 2 files (or leave limit unset)")
         if not 0 <= transpose <= 24:
@@ -192,10 +202,13 @@ class MidiDataModule(L.LightningDataModule):
         if stretch is not None:
             stretch = (float(stretch[0]), float(stretch[1]))
             if not 0.0 < stretch[0] <= stretch[1]:
-                raise StudioError(f"stretch={list(stretch)} must be [low, high] with 0 < low <= high, e.g. [0.95, 1.05]")
+                raise StudioError(
+                    f"stretch={list(stretch)} must be [low, high] with 0 < low <= high, e.g. [0.95, 1.05]"
+                )
         if not 0.0 <= control_dropout < 1.0:
-            raise StudioError(f"control_dropout={control_dropout} is outside [0, 1): pass e.g. "
-                              "--data.init_args.control_dropout 0.25")
+            raise StudioError(
+                f"control_dropout={control_dropout} is outside [0, 1): pass e.g. --data.init_args.control_dropout 0.25"
+            )
         if num_workers < 0 or workers < 0:
             raise StudioError("num_workers and workers must be >= 0")
         self.codec = MidiCodec(resolution_ms, max_shift_ms, velocity_bins, keep_drums, tuple(controls or ()))
@@ -254,12 +267,20 @@ class MidiDataModule(L.LightningDataModule):
         # window is full; the model learns that a BOS starts afresh.
         stream = self.stream(split)
         if len(stream) < self.window + 1:
-            raise StudioError(f"the {split} split has {len(stream)} events, fewer than window={self.window} + 1: "
-                              "lower --data.init_args.window or add MIDI files")
+            raise StudioError(
+                f"the {split} split has {len(stream)} events, fewer than window={self.window} + 1: "
+                "lower --data.init_args.window or add MIDI files"
+            )
         training = split == "train"
-        return MidiWindows([stream], self.codec, self.window, self.stride if training else self.window,
-                           self.transpose if training else 0, self.stretch if training else None,
-                           self.control_dropout if training else 0.0)
+        return MidiWindows(
+            [stream],
+            self.codec,
+            self.window,
+            self.stride if training else self.window,
+            self.transpose if training else 0,
+            self.stretch if training else None,
+            self.control_dropout if training else 0.0,
+        )
 
     # -- Lightning hooks -----------------------------------------------------------------------
     def prepare_data(self) -> None:
@@ -277,9 +298,14 @@ class MidiDataModule(L.LightningDataModule):
             self._datasets[split] = self.dataset(split)
         workers = self.num_workers
         # A map-style dataset: under DDP Lightning swaps in a DistributedSampler, so ranks see different windows.
-        return DataLoader(self._datasets[split], batch_size=self.batch_size if shuffle else self.val_batch_size,
-                          shuffle=shuffle, num_workers=workers, persistent_workers=workers > 0,
-                          pin_memory=torch.cuda.is_available())
+        return DataLoader(
+            self._datasets[split],
+            batch_size=self.batch_size if shuffle else self.val_batch_size,
+            shuffle=shuffle,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        )
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled, augmented training windows."""

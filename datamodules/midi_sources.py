@@ -6,7 +6,6 @@ import glob
 import hashlib
 import json
 import multiprocessing
-import warnings
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from datamodules.skipped import warn_skipped
 from studio.codecs.midi import MidiCodec
 from studio.errors import StudioError
 from studio.io import atomic_path, atomic_write_bytes, cache_root
@@ -86,9 +86,7 @@ def music21_corpus_files(
                 failed.append(f"{source.name} ({type(exc).__name__})")
                 continue
         result.append(target)
-    if failed:
-        warnings.warn(f"skipped {len(failed)} of {len(sources)} music21 scores that failed to convert: "
-                      + ", ".join(failed[:10]) + (" ..." if len(failed) > 10 else ""))
+    warn_skipped([(name, "failed to convert") for name in failed], len(sources), "music21 scores", stacklevel=2)
     if not result:
         raise StudioError(f"music21 collection {collection!r} gave no MIDI files: check that music21 is installed")
     return result
@@ -202,12 +200,8 @@ def encode_files(
             f"none of the {len(paths)} MIDI files could be read ({shown}): "
             "check they are Standard MIDI Files that contain notes"
         )
-    if skipped:
-        more = f" and {len(skipped) - 20} more" if len(skipped) > 20 else ""
-        names = ", ".join(p.name for p in skipped[:20]) + more
-        warnings.warn(f"skipped {len(skipped)} of {len(paths)} MIDI files that could not be read: {names}",
-                      stacklevel=2)
     reasons = {paths[i]: error for i, (ids, error) in sorted(results.items()) if ids is None}
+    warn_skipped([(p.name, reasons[p] or "unreadable") for p in skipped], len(paths), "MIDI files", stacklevel=2)
     return EncodedCorpus(items, skipped, reasons)
 
 

@@ -12,8 +12,9 @@ for their CTC label sequence, or with no label left after folding, are skipped a
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import lightning as L
 import numpy as np
@@ -26,10 +27,10 @@ from datamodules.speech_corpus import (
     TIMIT_FOLDING,
     FeatureCache,
     Utterance,
-    warn_skipped,
     read_manifest,
     scan_timit,
     split_by_speaker,
+    warn_skipped,
 )
 from studio.codecs.speech import FeatureSettings, LabelSet, SpeechCodec, frame_labels
 from studio.codecs.speech.ctc import collapse, ctc_frames_needed
@@ -74,7 +75,9 @@ class SpeechDataModule(L.LightningDataModule):
         """`root` (TIMIT-style) or `manifest` (JSONL); neither: the embedded synthetic corpus. `label_map`: a folding or label file, or "timit39"."""
         super().__init__()
         if root and manifest:
-            raise StudioError("pass either --data.init_args.root (a TIMIT-style folder) or --data.init_args.manifest (JSONL), not both")
+            raise StudioError(
+                "pass either --data.init_args.root (a TIMIT-style folder) or --data.init_args.manifest (JSONL), not both"
+            )
         if batch_size < 1 or (val_batch_size is not None and val_batch_size < 1) or num_workers < 0:
             raise StudioError("batch_size and val_batch_size must be positive and num_workers must be >= 0")
         for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
@@ -87,7 +90,11 @@ class SpeechDataModule(L.LightningDataModule):
         self.merge_repeats, self.drop_timit_sa = merge_repeats, drop_timit_sa
         self.batch_size, self.val_batch_size = batch_size, val_batch_size or batch_size
         self.num_workers, self.sort_by_length = num_workers, sort_by_length
-        self.synthetic = {"n_speakers": synthetic_speakers, "utts_per_speaker": synthetic_utterances, "sample_rate": sample_rate}
+        self.synthetic = {
+            "n_speakers": synthetic_speakers,
+            "utts_per_speaker": synthetic_utterances,
+            "sample_rate": sample_rate,
+        }
         self.cache = FeatureCache(self.settings, Path(cache_dir) / "speech_features" if cache_dir else None)
         self._corpus_dir = Path(cache_dir) if cache_dir else cache_root()
         self._labels: Optional[LabelSet] = None
@@ -119,7 +126,9 @@ class SpeechDataModule(L.LightningDataModule):
         else:
             root = Path(self.root).expanduser() if self.root else self._synthetic_root()
             if not root.is_dir():
-                raise StudioError(f"speech corpus folder {root} does not exist; pass the folder holding the .wav and .phn files as --data.init_args.root")
+                raise StudioError(
+                    f"speech corpus folder {root} does not exist; pass the folder holding the .wav and .phn files as --data.init_args.root"
+                )
             official = _train_test_folders(root)
             if official:  # TIMIT's own TRAIN/ and TEST/ folders: its test speakers stay the test split
                 found["train"], found["test"] = scan_timit(official[0]), scan_timit(official[1])
@@ -142,7 +151,9 @@ class SpeechDataModule(L.LightningDataModule):
         if self.label_map:
             path = LABEL_MAP_SHORTCUTS.get(self.label_map, Path(self.label_map).expanduser())
             if not Path(path).is_file():
-                raise StudioError(f"label map {self.label_map} not found: pass a folding file (`raw folded` per line), a label list, or timit39")
+                raise StudioError(
+                    f"label map {self.label_map} not found: pass a folding file (`raw folded` per line), a label list, or timit39"
+                )
             return LabelSet.from_folding_file(path) if _columns(Path(path)) == 2 else LabelSet.from_file(path)
         listed = Path(self.root).expanduser() / synthetic_speech.LABELS_FILE if self.root else None
         if listed is not None and listed.is_file():
@@ -155,12 +166,16 @@ class SpeechDataModule(L.LightningDataModule):
         train = found["train"] or []
         test = found["test"]
         if test is None:
-            train, test = split_by_speaker(train, self.test_fraction, self.seed + 1) if self.test_fraction else (train, [])
+            train, test = (
+                split_by_speaker(train, self.test_fraction, self.seed + 1) if self.test_fraction else (train, [])
+            )
         val = found["val"]
         if val is None:
             train, val = split_by_speaker(train, self.val_fraction, self.seed)
         if not val:
-            raise StudioError("the validation split is empty: raise --data.init_args.val_fraction or pass --data.init_args.val_manifest")
+            raise StudioError(
+                "the validation split is empty: raise --data.init_args.val_fraction or pass --data.init_args.val_manifest"
+            )
         # Without a test split of its own, `studio test` scores the validation split.
         return {"train": train, "val": val, "test": test or val}
 
@@ -233,7 +248,9 @@ class SpeechDataModule(L.LightningDataModule):
             warn_skipped(skipped, len(self.utterances(split)), f"{split} utterances")
         self.skipped[split] = skipped
         if not items:
-            raise StudioError(f"no usable {split} utterance is left ({len(skipped)} skipped); check the warning above for why")
+            raise StudioError(
+                f"no usable {split} utterance is left ({len(skipped)} skipped); check the warning above for why"
+            )
         return UtteranceDataset(items)
 
     def dataset(self, split: str) -> UtteranceDataset:
@@ -253,7 +270,9 @@ class SpeechDataModule(L.LightningDataModule):
         )
         if self.sort_by_length or not shuffle:
             # One sample is one bucket of similar lengths: DataLoader batching is off (batch_size=None).
-            return DataLoader(BucketedBatches(dataset, batch_size, self.seed), batch_size=None, shuffle=shuffle, **common)
+            return DataLoader(
+                BucketedBatches(dataset, batch_size, self.seed), batch_size=None, shuffle=shuffle, **common
+            )
         return DataLoader(dataset, batch_size=batch_size, shuffle=True, **common)
 
     def train_dataloader(self) -> DataLoader:

@@ -6,9 +6,10 @@ Both datasets are map-style, so a plain `DataLoader` over them lets Lightning pu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch

@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import warnings
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import soundfile
 
+from datamodules.skipped import warn_skipped
 from studio.codecs.speech import features as speech_features
 from studio.codecs.speech.features import FeatureSettings
 from studio.errors import StudioError
@@ -23,11 +23,6 @@ AUDIO_SUFFIXES = (".wav", ".flac")
 TIMIT_FOLDING = Path(__file__).parent / "labelsets" / "timit_61_to_39.txt"
 # Bump when the feature code changes in a way that makes old cached features wrong.
 CACHE_VERSION = 1
-_MAX_NAMED = 10
-
-
-class CorpusWarning(UserWarning):
-    """Some utterances of a corpus were skipped; the message names them and why."""
 
 
 @dataclass
@@ -48,13 +43,6 @@ class Utterance:
 
 class _Skip(Exception):
     """Internal: this utterance is unusable, for the reason in the message."""
-
-
-def warn_skipped(skipped: list[tuple[str, str]], total: int, what: str) -> None:
-    """One warning that counts the skipped items and names the first few with the reason."""
-    named = ", ".join(f"{name} ({why})" for name, why in skipped[:_MAX_NAMED])
-    more = f" and {len(skipped) - _MAX_NAMED} more" if len(skipped) > _MAX_NAMED else ""
-    warnings.warn(f"skipped {len(skipped)} of {total} {what}: {named}{more}", CorpusWarning, stacklevel=3)
 
 
 def _audio_info(path: Path) -> tuple[int, int]:
@@ -136,10 +124,14 @@ def scan_timit(root: str | Path) -> list[Utterance]:
     """Utterances of a TIMIT-style folder (audio + `.phn` alignments; speaker = parent folder), bad ones skipped."""
     root = Path(root)
     if not root.is_dir():
-        raise StudioError(f"speech corpus folder {root} does not exist; pass the folder holding the .wav and .phn files")
+        raise StudioError(
+            f"speech corpus folder {root} does not exist; pass the folder holding the .wav and .phn files"
+        )
     audio_files = _find_audio(root)
     if not audio_files:
-        raise StudioError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {root}; pass the folder holding the recordings")
+        raise StudioError(
+            f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {root}; pass the folder holding the recordings"
+        )
     utterances, skipped = [], []
     for audio in audio_files:
         try:
@@ -148,7 +140,9 @@ def scan_timit(root: str | Path) -> list[Utterance]:
             skipped.append((str(audio.relative_to(root)), str(why)))
     if not utterances:
         first = f"{skipped[0][0]} ({skipped[0][1]})"
-        raise StudioError(f"none of the {len(audio_files)} utterances under {root} is usable (e.g. {first}); fix the .phn files")
+        raise StudioError(
+            f"none of the {len(audio_files)} utterances under {root} is usable (e.g. {first}); fix the .phn files"
+        )
     if skipped:
         warn_skipped(skipped, len(audio_files), "utterances")
     return utterances

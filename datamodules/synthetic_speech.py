@@ -50,8 +50,18 @@ PHONES: dict[str, Phone] = {
 
 # Words give the phone sequences structure; WORD_NEXT is a sparse word bigram over them.
 LEXICON: tuple[tuple[str, ...], ...] = (
-    ("s", "iy"), ("k", "aa", "t"), ("m", "uw", "n"), ("t", "eh", "n"), ("f", "iy", "t"), ("sh", "uw"),
-    ("n", "aa", "m"), ("k", "iy", "s"), ("m", "eh", "sh"), ("s", "aa", "f"), ("t", "uw", "k"), ("f", "eh", "m"),
+    ("s", "iy"),
+    ("k", "aa", "t"),
+    ("m", "uw", "n"),
+    ("t", "eh", "n"),
+    ("f", "iy", "t"),
+    ("sh", "uw"),
+    ("n", "aa", "m"),
+    ("k", "iy", "s"),
+    ("m", "eh", "sh"),
+    ("s", "aa", "f"),
+    ("t", "uw", "k"),
+    ("f", "eh", "m"),
 )
 WORD_NEXT: tuple[tuple[int, ...], ...] = tuple(((i + 1) % 12, (i + 5) % 12, (i + 7) % 12) for i in range(12))
 
@@ -105,7 +115,11 @@ def _durations(phones: list[str], speaker: Speaker, rng: np.random.Generator, sr
 def _glottal_source(n: int, speaker: Speaker, rng: np.random.Generator, sr: int) -> np.ndarray:
     # Falling intonation plus slow wobble; pulses where the accumulated phase crosses an integer.
     t = np.arange(n) / sr
-    f0 = speaker.f0 * (1.08 - 0.16 * t / max(t[-1], 1e-9)) * (1 + 0.03 * np.sin(2 * np.pi * 3.0 * t + rng.uniform(0, 6.3)))
+    f0 = (
+        speaker.f0
+        * (1.08 - 0.16 * t / max(t[-1], 1e-9))
+        * (1 + 0.03 * np.sin(2 * np.pi * 3.0 * t + rng.uniform(0, 6.3)))
+    )
     phase = np.cumsum(f0 / sr)
     pulses = np.diff(np.floor(phase), prepend=0.0)
     # Two one-pole low-passes give the glottal spectrum's roughly -12 dB/octave tilt.
@@ -138,7 +152,9 @@ def _ramp(n: int, sr: int) -> np.ndarray:
     return env
 
 
-def _render(phone: str, voice: np.ndarray, noise: np.ndarray, speaker: Speaker, rng: np.random.Generator, sr: int) -> np.ndarray:
+def _render(
+    phone: str, voice: np.ndarray, noise: np.ndarray, speaker: Speaker, rng: np.random.Generator, sr: int
+) -> np.ndarray:
     spec = PHONES[phone]
     n = voice.size
     level = spec.level * speaker.loudness * rng.uniform(0.85, 1.15)
@@ -212,16 +228,22 @@ def _write_corpus(folder: Path, params: dict[str, int]) -> None:
     (folder / MARKER).write_text(json.dumps(params, sort_keys=True), encoding="utf-8")
 
 
-def generate(root: str | Path, n_speakers: int = 8, utts_per_speaker: int = 20, seed: int = 0, sample_rate: int = 16000) -> Path:
+def generate(
+    root: str | Path, n_speakers: int = 8, utts_per_speaker: int = 20, seed: int = 0, sample_rate: int = 16000
+) -> Path:
     """Write the synthetic corpus under `root` (`<speaker>/<utt>.wav` + `.phn`, `labels.txt`) unless it is already there."""
     if n_speakers < 1 or utts_per_speaker < 1 or sample_rate < 8000:
-        raise StudioError("the synthetic speech corpus needs n_speakers >= 1, utts_per_speaker >= 1 and sample_rate >= 8000")
+        raise StudioError(
+            "the synthetic speech corpus needs n_speakers >= 1, utts_per_speaker >= 1 and sample_rate >= 8000"
+        )
     root = Path(root)
     params = _params(n_speakers, utts_per_speaker, seed, sample_rate)
     if _marker(root) == params:
         return root
     if root.exists() and any(root.iterdir()) and _marker(root) is None:
-        raise StudioError(f"{root} is not empty and holds no synthetic speech corpus; pass a new or empty folder for it")
+        raise StudioError(
+            f"{root} is not empty and holds no synthetic speech corpus; pass a new or empty folder for it"
+        )
     # Build beside the target and swap it in, so a reader never sees half a corpus.
     staging = root.with_name(f".{root.name}.{os.getpid()}.tmp")
     shutil.rmtree(staging, ignore_errors=True)

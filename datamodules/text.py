@@ -36,7 +36,9 @@ class TextDataModule(L.LightningDataModule):
         super().__init__()
         self.save_hyperparameters()
         if not 0.0 < val_fraction < 1.0:
-            raise StudioError(f"val_fraction={val_fraction} is outside (0, 1): pass e.g. --data.init_args.val_fraction 0.1")
+            raise StudioError(
+                f"val_fraction={val_fraction} is outside (0, 1): pass e.g. --data.init_args.val_fraction 0.1"
+            )
         if batch_size < 1 or val_batch_size < 1 or seq_len < 1:
             raise StudioError("batch_size, val_batch_size and seq_len must be positive integers")
         self.path, self.corpus, self.encoding = path, corpus, encoding
@@ -104,7 +106,7 @@ class TextDataModule(L.LightningDataModule):
     def train_dataloader(self) -> StreamBatches:
         """B contiguous streams per rank; position tracked by what the trainer consumed, for exact resume."""
         trainer = self.trainer
-        consumed = (lambda: trainer.fit_loop.epoch_loop.batch_progress.current.processed) if trainer else None
+        consumed = (lambda: trainer.fit_loop.epoch_loop.batch_progress.current.processed) if trainer else None  # type: ignore[attr-defined]
         return self._streams(self.split()[0], self.batch_size, "training", consumed)
 
     def val_dataloader(self) -> StreamBatches:

@@ -18,26 +18,81 @@ from studio.errors import StudioError
 FORMAT = 1
 
 
-def read_checkpoint(path: str) -> dict[str, Any]:
-    """Load a checkpoint's contents safely, with one-line errors for every way it can be wrong."""
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint's contents safely and check its structure, with one-line errors for every way it can be wrong."""
     file = Path(path).expanduser()
-    if not file.is_file():
+    if not file.exists():
         raise StudioError(f"checkpoint {path} does not exist: pass a .ckpt file, e.g. checkpoints/<run>/last.ckpt")
+    if not file.is_file():
+        what = "a folder" if file.is_dir() else "not a regular file"
+        raise StudioError(f"checkpoint {path} is {what}: pass a .ckpt file, e.g. checkpoints/<run>/last.ckpt")
     try:
         checkpoint = torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         if "GLOBAL" not in str(error):  # only an import of a global means the file asked to run code
-            raise StudioError(f"checkpoint {path} cannot be read (corrupt or truncated): pass a complete .ckpt written by `studio fit`") from None
+            raise StudioError(
+                f"checkpoint {path} cannot be read (corrupt or truncated): pass a complete .ckpt written by `studio fit`"
+            ) from None
         raise StudioError(
             f"checkpoint {path} holds objects that could run code when opened, so it was refused: "
             "only open checkpoints written by Studio"
         ) from None
+    except OSError as error:
+        raise StudioError(f"checkpoint {path} cannot be read ({error.strerror or type(error).__name__})") from None
     except Exception as error:  # torch raises several types for truncated or foreign files
-        raise StudioError(f"checkpoint {path} cannot be read ({type(error).__name__}): it is corrupt or not a PyTorch checkpoint") from None
-    if not isinstance(checkpoint, dict) or "studio" not in checkpoint or "state_dict" not in checkpoint:
-        raise StudioError(f"{path} is not a Studio checkpoint: pass one written by `studio fit` (checkpoints/<run>/*.ckpt)")
-    meta = checkpoint["studio"]
-    if not isinstance(meta, dict) or meta.get("format", 0) > FORMAT:
-        version = meta.get("version", "?") if isinstance(meta, dict) else "?"
-        raise StudioError(f"{path} was written by Studio {version}, newer than this one ({__version__}): upgrade Studio to open it")
+        raise StudioError(
+            f"checkpoint {path} cannot be read ({type(error).__name__}): it is corrupt or not a PyTorch checkpoint"
+        ) from None
+    check_structure(checkpoint, str(path))
     return checkpoint
+
+
+def check_structure(checkpoint: Any, path: str) -> None:
+    """StudioError naming the first thing about a loaded checkpoint that is not what Studio writes."""
+    if not isinstance(checkpoint, dict) or "studio" not in checkpoint or "state_dict" not in checkpoint:
+        raise StudioError(
+            f"{path} is not a Studio checkpoint: pass one written by `studio fit` (checkpoints/<run>/*.ckpt)"
+        )
+    meta = checkpoint["studio"]
+    if not isinstance(meta, dict):
+        raise _damaged(path, f"its studio entry is a {type(meta).__name__}, not a mapping")
+    version = meta.get("format", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise _damaged(path, f"its format field is {version!r}, not a whole number")
+    if version > FORMAT:
+        raise StudioError(
+            f"{path} was written by Studio {meta.get('version', '?')} (checkpoint format {version}), newer than this "
+            f"one ({__version__}, format {FORMAT}): upgrade Studio to open it"
+        )
+    if not isinstance(meta.get("task"), str):
+        raise _damaged(path, f"its task is {meta.get('task')!r}, not a name")
+    if meta.get("codec") is not None and not isinstance(meta["codec"], dict):
+        raise _damaged(path, f"its codec is a {type(meta['codec']).__name__}, not a mapping")
+    hparams = checkpoint.get("hyper_parameters", {})
+    if not isinstance(hparams, dict) or not all(isinstance(key, str) for key in hparams):
+        raise _damaged(path, "its hyper_parameters are not a mapping of names to values")
+    state = checkpoint["state_dict"]
+    if not isinstance(state, dict) or not all(
+        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state.items()
+    ):
+        raise _damaged(path, "its state_dict is not a mapping of parameter names to tensors")
+
+
+def check_state_shapes(expected: dict[str, torch.Size], state: dict[str, torch.Tensor], path: str, fix: str) -> None:
+    """StudioError when a checkpoint's tensors do not fit a model's (missing, unexpected or differently shaped)."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        names = ", ".join((missing or unexpected)[:3])
+        what = "lacks" if missing else "has parameters the model does not:"
+        raise StudioError(f"{path} does not fit the model: it {what} {names}; {fix}")
+    for name, shape in expected.items():
+        if tuple(state[name].shape) != tuple(shape):
+            raise StudioError(
+                f"{path} does not fit the model: {name} is {tuple(state[name].shape)} in the checkpoint but "
+                f"{tuple(shape)} in the model; {fix}"
+            )
+
+
+def _damaged(path: str, what: str) -> StudioError:
+    return StudioError(f"{path} is damaged or not written by Studio ({what}): use an intact checkpoint of the run")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -16,19 +19,32 @@ ROOT = Path(__file__).resolve().parents[1]
 # A tiny text model that trains in seconds; tests add their own budget flags.
 TINY_TEXT_FIT = [
     "fit",
-    "--model", "studio.models.RecurrentLanguageModel",
-    "--model.init_args.embedding_dim", "16",
-    "--model.init_args.hidden_size", "32",
-    "--model.init_args.num_layers", "1",
-    "--model.init_args.scheduler", "constant",
-    "--data", "datamodules.TextDataModule",
-    "--data.init_args.batch_size", "4",
-    "--data.init_args.seq_len", "32",
-    "--data.init_args.val_batch_size", "2",
-    "--trainer.accelerator", "cpu",
-    "--trainer.enable_progress_bar", "false",
-    "--trainer.enable_model_summary", "false",
-    "--seed_everything", "7",
+    "--model",
+    "studio.models.RecurrentLanguageModel",
+    "--model.init_args.embedding_dim",
+    "16",
+    "--model.init_args.hidden_size",
+    "32",
+    "--model.init_args.num_layers",
+    "1",
+    "--model.init_args.scheduler",
+    "constant",
+    "--data",
+    "datamodules.TextDataModule",
+    "--data.init_args.batch_size",
+    "4",
+    "--data.init_args.seq_len",
+    "32",
+    "--data.init_args.val_batch_size",
+    "2",
+    "--trainer.accelerator",
+    "cpu",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.enable_model_summary",
+    "false",
+    "--seed_everything",
+    "7",
 ]
 
 
@@ -45,29 +61,84 @@ def studio_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str
     """Environment for CLI runs: caches and W&B files under the test's folder, W&B offline."""
     env = dict(os.environ)
     # One thread per process: CLI runs (and DDP ranks) share CI's two cores without oversubscribing them.
-    env.update(STUDIO_CACHE=str(tmp_path / "cache"), WANDB_MODE="offline", WANDB_SILENT="true", PYTHONUNBUFFERED="1",
-               OMP_NUM_THREADS="1")
+    env.update(
+        STUDIO_CACHE=str(tmp_path / "cache"),
+        WANDB_MODE="offline",
+        WANDB_SILENT="true",
+        PYTHONUNBUFFERED="1",
+        OMP_NUM_THREADS="1",
+    )
     env.pop("WANDB_API_KEY", None)
     monkeypatch.setenv("STUDIO_CACHE", env["STUDIO_CACHE"])
     return env
 
 
 def run_studio(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run `python -m studio ARGS` in `cwd` and capture its output."""
+    """Run `python -m studio ARGS` in `cwd` and capture its output (for tests that need a process of its own)."""
     return subprocess.run(
         [sys.executable, "-m", "studio", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def run_studio_here(
+    args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """Run the `studio` command in this process, as `run_studio` would in a new one, without its start-up cost.
+
+    The working folder and environment are the command's while it runs and restored afterwards; its
+    exit status, stdout and stderr come back as from a subprocess. An uncaught exception becomes
+    status 1 with its traceback on stderr, as the interpreter would print it. (`timeout` is unused.)
+    """
+    from studio.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_cwd, saved_env = os.getcwd(), dict(os.environ)
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(args))
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+            except Exception:
+                traceback.print_exc(file=err)
+                code = 1
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="session")
 def trained_text(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -> dict:
     """One small text training run (W&B offline, samples logged), shared by the end-to-end tests."""
     work = tmp_path_factory.mktemp("run")
-    env = dict(os.environ, STUDIO_CACHE=str(work / "cache"), WANDB_MODE="offline", WANDB_SILENT="true", OMP_NUM_THREADS="1")
+    env = dict(
+        os.environ, STUDIO_CACHE=str(work / "cache"), WANDB_MODE="offline", WANDB_SILENT="true", OMP_NUM_THREADS="1"
+    )
     env.pop("WANDB_API_KEY", None)
-    sample_logger = ["--trainer.callbacks+=studio.training.text_samples.TextSampleLogger", "--trainer.callbacks.every_n_steps=20",
-                     "--trainer.callbacks.length=30"]
-    result = run_studio([*TINY_TEXT_FIT, "--data.init_args.path", str(small_corpus), "--trainer.max_epochs", "2",
-                         "--run_name", "tiny", *sample_logger], work, env)
+    sample_logger = [
+        "--trainer.callbacks+=studio.training.text_samples.TextSampleLogger",
+        "--trainer.callbacks.every_n_steps=20",
+        "--trainer.callbacks.length=30",
+    ]
+    result = run_studio(
+        [
+            *TINY_TEXT_FIT,
+            "--data.init_args.path",
+            str(small_corpus),
+            "--trainer.max_epochs",
+            "2",
+            "--run_name",
+            "tiny",
+            *sample_logger,
+        ],
+        work,
+        env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return {"work": work, "env": env, "run": work / "checkpoints" / "tiny"}

@@ -10,8 +10,15 @@ import numpy as np
 import pretty_midi
 
 
-def write_song(path: Path, seed: int, notes: int = 40, low: int = 40, high: int = 90,
-               pitches: Optional[Sequence[int]] = None, gaps: tuple[float, float] = (0.1, 0.5)) -> Path:
+def write_song(
+    path: Path,
+    seed: int,
+    notes: int = 40,
+    low: int = 40,
+    high: int = 90,
+    pitches: Optional[Sequence[int]] = None,
+    gaps: tuple[float, float] = (0.1, 0.5),
+) -> Path:
     """A random piano piece of `notes` notes with pitches in [low, high) (or among `pitches`), written to `path`.
 
     Onsets are `gaps` seconds apart (drawn uniformly); each note lasts 0.3 s.

@@ -8,12 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from studio.generation.beam_search import BeamSettings, beam_search
 from studio.codecs.midi import MidiCodec
-from studio.generation.midi_grammar import MidiGrammar
 from studio.errors import StudioError
-from studio.models import RecurrentLanguageModel
+from studio.generation.beam_search import BeamSettings, beam_search
+from studio.generation.midi_grammar import MidiGrammar
 from studio.generation.sampling import Constraint, SamplingSettings, filter_logits, generate
+from studio.models import RecurrentLanguageModel
 
 CODEC = MidiCodec()
 
@@ -30,12 +30,17 @@ def text_model() -> RecurrentLanguageModel:
     return RecurrentLanguageModel(vocab_size=11, embedding_dim=16, hidden_size=32).eval()
 
 
-def _log_likelihood(model: nn.Module, prompt: list[int], row: list[int], settings: SamplingSettings,
-                    constraint: Optional[Constraint] = None) -> float:
+def _log_likelihood(
+    model: nn.Module,
+    prompt: list[int],
+    row: list[int],
+    settings: SamplingSettings,
+    constraint: Optional[Constraint] = None,
+) -> float:
     """The summed log-probability of `row` after `prompt`, from one pass over the whole sequence."""
     with torch.no_grad():
         logits, _ = model(torch.tensor([prompt + row[:-1]]))
-    logits = logits[0, len(prompt) - 1:].float()
+    logits = logits[0, len(prompt) - 1 :].float()
     if constraint is not None:
         constraint.reset(1)
         masks = []
@@ -92,18 +97,23 @@ def test_one_iteration_keeps_the_likeliest_of_independent_samples(text_model: Re
     settings, prompt = SamplingSettings(top_p=0.9), [1, 2, 3]
     pieces = beam_search(text_model, prompt, 12, 3, settings, 4, None, BeamSettings(2, 3, 12)).best()
     samples = generate(text_model, prompt, 12, 3 * 6, settings, 4)  # the same draws, row for row
-    likeliest = [max(samples[i:i + 6], key=lambda row: _log_likelihood(text_model, prompt, row, settings))
-                 for i in range(0, 18, 6)]
+    likeliest = [
+        max(samples[i : i + 6], key=lambda row: _log_likelihood(text_model, prompt, row, settings))
+        for i in range(0, 18, 6)
+    ]
     assert pieces == likeliest
     assert len({tuple(row) for row in samples[:6]}) == 6  # a real choice was made
 
 
-def test_beam_size_one_branch_factor_one_is_plain_sampling(text_model: RecurrentLanguageModel,
-                                                          midi_model: RecurrentLanguageModel) -> None:
+def test_beam_size_one_branch_factor_one_is_plain_sampling(
+    text_model: RecurrentLanguageModel, midi_model: RecurrentLanguageModel
+) -> None:
     plain = beam_search(text_model, [1, 2], 20, 4, SamplingSettings(), 9, None, BeamSettings(1, 1, 3)).best()
     assert plain == generate(text_model, [1, 2], 20, 4, SamplingSettings(), 9)
     grammar = MidiGrammar(CODEC, 1.0, 60)
-    pieces = beam_search(midi_model, [CODEC.bos_id], 60, 4, SamplingSettings(), 9, grammar, BeamSettings(1, 1, 1)).best()
+    pieces = beam_search(
+        midi_model, [CODEC.bos_id], 60, 4, SamplingSettings(), 9, grammar, BeamSettings(1, 1, 1)
+    ).best()
     assert len(pieces) == 4
     for row in pieces:
         _check_piece(row, 1.0, 60)
@@ -117,8 +127,9 @@ class Bigram(nn.Module):
         self.log_table = nn.Parameter(torch.tensor(table).log(), requires_grad=False)
         self.calls: list[dict] = []
 
-    def forward(self, tokens: torch.Tensor, state: object = None,
-                **kwargs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, tokens: torch.Tensor, state: object = None, **kwargs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         self.calls.append(kwargs)
         return self.log_table[tokens], torch.zeros(1, tokens.shape[0], 1)
 
@@ -157,7 +168,7 @@ class StopAtTwo:
 def test_a_finished_candidate_takes_one_beam_and_wins_with_a_frozen_score() -> None:
     table = [[0.8, 0.1, 0.1, 0.0], [0.1, 0.8, 0.1, 0.0], [1 / 3, 1 / 3, 1 / 3, 0.0], [0.3, 0.2, 0.5, 0.0]]
     found = beam_search(Bigram(table), [3], 6, 2, SamplingSettings(), 1, StopAtTwo(), BeamSettings(2, 4, 1))
-    for rows, scores, finished in zip(found.rows, found.scores, found.finished):
+    for rows, scores, _finished in zip(found.rows, found.scores, found.finished):
         stopped = [i for i, row in enumerate(rows) if row == [2]]
         assert stopped and all(scores[i] == pytest.approx(torch.tensor(0.5).log().item()) for i in stopped)
         assert len(stopped) < len(rows)  # the other beam went on searching
@@ -177,19 +188,34 @@ def test_controls_go_beside_every_step_only_when_given() -> None:
     beam_search(model, [3, 0], 3, 2, SamplingSettings(), 0, None, BeamSettings(2, 2, 1))
     assert model.calls and all(call == {} for call in model.calls)
     model.calls.clear()
-    beam_search(model, [3, 0], 3, 2, SamplingSettings(), 0, None, BeamSettings(2, 2, 1), controls=torch.tensor([0.5, 1.0]))
+    beam_search(
+        model, [3, 0], 3, 2, SamplingSettings(), 0, None, BeamSettings(2, 2, 1), controls=torch.tensor([0.5, 1.0])
+    )
     shapes = [tuple(call["controls"].shape) for call in model.calls]
     assert shapes == [(1, 2, 2)] + [(8, 1, 2)] * 2
 
 
 @pytest.mark.parametrize(
     "length, num, prompt, beam, branch, steps, flag",
-    [(0, 1, [1], 1, 1, 1, "length"), (5, 0, [1], 1, 1, 1, "num_samples"), (5, 1, [], 1, 1, 1, "prompt"),
-     (5, 1, [1], 0, 1, 1, "--beam_size"), (5, 1, [1], 1, 0, 1, "--branch_factor"),
-     (5, 1, [1], 1, 1, 0, "--steps_per_iteration")],
+    [
+        (0, 1, [1], 1, 1, 1, "length"),
+        (5, 0, [1], 1, 1, 1, "num_samples"),
+        (5, 1, [], 1, 1, 1, "prompt"),
+        (5, 1, [1], 0, 1, 1, "--beam_size"),
+        (5, 1, [1], 1, 0, 1, "--branch_factor"),
+        (5, 1, [1], 1, 1, 0, "--steps_per_iteration"),
+    ],
 )
-def test_bad_arguments_are_clear_errors(text_model: RecurrentLanguageModel, length: int, num: int, prompt: list[int],
-                                        beam: int, branch: int, steps: int, flag: str) -> None:
+def test_bad_arguments_are_clear_errors(
+    text_model: RecurrentLanguageModel,
+    length: int,
+    num: int,
+    prompt: list[int],
+    beam: int,
+    branch: int,
+    steps: int,
+    flag: str,
+) -> None:
     with pytest.raises(StudioError, match=flag) as error:
         beam_search(text_model, prompt, length, num, SamplingSettings(), 0, None, BeamSettings(beam, branch, steps))
     assert "\n" not in str(error.value)

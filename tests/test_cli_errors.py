@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import TINY_TEXT_FIT, run_studio
 
 pytestmark = pytest.mark.slow
@@ -26,13 +25,18 @@ def _assert_one_line_error(result, *needles: str) -> None:
     [
         (lambda d: d / "nope.txt", ["nope.txt", "does not exist"]),
         (lambda d: (d / "empty.txt").write_text("  \n") and d / "empty.txt", ["empty.txt", "is empty"]),
-        (lambda d: (d / "bin.txt").write_bytes(b"abc\xff\xfe\x00") and d / "bin.txt", ["bin.txt", "not valid utf-8", "latin-1"]),
+        (
+            lambda d: (d / "bin.txt").write_bytes(b"abc\xff\xfe\x00") and d / "bin.txt",
+            ["bin.txt", "not valid utf-8", "latin-1"],
+        ),
     ],
     ids=["missing", "empty", "undecodable"],
 )
 def test_bad_corpus(tmp_path: Path, studio_env: dict, setup, needles: list[str]) -> None:
     path = setup(tmp_path)
-    result = run_studio([*TINY_TEXT_FIT, "--data.init_args.path", str(path), "--trainer.logger", "false"], tmp_path, studio_env)
+    result = run_studio(
+        [*TINY_TEXT_FIT, "--data.init_args.path", str(path), "--trainer.logger", "false"], tmp_path, studio_env
+    )
     _assert_one_line_error(result, *needles)
     assert not (tmp_path / "checkpoints").exists()
 
@@ -49,12 +53,24 @@ def test_bad_corpus(tmp_path: Path, studio_env: dict, setup, needles: list[str])
         (["--notes_per_second", "4"], ["text checkpoint", "--notes_per_second"]),
         (["--beam_size", "3"], ["text checkpoint", "--beam_size"]),
     ],
-    ids=["prompt-unknown-chars", "temperature", "top_p", "length", "length-not-int", "midi-seconds", "midi-density",
-         "midi-beam"],
+    ids=[
+        "prompt-unknown-chars",
+        "temperature",
+        "top_p",
+        "length",
+        "length-not-int",
+        "midi-seconds",
+        "midi-density",
+        "midi-beam",
+    ],
 )
 def test_bad_sample_arguments(trained_text: dict, args: list[str], needles: list[str]) -> None:
-    before = sorted((trained_text["work"] / "samples").rglob("*")) if (trained_text["work"] / "samples").exists() else []
-    result = run_studio(["sample", "--ckpt", str(trained_text["run"] / "last.ckpt"), *args], trained_text["work"], trained_text["env"])
+    before = (
+        sorted((trained_text["work"] / "samples").rglob("*")) if (trained_text["work"] / "samples").exists() else []
+    )
+    result = run_studio(
+        ["sample", "--ckpt", str(trained_text["run"] / "last.ckpt"), *args], trained_text["work"], trained_text["env"]
+    )
     _assert_one_line_error(result, *needles)
     after = sorted((trained_text["work"] / "samples").rglob("*")) if (trained_text["work"] / "samples").exists() else []
     assert after == before  # nothing written, nothing damaged
@@ -65,8 +81,11 @@ def test_bad_checkpoints(tmp_path: Path, studio_env: dict) -> None:
     torch.save({"weights": torch.zeros(2)}, foreign)
     garbage = tmp_path / "garbage.ckpt"
     garbage.write_bytes(b"not a checkpoint at all")
-    for path, needle in [(tmp_path / "missing.ckpt", "does not exist"), (foreign, "not a Studio checkpoint"),
-                         (garbage, "cannot be read")]:
+    for path, needle in [
+        (tmp_path / "missing.ckpt", "does not exist"),
+        (foreign, "not a Studio checkpoint"),
+        (garbage, "cannot be read"),
+    ]:
         result = run_studio(["sample", "--ckpt", str(path)], tmp_path, studio_env)
         _assert_one_line_error(result, str(path.name), needle)
 
@@ -74,17 +93,25 @@ def test_bad_checkpoints(tmp_path: Path, studio_env: dict) -> None:
 def test_a_new_run_never_overwrites_an_old_one(trained_text: dict) -> None:
     run = trained_text["run"]
     before = (run / "last.ckpt").read_bytes()
-    result = run_studio([*TINY_TEXT_FIT, "--run_name", "tiny", "--trainer.logger", "false"], trained_text["work"], trained_text["env"])
+    result = run_studio(
+        [*TINY_TEXT_FIT, "--run_name", "tiny", "--trainer.logger", "false"], trained_text["work"], trained_text["env"]
+    )
     _assert_one_line_error(result, "checkpoints/tiny", "--ckpt_path last", "--run_name")
     assert (run / "last.ckpt").read_bytes() == before
 
 
-NO_GPU = pytest.param(["--trainer.accelerator", "gpu"], id="no-gpu",
-                      marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"))
+NO_GPU = pytest.param(
+    ["--trainer.accelerator", "gpu"],
+    id="no-gpu",
+    marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"),
+)
 
 
 @pytest.mark.parametrize("args", [NO_GPU, pytest.param(["--trainer.strategy", "nonsense"], id="strategy")])
 def test_impossible_trainer_settings(tmp_path: Path, small_corpus: Path, studio_env: dict, args: list[str]) -> None:
-    result = run_studio([*TINY_TEXT_FIT, "--data.init_args.path", str(small_corpus), "--trainer.logger", "false", *args],
-                        tmp_path, studio_env)
+    result = run_studio(
+        [*TINY_TEXT_FIT, "--data.init_args.path", str(small_corpus), "--trainer.logger", "false", *args],
+        tmp_path,
+        studio_env,
+    )
     _assert_one_line_error(result, "trainer settings were refused", "--trainer.accelerator")

@@ -8,7 +8,6 @@ from pathlib import Path
 import pretty_midi
 import pytest
 import torch
-
 from conftest import ROOT, run_studio
 from wandb_records import summary
 
@@ -17,26 +16,46 @@ pytestmark = pytest.mark.slow
 # A tiny model on 4 chorales: enough to exercise every stage in seconds, not to make music.
 TINY_MIDI_FIT = [
     "fit",
-    "--model", "studio.models.RecurrentLanguageModel",
-    "--model.init_args.embedding_dim", "16",
-    "--model.init_args.hidden_size", "32",
-    "--model.init_args.num_layers", "1",
-    "--model.init_args.scheduler", "constant",
-    "--model.init_args.stateful", "false",
-    "--data", "datamodules.midi.MidiDataModule",
-    "--data.init_args.limit", "4",
-    "--data.init_args.window", "64",
-    "--data.init_args.stride", "64",
-    "--data.init_args.batch_size", "8",
-    "--data.init_args.val_fraction", "0.25",
-    "--trainer.accelerator", "cpu",
-    "--trainer.enable_progress_bar", "false",
-    "--trainer.enable_model_summary", "false",
-    "--trainer.max_steps", "6",
-    "--seed_everything", "7",
+    "--model",
+    "studio.models.RecurrentLanguageModel",
+    "--model.init_args.embedding_dim",
+    "16",
+    "--model.init_args.hidden_size",
+    "32",
+    "--model.init_args.num_layers",
+    "1",
+    "--model.init_args.scheduler",
+    "constant",
+    "--model.init_args.stateful",
+    "false",
+    "--data",
+    "datamodules.midi.MidiDataModule",
+    "--data.init_args.limit",
+    "4",
+    "--data.init_args.window",
+    "64",
+    "--data.init_args.stride",
+    "64",
+    "--data.init_args.batch_size",
+    "8",
+    "--data.init_args.val_fraction",
+    "0.25",
+    "--trainer.accelerator",
+    "cpu",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.enable_model_summary",
+    "false",
+    "--trainer.max_steps",
+    "6",
+    "--seed_everything",
+    "7",
 ]
-MEDIA_LOGGER = ["--trainer.callbacks+=studio.training.midi_samples.MidiSampleLogger", "--trainer.callbacks.every_n_steps=3",
-                "--trainer.callbacks.seconds=2"]
+MEDIA_LOGGER = [
+    "--trainer.callbacks+=studio.training.midi_samples.MidiSampleLogger",
+    "--trainer.callbacks.every_n_steps=3",
+    "--trainer.callbacks.seconds=2",
+]
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +89,13 @@ def _one_line_error(result, *needles: str) -> str:
 
 def test_fit_writes_a_midi_checkpoint_and_logs_audio_and_piano_rolls(trained_midi: dict) -> None:
     checkpoint = torch.load(trained_midi["ckpt"], weights_only=True)
-    assert checkpoint["studio"]["codec"] == {"kind": "midi", "resolution_ms": 10, "max_shift_ms": 1000,
-                                             "velocity_bins": 32, "keep_drums": False}
+    assert checkpoint["studio"]["codec"] == {
+        "kind": "midi",
+        "resolution_ms": 10,
+        "max_shift_ms": 1000,
+        "velocity_bins": 32,
+        "keep_drums": False,
+    }
     assert checkpoint["hyper_parameters"]["vocab_size"] == 391
     files = list((trained_midi["work"] / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(files) == 1
@@ -84,10 +108,33 @@ def test_fit_writes_a_midi_checkpoint_and_logs_audio_and_piano_rolls(trained_mid
 
 def test_quickstart_preset_runs_without_a_logger(tmp_path: Path, trained_midi: dict) -> None:
     # The preset itself, cut to a few chorales and steps; the music21 conversions of the shared run are reused.
-    result = run_studio(["fit", "--config", str(ROOT / "configs/midi/quickstart.yaml"), "--trainer.logger", "false",
-                         "--data.init_args.limit", "4", "--data.init_args.window", "64", "--data.init_args.batch_size", "4",
-                         "--model.init_args.hidden_size", "32", "--trainer.max_steps", "2", "--trainer.max_time", "null",
-                         "--trainer.enable_progress_bar", "false", "--run_name", "quiet"], tmp_path, trained_midi["env"])
+    result = run_studio(
+        [
+            "fit",
+            "--config",
+            str(ROOT / "configs/midi/quickstart.yaml"),
+            "--trainer.logger",
+            "false",
+            "--data.init_args.limit",
+            "4",
+            "--data.init_args.window",
+            "64",
+            "--data.init_args.batch_size",
+            "4",
+            "--model.init_args.hidden_size",
+            "32",
+            "--trainer.max_steps",
+            "2",
+            "--trainer.max_time",
+            "null",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--run_name",
+            "quiet",
+        ],
+        tmp_path,
+        trained_midi["env"],
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "checkpoints/quiet/last.ckpt").exists() and not (tmp_path / "wandb").exists()
 
@@ -120,7 +167,12 @@ def test_beam_search_writes_valid_pieces_of_the_asked_length(trained_midi: dict)
         notes = [n for inst in pm.instruments for n in inst.notes]
         assert notes and abs(pm.get_end_time() - 4.0) <= 0.4 and max(n.end - n.start for n in notes) <= 2.005
     assert [p.read_bytes() for p in beamed] != [p.read_bytes() for p in plain]
-    assert _sample(trained_midi, *args, "--beam_size", "2", "--branch_factor", "3", "--steps_per_iteration", "8")[0].read_bytes() == beamed[0].read_bytes()
+    assert (
+        _sample(trained_midi, *args, "--beam_size", "2", "--branch_factor", "3", "--steps_per_iteration", "8")[
+            0
+        ].read_bytes()
+        == beamed[0].read_bytes()
+    )
 
 
 def test_sample_continues_a_primer(trained_midi: dict) -> None:
@@ -141,11 +193,14 @@ def test_sample_continues_a_primer(trained_midi: dict) -> None:
 
 @pytest.mark.parametrize(
     "args, needles",
-    [(["--seconds", "0"], ["--seconds 0"]), (["--primer", "NOTES"], ["--primer", "notes.txt", "Standard MIDI File"]),
-     (["--prompt", "The "], ["MIDI checkpoint", "--primer"]),
-     (["--notes_per_second", "4"], ["last.ckpt", "without the note-density control", "controls"]),
-     (["--pitch_class_histogram", "1,2,3"], ["--pitch_class_histogram", "12"]),
-     (["--beam_size", "0"], ["--beam_size 0", ">= 1"])],
+    [
+        (["--seconds", "0"], ["--seconds 0"]),
+        (["--primer", "NOTES"], ["--primer", "notes.txt", "Standard MIDI File"]),
+        (["--prompt", "The "], ["MIDI checkpoint", "--primer"]),
+        (["--notes_per_second", "4"], ["last.ckpt", "without the note-density control", "controls"]),
+        (["--pitch_class_histogram", "1,2,3"], ["--pitch_class_histogram", "12"]),
+        (["--beam_size", "0"], ["--beam_size 0", ">= 1"]),
+    ],
     ids=["seconds-zero", "primer-not-midi", "text-prompt", "density-unconditioned", "histogram-short", "beam-zero"],
 )
 def test_bad_sample_arguments(trained_midi: dict, args: list[str], needles: list[str]) -> None:
@@ -163,15 +218,27 @@ def test_fit_on_a_folder_with_no_usable_midi_is_one_line(tmp_path: Path, trained
     bad.mkdir()
     (bad / "corrupt.mid").write_bytes(b"MThd this is not really MIDI")
     (bad / "empty.mid").write_bytes(b"")
-    result = run_studio([*TINY_MIDI_FIT, "--data.init_args.paths", str(bad), "--trainer.logger", "false"], tmp_path,
-                        trained_midi["env"])
+    result = run_studio(
+        [*TINY_MIDI_FIT, "--data.init_args.paths", str(bad), "--trainer.logger", "false"], tmp_path, trained_midi["env"]
+    )
     _one_line_error(result, "none of the 2 MIDI files could be read", "corrupt.mid")
     assert not list(tmp_path.rglob("*.ckpt"))
 
 
 def test_a_model_trained_with_controls_is_steered_by_them(tmp_path: Path, trained_midi: dict) -> None:
-    fit = run_studio([*TINY_MIDI_FIT, "--data.init_args.controls", "[density, pitch_histogram]", "--trainer.logger", "false",
-                      "--run_name", "steered"], tmp_path, trained_midi["env"])
+    fit = run_studio(
+        [
+            *TINY_MIDI_FIT,
+            "--data.init_args.controls",
+            "[density, pitch_histogram]",
+            "--trainer.logger",
+            "false",
+            "--run_name",
+            "steered",
+        ],
+        tmp_path,
+        trained_midi["env"],
+    )
     assert fit.returncode == 0, fit.stderr[-3000:]
     ckpt = tmp_path / "checkpoints/steered/last.ckpt"
     checkpoint = torch.load(ckpt, weights_only=True)

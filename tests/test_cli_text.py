@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import TINY_TEXT_FIT, run_studio
 from wandb_records import summary
 
 pytestmark = pytest.mark.slow
+
 
 def test_fit_writes_checkpoints_and_config(trained_text: dict) -> None:
     run = trained_text["run"]
@@ -34,7 +34,9 @@ def test_wandb_offline_run_holds_config_metrics_and_samples(trained_text: dict) 
 
 
 def _sample(trained_text: dict, *args: str) -> tuple[list[str], str]:
-    result = run_studio(["sample", "--ckpt", str(trained_text["run"] / "last.ckpt"), *args], trained_text["work"], trained_text["env"])
+    result = run_studio(
+        ["sample", "--ckpt", str(trained_text["run"] / "last.ckpt"), *args], trained_text["work"], trained_text["env"]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     texts = re.split(r"----- sample \d+ -----\n", result.stdout)[1:]
     return texts, result.stderr
@@ -54,8 +56,19 @@ def test_sample_is_batched_deterministic_and_written(trained_text: dict) -> None
 
 
 def test_validate_prints_val_loss_in_nats(trained_text: dict) -> None:
-    result = run_studio(["validate", "--config", str(trained_text["run"] / "config.yaml"), "--trainer.logger", "false",
-                         "--ckpt_path", str(trained_text["run"] / "best.ckpt")], trained_text["work"], trained_text["env"])
+    result = run_studio(
+        [
+            "validate",
+            "--config",
+            str(trained_text["run"] / "config.yaml"),
+            "--trainer.logger",
+            "false",
+            "--ckpt_path",
+            str(trained_text["run"] / "best.ckpt"),
+        ],
+        trained_text["work"],
+        trained_text["env"],
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     value = float(re.search(r"val_loss\s*│?\s*([0-9.]+)", result.stdout).group(1))
     assert 0.5 < value < 4.5  # nats per character: learned something, far from ln(vocab) ~ 4.2 at best
@@ -64,9 +77,11 @@ def test_validate_prints_val_loss_in_nats(trained_text: dict) -> None:
 def test_resume_continues_exactly(tmp_path: Path, small_corpus: Path, studio_env: dict) -> None:
     """10 steps + resume to 20 gives bit-identical weights to 20 uninterrupted steps (optimizer, data, state)."""
     base = [*TINY_TEXT_FIT, "--data.init_args.path", str(small_corpus), "--trainer.logger", "false"]
-    for args in (["--run_name", "full", "--trainer.max_steps", "20"],
-                 ["--run_name", "cut", "--trainer.max_steps", "10"],
-                 ["--run_name", "cut", "--trainer.max_steps", "20", "--ckpt_path", "last"]):
+    for args in (
+        ["--run_name", "full", "--trainer.max_steps", "20"],
+        ["--run_name", "cut", "--trainer.max_steps", "10"],
+        ["--run_name", "cut", "--trainer.max_steps", "20", "--ckpt_path", "last"],
+    ):
         result = run_studio([*base, *args], tmp_path, studio_env)
         assert result.returncode == 0, result.stderr[-3000:]
     full = torch.load(tmp_path / "checkpoints/full/last.ckpt", weights_only=True)
@@ -77,9 +92,24 @@ def test_resume_continues_exactly(tmp_path: Path, small_corpus: Path, studio_env
 
 
 def test_logger_false_and_print_config(tmp_path: Path, small_corpus: Path, studio_env: dict) -> None:
-    result = run_studio([*TINY_TEXT_FIT, "--data.init_args.path", str(small_corpus), "--print_config"], tmp_path, studio_env)
+    result = run_studio(
+        [*TINY_TEXT_FIT, "--data.init_args.path", str(small_corpus), "--print_config"], tmp_path, studio_env
+    )
     assert result.returncode == 0 and "class_path: studio.models.RecurrentLanguageModel" in result.stdout
-    result = run_studio([*TINY_TEXT_FIT, "--data.init_args.path", str(small_corpus), "--trainer.logger", "false",
-                         "--trainer.max_steps", "3", "--run_name", "quiet"], tmp_path, studio_env)
+    result = run_studio(
+        [
+            *TINY_TEXT_FIT,
+            "--data.init_args.path",
+            str(small_corpus),
+            "--trainer.logger",
+            "false",
+            "--trainer.max_steps",
+            "3",
+            "--run_name",
+            "quiet",
+        ],
+        tmp_path,
+        studio_env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "checkpoints/quiet/last.ckpt").exists() and not (tmp_path / "wandb").exists()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import http.server
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -32,7 +32,10 @@ def test_folder_reads_every_text_file_in_order(tmp_path: Path) -> None:
     "make, message",
     [
         (lambda p: p / "missing.txt", "does not exist"),
-        (lambda p: (p / "bad.txt").write_bytes(b"ok \xff\xfe bytes") and p / "bad.txt", r"not valid utf-8 \(byte 3\).*encoding latin-1"),
+        (
+            lambda p: (p / "bad.txt").write_bytes(b"ok \xff\xfe bytes") and p / "bad.txt",
+            r"not valid utf-8 \(byte 3\).*encoding latin-1",
+        ),
         (lambda p: (p / "empty").mkdir() or p / "empty", "no text files"),
     ],
 )

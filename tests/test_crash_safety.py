@@ -10,17 +10,33 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import TINY_TEXT_FIT, run_studio
 
 pytestmark = pytest.mark.slow
 
 
 def _start(tmp_path: Path, corpus: Path, env: dict, run: str) -> subprocess.Popen:
-    args = [*TINY_TEXT_FIT, "--data.init_args.path", str(corpus), "--trainer.logger", "false", "--run_name", run,
-            "--trainer.max_steps", "100000", "--last_checkpoint.every_n_steps", "5"]
-    return subprocess.Popen([sys.executable, "-m", "studio", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    args = [
+        *TINY_TEXT_FIT,
+        "--data.init_args.path",
+        str(corpus),
+        "--trainer.logger",
+        "false",
+        "--run_name",
+        run,
+        "--trainer.max_steps",
+        "100000",
+        "--last_checkpoint.every_n_steps",
+        "5",
+    ]
+    return subprocess.Popen(
+        [sys.executable, "-m", "studio", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -43,8 +59,23 @@ def test_sigterm_and_ctrl_c_save_then_resume(tmp_path: Path, small_corpus: Path,
     assert "resume with --ckpt_path last" in stderr and "Traceback" not in stderr
     step = torch.load(last, weights_only=True)["global_step"]
     assert step > 0
-    resumed = run_studio([*TINY_TEXT_FIT, "--data.init_args.path", str(small_corpus), "--trainer.logger", "false",
-                          "--run_name", "stop", "--ckpt_path", "last", "--trainer.max_steps", str(step + 3)], tmp_path, studio_env)
+    resumed = run_studio(
+        [
+            *TINY_TEXT_FIT,
+            "--data.init_args.path",
+            str(small_corpus),
+            "--trainer.logger",
+            "false",
+            "--run_name",
+            "stop",
+            "--ckpt_path",
+            "last",
+            "--trainer.max_steps",
+            str(step + 3),
+        ],
+        tmp_path,
+        studio_env,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert torch.load(last, weights_only=True)["global_step"] == step + 3
 

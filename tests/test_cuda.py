@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import ROOT, TINY_TEXT_FIT, run_studio
+
 from studio.codecs.midi import MidiCodec
+from studio.generation.midi import sample_pieces
+from studio.generation.sampling import SamplingSettings, generate
 from studio.models import RecurrentLanguageModel
 from studio.nn.padding import run_over_padding
 from studio.nn.recurrent import RecurrentStack
-from studio.generation.midi import sample_pieces
-from studio.generation.sampling import SamplingSettings, generate
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 
@@ -84,15 +84,42 @@ def test_midi_pieces_sampled_on_the_gpu_keep_the_grammar() -> None:
 
 @pytest.mark.slow
 def test_bf16_gpu_preset_trains_and_samples_on_the_gpu(tmp_path: Path, small_corpus: Path, studio_env: dict) -> None:
-    fit = run_studio([*TINY_TEXT_FIT, "--config", str(ROOT / "configs/trainer/gpu-bf16.yaml"),
-                      "--data.init_args.path", str(small_corpus), "--trainer.max_steps", "20", "--run_name", "gpu"],
-                     tmp_path, studio_env)
+    fit = run_studio(
+        [
+            *TINY_TEXT_FIT,
+            "--config",
+            str(ROOT / "configs/trainer/gpu-bf16.yaml"),
+            "--data.init_args.path",
+            str(small_corpus),
+            "--trainer.max_steps",
+            "20",
+            "--run_name",
+            "gpu",
+        ],
+        tmp_path,
+        studio_env,
+    )
     assert fit.returncode == 0, fit.stderr[-3000:]
     checkpoint = torch.load(tmp_path / "checkpoints/gpu/last.ckpt", weights_only=True)
     assert checkpoint["global_step"] == 20
     assert all(torch.isfinite(t).all() for t in checkpoint["state_dict"].values())
-    sample = run_studio(["sample", "--ckpt", str(tmp_path / "checkpoints/gpu/last.ckpt"), "--device", "cuda",
-                         "--length", "30", "--num_samples", "2", "--seed", "1"], tmp_path, studio_env)
+    sample = run_studio(
+        [
+            "sample",
+            "--ckpt",
+            str(tmp_path / "checkpoints/gpu/last.ckpt"),
+            "--device",
+            "cuda",
+            "--length",
+            "30",
+            "--num_samples",
+            "2",
+            "--seed",
+            "1",
+        ],
+        tmp_path,
+        studio_env,
+    )
     assert sample.returncode == 0, sample.stderr[-3000:]
     assert sample.stdout.count("----- sample") == 2
 
@@ -100,9 +127,23 @@ def test_bf16_gpu_preset_trains_and_samples_on_the_gpu(tmp_path: Path, small_cor
 @pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="DDP over NCCL needs two GPUs")
 def test_ddp_preset_over_nccl_writes_one_checkpoint(tmp_path: Path, small_corpus: Path, studio_env: dict) -> None:
-    fit = run_studio([*TINY_TEXT_FIT, "--config", str(ROOT / "configs/trainer/ddp.yaml"), "--trainer.devices", "2",
-                      "--data.init_args.path", str(small_corpus), "--trainer.max_steps", "10", "--run_name", "nccl"],
-                     tmp_path, studio_env)
+    fit = run_studio(
+        [
+            *TINY_TEXT_FIT,
+            "--config",
+            str(ROOT / "configs/trainer/ddp.yaml"),
+            "--trainer.devices",
+            "2",
+            "--data.init_args.path",
+            str(small_corpus),
+            "--trainer.max_steps",
+            "10",
+            "--run_name",
+            "nccl",
+        ],
+        tmp_path,
+        studio_env,
+    )
     assert fit.returncode == 0, fit.stderr[-3000:]
     run = tmp_path / "checkpoints/nccl"
     assert sorted(p.name for p in run.glob("*.ckpt")) == ["last.ckpt"]

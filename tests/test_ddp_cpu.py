@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import ROOT, TINY_TEXT_FIT, run_studio
 
 pytestmark = pytest.mark.slow
@@ -38,34 +37,81 @@ def test_text_ddp_trains_identical_ranks_and_resumes(tmp_path: Path, small_corpu
     assert sorted(p.name for p in run.glob("*.ckpt")) == ["last.ckpt"]  # written once, by rank zero
     assert len(list((tmp_path / "wandb").glob("offline-run-*"))) == 1  # one W&B run, not one per rank
 
-    resumed = run_studio([*base, "--trainer.max_steps", "12", "--ckpt_path", "last", *_probe(tmp_path / "b")], tmp_path, env)
+    resumed = run_studio(
+        [*base, "--trainer.max_steps", "12", "--ckpt_path", "last", *_probe(tmp_path / "b")], tmp_path, env
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     digests = _digests(tmp_path / "b")
     assert len(digests) == 2 and digests[0] == digests[1] and digests[0].split()[1] == "12"
     assert torch.load(run / "last.ckpt", weights_only=True)["global_step"] == 12
 
-    sample = run_studio(["sample", "--ckpt", str(run / "last.ckpt"), "--length", "20", "--num_samples", "2"], tmp_path, env)
+    sample = run_studio(
+        ["sample", "--ckpt", str(run / "last.ckpt"), "--length", "20", "--num_samples", "2"], tmp_path, env
+    )
     assert sample.returncode == 0, sample.stderr[-3000:]
     assert sample.stdout.count("----- sample") == 2
 
 
 def test_torchrun_launch_recipe(tmp_path: Path, small_corpus: Path, studio_env: dict) -> None:
     """The README's torchrun recipe, on one node with two CPU processes."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2", "-m", "studio",
-               *TINY_TEXT_FIT, *DDP, "--data.init_args.path", str(small_corpus), "--run_name", "torchrun",
-               "--trainer.max_steps", "4", "--trainer.logger", "false"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "1",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "studio",
+        *TINY_TEXT_FIT,
+        *DDP,
+        "--data.init_args.path",
+        str(small_corpus),
+        "--run_name",
+        "torchrun",
+        "--trainer.max_steps",
+        "4",
+        "--trainer.logger",
+        "false",
+    ]
     result = subprocess.run(command, cwd=tmp_path, env=studio_env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Starting with 2 processes" in result.stdout + result.stderr
     assert torch.load(tmp_path / "checkpoints/torchrun/last.ckpt", weights_only=True)["global_step"] == 4
 
 
-def test_a_killed_rank_ends_the_job_then_resume_keeps_the_step(tmp_path: Path, small_corpus: Path, studio_env: dict) -> None:
-    base = [*TINY_TEXT_FIT, *DDP, "--data.init_args.path", str(small_corpus), "--run_name", "crash", "--trainer.logger", "false"]
+def test_a_killed_rank_ends_the_job_then_resume_keeps_the_step(
+    tmp_path: Path, small_corpus: Path, studio_env: dict
+) -> None:
+    base = [
+        *TINY_TEXT_FIT,
+        *DDP,
+        "--data.init_args.path",
+        str(small_corpus),
+        "--run_name",
+        "crash",
+        "--trainer.logger",
+        "false",
+    ]
     last = tmp_path / "checkpoints/crash/last.ckpt"
-    main = subprocess.Popen([sys.executable, "-m", "studio", *base, "--trainer.max_steps", "100000",
-                             "--last_checkpoint.every_n_steps", "5"], cwd=tmp_path, env=studio_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    main = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "studio",
+            *base,
+            "--trainer.max_steps",
+            "100000",
+            "--last_checkpoint.every_n_steps",
+            "5",
+        ],
+        cwd=tmp_path,
+        env=studio_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 180
     while not last.exists():
         assert main.poll() is None and time.monotonic() < deadline, main.communicate()[1][-3000:]
@@ -89,11 +135,35 @@ def test_tagging_ddp_trains_identical_ranks_and_tags(tmp_path: Path, studio_env:
 
     corpus = synthetic_speech.generate(tmp_path / "corpus", n_speakers=4, utts_per_speaker=4, seed=5)
     env = dict(studio_env, PYTHONPATH=f"{ROOT / 'tests'}")
-    args = ["fit", "--config", str(ROOT / "configs/tagging/quickstart.yaml"), *DDP, "--data.init_args.root", str(corpus),
-            "--data.init_args.batch_size", "2", "--data.init_args.val_fraction", "0.25", "--data.init_args.test_fraction", "0.25",
-            "--model.init_args.hidden_size", "16", "--model.init_args.projection_size", "16", "--model.init_args.num_layers", "1",
-            "--trainer.max_epochs", "1", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
-            "--run_name", "tagddp", *_probe(tmp_path / "probe")]
+    args = [
+        "fit",
+        "--config",
+        str(ROOT / "configs/tagging/quickstart.yaml"),
+        *DDP,
+        "--data.init_args.root",
+        str(corpus),
+        "--data.init_args.batch_size",
+        "2",
+        "--data.init_args.val_fraction",
+        "0.25",
+        "--data.init_args.test_fraction",
+        "0.25",
+        "--model.init_args.hidden_size",
+        "16",
+        "--model.init_args.projection_size",
+        "16",
+        "--model.init_args.num_layers",
+        "1",
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.logger",
+        "false",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--run_name",
+        "tagddp",
+        *_probe(tmp_path / "probe"),
+    ]
     result = run_studio(args, tmp_path, env)
     assert result.returncode == 0, result.stderr[-3000:]
     digests = _digests(tmp_path / "probe")
@@ -109,13 +179,19 @@ def test_midi_ddp_trains_identical_ranks_and_samples(tmp_path: Path, studio_env:
     from test_cli_midi import TINY_MIDI_FIT
 
     env = dict(studio_env, PYTHONPATH=f"{ROOT / 'tests'}")
-    result = run_studio([*TINY_MIDI_FIT, *DDP, "--trainer.logger", "false", "--run_name", "mididdp",
-                         *_probe(tmp_path / "probe")], tmp_path, env)
+    result = run_studio(
+        [*TINY_MIDI_FIT, *DDP, "--trainer.logger", "false", "--run_name", "mididdp", *_probe(tmp_path / "probe")],
+        tmp_path,
+        env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     digests = _digests(tmp_path / "probe")
     assert len(digests) == 2 and digests[0] == digests[1]
     run = tmp_path / "checkpoints" / "mididdp"
-    sample = run_studio(["sample", "--ckpt", str(run / "last.ckpt"), "--seconds", "2", "--num_samples", "1", "--no_render"],
-                        tmp_path, env)
+    sample = run_studio(
+        ["sample", "--ckpt", str(run / "last.ckpt"), "--seconds", "2", "--num_samples", "1", "--no_render"],
+        tmp_path,
+        env,
+    )
     assert sample.returncode == 0, sample.stderr[-3000:]
     assert list((tmp_path / "samples").rglob("*.mid"))

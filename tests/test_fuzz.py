@@ -122,8 +122,11 @@ def test_phn_and_manifest_parsers_take_any_lines(tmp_path_factory, lines: list[s
 
 
 @FUZZ
-@given(temperature=st.floats(allow_nan=True, allow_infinity=True), top_k=st.integers(-5, 10**6),
-       top_p=st.floats(allow_nan=True, allow_infinity=True))
+@given(
+    temperature=st.floats(allow_nan=True, allow_infinity=True),
+    top_k=st.integers(-5, 10**6),
+    top_p=st.floats(allow_nan=True, allow_infinity=True),
+)
 def test_sampling_arguments_are_validated(temperature: float, top_k: int, top_p: float) -> None:
     try:
         chosen = SamplingSettings(temperature, top_k, top_p)

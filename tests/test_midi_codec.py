@@ -52,8 +52,10 @@ def _random_performance(seed: int) -> pretty_midi.PrettyMIDI:
         while pedal_t < t:
             down = pedal_t + float(rng.uniform(0.2, 2.0))
             up = down + float(rng.uniform(0.3, 2.5))
-            inst.control_changes += [pretty_midi.ControlChange(64, int(rng.integers(64, 128)), down),
-                                     pretty_midi.ControlChange(64, int(rng.integers(0, 64)), up)]
+            inst.control_changes += [
+                pretty_midi.ControlChange(64, int(rng.integers(64, 128)), down),
+                pretty_midi.ControlChange(64, int(rng.integers(0, 64)), up),
+            ]
             pedal_t = up
         pm.instruments.append(inst)
     kit = pretty_midi.Instrument(program=0, is_drum=True)
@@ -141,8 +143,17 @@ def test_to_dict_is_plain_data_and_survives_weights_only_load(tmp_path) -> None:
 def test_event_names() -> None:
     codec = MidiCodec()
     names = [codec.event_name(i) for i in (0, 1, 2, 3 + 60, 131 + 60, 259 + 24, 259 + 99, 359 + 12, 999)]
-    assert names == ["PAD", "BOS", "EOS", "NOTE_ON(60)", "NOTE_OFF(60)", "TIME_SHIFT(250ms)",
-                     "TIME_SHIFT(1000ms)", "VELOCITY(12)", "UNKNOWN(999)"]
+    assert names == [
+        "PAD",
+        "BOS",
+        "EOS",
+        "NOTE_ON(60)",
+        "NOTE_OFF(60)",
+        "TIME_SHIFT(250ms)",
+        "TIME_SHIFT(1000ms)",
+        "VELOCITY(12)",
+        "UNKNOWN(999)",
+    ]
 
 
 def test_encode_emits_velocity_only_on_bin_change_and_splits_long_gaps() -> None:
@@ -151,9 +162,20 @@ def test_encode_emits_velocity_only_on_bin_change_and_splits_long_gaps() -> None
     pm = _pm([(60, 0.0, 0.5, 100), (62, 0.5, 1.0, 99), (64, 3.5, 4.0, 40)])
     names = [codec.event_name(i) for i in codec.encode(pm)]
     assert names == [
-        "VELOCITY(24)", "NOTE_ON(60)", "TIME_SHIFT(500ms)", "NOTE_OFF(60)", "NOTE_ON(62)",
-        "TIME_SHIFT(500ms)", "NOTE_OFF(62)", "TIME_SHIFT(1000ms)", "TIME_SHIFT(1000ms)", "TIME_SHIFT(500ms)",
-        "VELOCITY(9)", "NOTE_ON(64)", "TIME_SHIFT(500ms)", "NOTE_OFF(64)",
+        "VELOCITY(24)",
+        "NOTE_ON(60)",
+        "TIME_SHIFT(500ms)",
+        "NOTE_OFF(60)",
+        "NOTE_ON(62)",
+        "TIME_SHIFT(500ms)",
+        "NOTE_OFF(62)",
+        "TIME_SHIFT(1000ms)",
+        "TIME_SHIFT(1000ms)",
+        "TIME_SHIFT(500ms)",
+        "VELOCITY(9)",
+        "NOTE_ON(64)",
+        "TIME_SHIFT(500ms)",
+        "NOTE_OFF(64)",
     ]
     assert codec.seconds(codec.encode(pm)) == pytest.approx(4.0)
     wrapped = codec.encode(pm, add_bos_eos=True)
@@ -162,8 +184,9 @@ def test_encode_emits_velocity_only_on_bin_change_and_splits_long_gaps() -> None
 
 def test_sustain_pedal_holds_notes_until_release_or_restrike() -> None:
     codec = MidiCodec()
-    pm = _pm([(60, 0.0, 0.5, 80), (64, 0.2, 0.4, 80), (64, 1.0, 1.2, 80), (67, 2.5, 2.6, 80)],
-             pedal=[(0.1, 127), (2.0, 0)])
+    pm = _pm(
+        [(60, 0.0, 0.5, 80), (64, 0.2, 0.4, 80), (64, 1.0, 1.2, 80), (67, 2.5, 2.6, 80)], pedal=[(0.1, 127), (2.0, 0)]
+    )
     notes = {(n.pitch, n.start): n.end for n in codec.decode(codec.encode(pm)).instruments[0].notes}
     assert notes[(60, 0.0)] == pytest.approx(2.0)  # held to pedal release
     assert notes[(64, 0.2)] == pytest.approx(1.0)  # cut by the re-struck key
@@ -182,19 +205,28 @@ def test_decode_repairs_malformed_sequences() -> None:
     codec = MidiCodec()
     on, off, shift, vel = (lambda p: 3 + p), (lambda p: 131 + p), (lambda k: 258 + k), (lambda b: 359 + b)
     ids = [
-        codec.bos_id, off(50),             # stray NOTE_OFF: ignored
-        vel(31), on(60), shift(10),
-        on(60), shift(10),                # re-strike: ends the first 60 at 0.1 s
-        on(62), off(62),                  # zero length: one step
-        codec.pad_id, on(64), shift(5),   # never closed: closed at the end
-        codec.eos_id, on(70), shift(50),  # after EOS: ignored
+        codec.bos_id,
+        off(50),  # stray NOTE_OFF: ignored
+        vel(31),
+        on(60),
+        shift(10),
+        on(60),
+        shift(10),  # re-strike: ends the first 60 at 0.1 s
+        on(62),
+        off(62),  # zero length: one step
+        codec.pad_id,
+        on(64),
+        shift(5),  # never closed: closed at the end
+        codec.eos_id,
+        on(70),
+        shift(50),  # after EOS: ignored
     ]
-    notes = sorted((n.pitch, round(n.start, 3), round(n.end, 3), n.velocity)
-                   for n in codec.decode(ids).instruments[0].notes)
+    notes = sorted(
+        (n.pitch, round(n.start, 3), round(n.end, 3), n.velocity) for n in codec.decode(ids).instruments[0].notes
+    )
     centre = codec.layout.bin_velocity(31)
     assert codec.layout.velocity_bin(centre) == 31
-    assert notes == [(60, 0.0, 0.1, centre), (60, 0.1, 0.25, centre), (62, 0.2, 0.21, centre),
-                     (64, 0.2, 0.25, centre)]
+    assert notes == [(60, 0.0, 0.1, centre), (60, 0.1, 0.25, centre), (62, 0.2, 0.21, centre), (64, 0.2, 0.25, centre)]
     assert codec.seconds(ids) == pytest.approx(0.25)
 
 
@@ -227,7 +259,7 @@ def test_stretch_rescales_time(factor: float) -> None:
     stretched = codec.decode(codec.stretch(ids, factor)).instruments[0].notes
     original = codec.decode(ids).instruments[0].notes
     assert len(stretched) == len(original)
-    order = lambda n: (n.pitch, n.start)  # noqa: E731
+    order = lambda n: (n.pitch, n.start)
     for a, b in zip(sorted(original, key=order), sorted(stretched, key=order)):
         assert a.pitch == b.pitch and a.velocity == b.velocity
         assert abs(b.start - a.start * factor) <= STEP / 2 + 1e-9

@@ -7,16 +7,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from midi_songs import write_song
 
 from datamodules.midi import MidiDataModule, MidiWindows
-from midi_songs import write_song
 from studio.codecs.midi import MidiCodec
-from studio.codecs.midi.controls import (DENSITY_EDGES, DENSITY_WINDOW_S, HISTOGRAM_PRIOR, HISTOGRAM_WINDOW_S,
-                                         control_vector)
+from studio.codecs.midi.controls import (
+    DENSITY_EDGES,
+    DENSITY_WINDOW_S,
+    HISTOGRAM_PRIOR,
+    HISTOGRAM_WINDOW_S,
+    control_vector,
+)
 from studio.errors import StudioError
-from studio.models import RecurrentLanguageModel
 from studio.generation.midi import sample_pieces
 from studio.generation.sampling import SamplingSettings
+from studio.models import RecurrentLanguageModel
 
 CODEC = MidiCodec(controls=("density", "pitch_histogram"))
 LAYOUT = CODEC.layout
@@ -71,8 +76,16 @@ def test_frames_match_a_brute_force_count_within_each_piece(seed: int) -> None:
 def test_a_hand_counted_example() -> None:
     # Onsets at 0 s (C), 1 s (E), 2 s (G), 3.5 s (C): from 0 s, three notes in 3 s -> 1 note/s, bin [1, 2).
     second = LAYOUT.shift(100)
-    ids = [LAYOUT.note_on(60), second, LAYOUT.note_on(64), second, LAYOUT.note_on(67), second, LAYOUT.shift(50),
-           LAYOUT.note_on(72)]
+    ids = [
+        LAYOUT.note_on(60),
+        second,
+        LAYOUT.note_on(64),
+        second,
+        LAYOUT.note_on(67),
+        second,
+        LAYOUT.shift(50),
+        LAYOUT.note_on(72),
+    ]
     frames = CODEC.control_frames(ids)
     assert frames[0, :8].argmax() == 1
     assert frames[6, :8].argmax() == 0  # from 3 s on: one note in 3 s
@@ -91,12 +104,18 @@ def test_the_codec_carries_its_controls_but_the_event_cache_key_does_not() -> No
 
 
 def test_control_vector_from_user_values() -> None:
-    vector = control_vector(CODEC.controls, notes_per_second=6, pitch_class_histogram=[2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1])
+    vector = control_vector(
+        CODEC.controls, notes_per_second=6, pitch_class_histogram=[2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1]
+    )
     assert vector[:8].tolist() == [0, 0, 0, 1, 0, 0, 0, 0]  # 6 notes/s lies in [4, 8)
     assert vector[8:].sum() == pytest.approx(1.0) and vector[8] == pytest.approx(2 / 8)
     assert not control_vector(CODEC.controls).any()  # nothing asked: no control
-    for bad in ({"notes_per_second": 0}, {"pitch_class_histogram": [1] * 11}, {"pitch_class_histogram": [0] * 12},
-                {"pitch_class_histogram": [-1] + [1] * 11}):
+    for bad in (
+        {"notes_per_second": 0},
+        {"pitch_class_histogram": [1] * 11},
+        {"pitch_class_histogram": [0] * 12},
+        {"pitch_class_histogram": [-1] + [1] * 11},
+    ):
         with pytest.raises(StudioError):
             control_vector(CODEC.controls, **bad)
     with pytest.raises(StudioError, match="trained without the note-density control"):
@@ -112,8 +131,15 @@ def songs(tmp_path: Path) -> Path:
 
 
 def _module(folder: Path, tmp_path: Path, **kwargs) -> MidiDataModule:
-    args = dict(paths=str(folder), window=32, stride=16, batch_size=4, val_fraction=0.3,
-                cache_dir=str(tmp_path / "cache"), controls=["density", "pitch_histogram"])
+    args = dict(
+        paths=str(folder),
+        window=32,
+        stride=16,
+        batch_size=4,
+        val_fraction=0.3,
+        cache_dir=str(tmp_path / "cache"),
+        controls=["density", "pitch_histogram"],
+    )
     return MidiDataModule(**{**args, **kwargs})
 
 
@@ -126,7 +152,7 @@ def test_windows_carry_the_controls_of_their_targets_seen_from_the_whole_stream(
     everything = CODEC.control_frames(stream)
     for i in range(len(windows)):
         _, start = windows.index[i]
-        inputs, targets, controls = windows[i]
+        inputs, _, controls = windows[i]
         assert inputs.tolist() == stream[start : start + 32].tolist()
         np.testing.assert_allclose(controls.numpy(), everything[start + 1 : start + 33], rtol=1e-6, atol=1e-7)
 
@@ -181,8 +207,11 @@ def test_sampling_steers_every_step_with_the_given_controls(monkeypatch: pytest.
     model = RecurrentLanguageModel(vocab_size=CODEC.vocab_size, embedding_dim=8, hidden_size=16, control_dim=20).eval()
     seen = []
     original = model.forward
-    monkeypatch.setattr(model, "forward", lambda tokens, state=None, controls=None: seen.append(controls) or
-                        original(tokens, state, controls))
+    monkeypatch.setattr(
+        model,
+        "forward",
+        lambda tokens, state=None, controls=None: seen.append(controls) or original(tokens, state, controls),
+    )
     wanted = control_vector(CODEC.controls, notes_per_second=3)
     pieces = sample_pieces(model, CODEC, 2, SamplingSettings(), seed=1, seconds=2.0, controls=wanted)
     assert pieces and seen and all(c is not None and c.shape[-1] == 20 for c in seen)
@@ -193,11 +222,25 @@ def test_sampling_steers_every_step_with_the_given_controls(monkeypatch: pytest.
 
 def _trained_on(folder: Path, tmp_path: Path, control: str) -> tuple[RecurrentLanguageModel, MidiDataModule]:
     """A small model trained for a few seconds on `folder` with one control."""
-    dm = MidiDataModule(paths=str(folder), window=48, stride=24, batch_size=16, val_fraction=0.2, transpose=0,
-                        stretch=None, cache_dir=str(tmp_path / "cache"), controls=[control])
+    dm = MidiDataModule(
+        paths=str(folder),
+        window=48,
+        stride=24,
+        batch_size=16,
+        val_fraction=0.2,
+        transpose=0,
+        stretch=None,
+        cache_dir=str(tmp_path / "cache"),
+        controls=[control],
+    )
     torch.manual_seed(0)
-    model = RecurrentLanguageModel(vocab_size=dm.codec.vocab_size, embedding_dim=16, hidden_size=48, num_layers=1,
-                                   control_dim=dm.model_dims()["control_dim"])
+    model = RecurrentLanguageModel(
+        vocab_size=dm.codec.vocab_size,
+        embedding_dim=16,
+        hidden_size=48,
+        num_layers=1,
+        control_dim=dm.model_dims()["control_dim"],
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     model.train()
     for _ in range(35):

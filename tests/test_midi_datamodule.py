@@ -9,9 +9,9 @@ import pretty_midi
 import pytest
 import torch
 import yaml
+from midi_songs import write_song
 
 from datamodules.midi import MidiDataModule, window_starts
-from midi_songs import write_song
 from studio.codecs.midi import MidiCodec
 from studio.errors import StudioError
 from studio.models import RecurrentLanguageModel
@@ -33,7 +33,9 @@ def songs(tmp_path: Path) -> Path:
 
 
 def _module(folder: Path, tmp_path: Path, **kwargs) -> MidiDataModule:
-    args = dict(paths=str(folder), window=32, stride=16, batch_size=4, val_fraction=0.3, cache_dir=str(tmp_path / "cache"))
+    args = dict(
+        paths=str(folder), window=32, stride=16, batch_size=4, val_fraction=0.3, cache_dir=str(tmp_path / "cache")
+    )
     return MidiDataModule(**{**args, **kwargs})
 
 
@@ -143,7 +145,7 @@ def test_stretch_scales_timing_within_range_and_keeps_the_events(songs: Path, tm
         span, original = times[-1] - times[0], whole_times[j + len(tokens) - 1] - whole_times[j]
         if original >= 100:  # long enough that rounding to 10 ms steps is negligible
             ratios.append(span / original)
-    assert ratios and 0.9 - 0.02 <= min(ratios) and max(ratios) <= 1.1 + 0.02
+    assert ratios and min(ratios) >= 0.9 - 0.02 and max(ratios) <= 1.1 + 0.02
     assert max(ratios) - min(ratios) > 0.08  # the factor really varies
 
 
@@ -181,7 +183,9 @@ def test_short_pieces_are_used_across_piece_boundaries(songs: Path, tmp_path: Pa
         _module(songs, tmp_path, window=100000).setup("fit")
 
 
-def test_default_corpus_is_cached_so_a_second_setup_parses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_corpus_is_cached_so_a_second_setup_parses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = MidiDataModule(limit=3, window=64, stride=64, cache_dir=str(tmp_path))
     first.prepare_data()
     first.setup("fit")
@@ -196,7 +200,9 @@ def test_default_corpus_is_cached_so_a_second_setup_parses_nothing(tmp_path: Pat
     second.prepare_data()
     second.setup("fit")
     assert second.split_files("val") == first.split_files("val")
-    assert [p.tolist() for p in second._datasets["train"].pieces] == [p.tolist() for p in first._datasets["train"].pieces]
+    assert [p.tolist() for p in second._datasets["train"].pieces] == [
+        p.tolist() for p in first._datasets["train"].pieces
+    ]
 
 
 def test_init_is_cheap_and_checks_its_arguments(tmp_path: Path) -> None:

@@ -32,19 +32,40 @@ _channel = st.sampled_from([0, 1, 9])
 _note = st.integers(58, 62)  # few pitches, so notes overlap, re-strike and close each other
 _delta = st.one_of(st.just(0), st.integers(1, 40), st.integers(41, 2000))
 _message = st.one_of(
-    st.builds(lambda c, n, v, t: mido.Message("note_on", channel=c, note=n, velocity=v, time=t),
-              _channel, _note, st.integers(0, 127), _delta),
+    st.builds(
+        lambda c, n, v, t: mido.Message("note_on", channel=c, note=n, velocity=v, time=t),
+        _channel,
+        _note,
+        st.integers(0, 127),
+        _delta,
+    ),
     st.builds(lambda c, n, t: mido.Message("note_off", channel=c, note=n, time=t), _channel, _note, _delta),
-    st.builds(lambda c, k, v, t: mido.Message("control_change", channel=c, control=k, value=v, time=t),
-              _channel, st.sampled_from([64, 64, 7]), st.integers(0, 127), _delta),
-    st.builds(lambda c, p, t: mido.Message("program_change", channel=c, program=p, time=t),
-              _channel, st.integers(0, 3), _delta),
-    st.builds(lambda c, p, t: mido.Message("pitchwheel", channel=c, pitch=p, time=t),
-              _channel, st.integers(-8192, 8191), _delta),
+    st.builds(
+        lambda c, k, v, t: mido.Message("control_change", channel=c, control=k, value=v, time=t),
+        _channel,
+        st.sampled_from([64, 64, 7]),
+        st.integers(0, 127),
+        _delta,
+    ),
+    st.builds(
+        lambda c, p, t: mido.Message("program_change", channel=c, program=p, time=t),
+        _channel,
+        st.integers(0, 3),
+        _delta,
+    ),
+    st.builds(
+        lambda c, p, t: mido.Message("pitchwheel", channel=c, pitch=p, time=t),
+        _channel,
+        st.integers(-8192, 8191),
+        _delta,
+    ),
     st.builds(lambda t, d: mido.MetaMessage("set_tempo", tempo=t, time=d), st.integers(1, 2_000_000), _delta),
-    st.builds(lambda n, t: mido.MetaMessage("time_signature", numerator=n, denominator=4, time=t),
-              st.integers(1, 7), _delta),
-    st.builds(lambda k, t: mido.MetaMessage("key_signature", key=k, time=t), st.sampled_from(["C", "Am", "F#", "Eb"]), _delta),
+    st.builds(
+        lambda n, t: mido.MetaMessage("time_signature", numerator=n, denominator=4, time=t), st.integers(1, 7), _delta
+    ),
+    st.builds(
+        lambda k, t: mido.MetaMessage("key_signature", key=k, time=t), st.sampled_from(["C", "Am", "F#", "Eb"]), _delta
+    ),
     st.builds(lambda s, t: mido.MetaMessage("text", text=s, time=t), st.text("ab", max_size=3), _delta),
     st.builds(lambda s, t: mido.MetaMessage("lyrics", text=s, time=t), st.text("ab", max_size=3), _delta),
     st.builds(lambda d, t: mido.Message("sysex", data=d, time=t), st.lists(st.integers(0, 127), max_size=4), _delta),
@@ -74,7 +95,7 @@ def test_well_formed_files_are_read_fast_and_exactly_like_pretty_midi(data: byte
 @CHECKS
 @given(data=midi_files(), cut=st.integers(0, 400), noise=st.binary(max_size=16), at=st.integers(0, 400))
 def test_damaged_files_are_either_read_exactly_or_handed_back(data: bytes, cut: int, noise: bytes, at: int) -> None:
-    damaged = data[:at] + noise + data[at + len(noise):] if cut % 2 else data[: len(data) - cut] + noise
+    damaged = data[:at] + noise + data[at + len(noise) :] if cut % 2 else data[: len(data) - cut] + noise
     fast = read_score(damaged)
     if fast is not None:
         assert fast == pretty_midi_score(damaged)
@@ -82,8 +103,9 @@ def test_damaged_files_are_either_read_exactly_or_handed_back(data: bytes, cut: 
 
 def test_what_it_hands_back() -> None:
     valid = io.BytesIO()
-    mido.MidiFile(tracks=[mido.MidiTrack([mido.Message("note_on", note=60, time=0),
-                                          mido.Message("note_off", note=60, time=10)])]).save(file=valid)
+    mido.MidiFile(
+        tracks=[mido.MidiTrack([mido.Message("note_on", note=60, time=0), mido.Message("note_off", note=60, time=10)])]
+    ).save(file=valid)
     data = valid.getvalue()
     assert read_score(data) is not None
     smpte = data[:12] + bytes([0xE7, 0x28]) + data[14:]  # SMPTE division: 25 fps, 40 ticks per frame
@@ -94,7 +116,9 @@ def test_what_it_hands_back() -> None:
 
 @given(data=midi_files())
 @settings(max_examples=40, deadline=None)
-def test_encode_file_equals_encoding_what_pretty_midi_reads(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+def test_encode_file_equals_encoding_what_pretty_midi_reads(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes
+) -> None:
     slow = pretty_midi_score(data)
     path = tmp_path_factory.mktemp("f") / "x.mid"
     path.write_bytes(data)

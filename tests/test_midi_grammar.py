@@ -1,14 +1,13 @@
-"""MidiGrammar: random walks through allowed() always give well-formed, capped, cleanly ended MIDI."""
+"""MidiGrammar: random walks through allowed() always give well-formed, cleanly ended MIDI of the asked length."""
 
 from __future__ import annotations
-
 
 import pytest
 import torch
 
 from studio.codecs.midi import MidiCodec
-from studio.generation.midi_grammar import MidiGrammar
 from studio.errors import StudioError
+from studio.generation.midi_grammar import MidiGrammar
 
 CODEC = MidiCodec()
 STEP = CODEC.step_seconds
@@ -63,16 +62,15 @@ def _check_well_formed(ids: list[int]) -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("max_seconds,max_events,cap", [(2.0, None, 0.5), (2.0, 150, 5.0), (None, 120, 0.3)])
-def test_random_walks_obey_the_grammar(seed: int, max_seconds, max_events, cap: float) -> None:
-    grammar = MidiGrammar(CODEC, max_seconds=max_seconds, max_events=max_events, max_note_seconds=cap)
+@pytest.mark.parametrize("max_seconds,max_events", [(2.0, None), (2.0, 150), (None, 120)])
+def test_random_walks_obey_the_grammar(seed: int, max_seconds, max_events) -> None:
+    grammar = MidiGrammar(CODEC, max_seconds=max_seconds, max_events=max_events)
     samples = _walk(grammar, batch=8, seed=seed)
     assert grammar.finished().all()
     for ids in samples:
         _check_well_formed(ids)
         notes = CODEC.decode(ids).instruments[0].notes
         assert notes, "a random walk of this length plays at least one note"
-        assert max(n.end - n.start for n in notes) <= cap + STEP + 1e-9
         if max_seconds is not None:
             assert CODEC.seconds(ids) <= max_seconds + 1e-9
             assert max(n.end for n in notes) <= max_seconds + 1e-9
@@ -81,7 +79,7 @@ def test_random_walks_obey_the_grammar(seed: int, max_seconds, max_events, cap: 
 
 
 def test_targets_are_actually_reached() -> None:
-    grammar = MidiGrammar(CODEC, max_seconds=1.5, max_events=None, max_note_seconds=5.0)
+    grammar = MidiGrammar(CODEC, max_seconds=1.5, max_events=None)
     for ids in _walk(grammar, batch=8, seed=5):
         assert CODEC.seconds(ids) == pytest.approx(1.5)
     grammar = MidiGrammar(CODEC, max_seconds=None, max_events=80)
@@ -93,19 +91,6 @@ def test_targets_are_actually_reached() -> None:
 def _feed(grammar: MidiGrammar, tokens: list[int]) -> None:
     for token in tokens:
         grammar.update(torch.tensor([token]))
-
-
-def test_a_note_at_the_cap_must_be_released_first() -> None:
-    grammar = MidiGrammar(CODEC, max_seconds=10.0, max_events=None, max_note_seconds=0.5)
-    grammar.reset(1)
-    on60, shift = CODEC.layout.note_on(60), CODEC.layout.shift
-    _feed(grammar, [on60, shift(30)])
-    mask = grammar.allowed()[0]
-    # 0.3 s in: shifts of up to 0.2 s more are fine, longer ones would pass the cap.
-    assert mask[shift(20)] and not mask[shift(21)]
-    _feed(grammar, [shift(20)])
-    mask = grammar.allowed()[0]
-    assert mask.nonzero().flatten().tolist() == [CODEC.layout.note_off(60)]
 
 
 def test_the_end_releases_notes_then_eos_then_finishes() -> None:
@@ -138,13 +123,13 @@ def test_a_velocity_is_followed_by_a_note_on() -> None:
 def test_prime_makes_every_reset_continue_the_primer() -> None:
     layout = CODEC.layout
     primer = [layout.velocity(20), layout.note_on(60), layout.shift(40), layout.note_on(64), layout.shift(30)]
-    grammar = MidiGrammar(CODEC, max_seconds=1.0, max_events=20, max_note_seconds=0.5)
+    grammar = MidiGrammar(CODEC, max_seconds=1.0, max_events=20)
     grammar.prime(primer)
     grammar.reset(3)
     mask = grammar.allowed()
     assert grammar.now.tolist() == [70, 70, 70] and grammar.count.tolist() == [5, 5, 5]
-    # 60 has sounded 0.7 s, past the 0.5 s cap: its NOTE_OFF is the only choice, in every row.
-    assert [row.nonzero().flatten().tolist() for row in mask] == [[layout.note_off(60)]] * 3
+    # Both primed notes sound, so either may be released, in every row.
+    assert mask[:, layout.note_off(60)].all() and mask[:, layout.note_off(64)].all()
     grammar.update(torch.tensor([layout.note_off(60)] * 3))
     assert not grammar.allowed()[:, layout.note_off(60)].any() and grammar.allowed()[:, layout.note_off(64)].all()
     # Only 0.3 s are left of the 1 s target, counted from the primer's start.
@@ -152,7 +137,7 @@ def test_prime_makes_every_reset_continue_the_primer() -> None:
     for row in _walk(grammar, 3, seed=0):  # _walk resets: the primer is replayed, then walked to the end
         _check_well_formed(primer + row)
         assert len(primer) + len(row) <= 20
-    untimed = MidiGrammar(CODEC, max_seconds=1.0, max_events=None, max_note_seconds=0.5)
+    untimed = MidiGrammar(CODEC, max_seconds=1.0, max_events=None)
     untimed.prime(primer)
     for row in _walk(untimed, 3, seed=1):
         _check_well_formed(primer + row)

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 import pytest
+from midi_songs import write_song
 
 import studio.codecs.midi.codec
 from datamodules.midi_sources import encode_files, find_midi_files, music21_corpus_files
-from midi_songs import write_song
 from studio.codecs.midi import MidiCodec
 from studio.errors import StudioError
 

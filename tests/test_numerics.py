@@ -6,16 +6,33 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import TINY_TEXT_FIT, run_studio
 
 
 @pytest.mark.slow
-def test_divergence_skips_steps_then_stops_with_a_checkpoint(tmp_path: Path, small_corpus: Path, studio_env: dict) -> None:
+def test_divergence_skips_steps_then_stops_with_a_checkpoint(
+    tmp_path: Path, small_corpus: Path, studio_env: dict
+) -> None:
     # An absurd learning rate with no clipping blows the weights up after the first step.
-    args = [*TINY_TEXT_FIT, "--data.init_args.path", str(small_corpus), "--trainer.logger", "false", "--run_name", "boom",
-            "--model.init_args.lr", "1e30", "--model.init_args.cell", "rnn_relu", "--trainer.gradient_clip_val", "null",
-            "--trainer.max_steps", "200", "--nonfinite.max_consecutive", "3"]
+    args = [
+        *TINY_TEXT_FIT,
+        "--data.init_args.path",
+        str(small_corpus),
+        "--trainer.logger",
+        "false",
+        "--run_name",
+        "boom",
+        "--model.init_args.lr",
+        "1e30",
+        "--model.init_args.cell",
+        "rnn_relu",
+        "--trainer.gradient_clip_val",
+        "null",
+        "--trainer.max_steps",
+        "200",
+        "--nonfinite.max_consecutive",
+        "3",
+    ]
     result = run_studio(args, tmp_path, studio_env)
     assert result.returncode == 2, result.stderr[-3000:]
     last_line = result.stderr.strip().splitlines()[-1]

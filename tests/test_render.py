@@ -43,10 +43,10 @@ def test_builtin_wav_has_the_right_length_level_and_pitch(tmp_path) -> None:
     audio, _ = sf.read(str(path), dtype="int16")
     assert abs(len(audio) / SR - 3.5) <= 0.03 * 3.5
     assert np.abs(audio).max() < 32767  # normalized: no clipping
-    level = lambda a, b: np.sqrt(np.mean(audio[int(a * SR):int(b * SR)].astype(float) ** 2))
+    level = lambda a, b: np.sqrt(np.mean(audio[int(a * SR) : int(b * SR)].astype(float) ** 2))
     assert level(0.1, 0.9) > 1000 and level(2.1, 3.3) > 1000
     assert level(1.1, 1.9) < 1.0  # the silence stays silent
-    first = audio[: SR].astype(float)
+    first = audio[:SR].astype(float)
     spectrum = np.abs(np.fft.rfft(first * np.hanning(len(first))))
     assert abs(np.argmax(spectrum) * SR / len(first) - 440.0) < 3.0
     assert list(tmp_path.joinpath("out").iterdir()) == [path]  # no temp file left behind

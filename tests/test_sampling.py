@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from studio.errors import StudioError
-from studio.models import RecurrentLanguageModel
 from studio.generation.sampling import SamplingSettings, draw, filter_logits, generate
+from studio.models import RecurrentLanguageModel
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +39,13 @@ def test_temperature_sharpens() -> None:
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"temperature": 0.0}, "temperature"), ({"temperature": -1.0}, "temperature"), ({"top_p": 0.0}, "top_p"),
-     ({"top_p": 1.5}, "top_p"), ({"top_k": -3}, "top_k")],
+    [
+        ({"temperature": 0.0}, "temperature"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"top_p": 0.0}, "top_p"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"top_k": -3}, "top_k"),
+    ],
 )
 def test_bad_settings_are_clear_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(StudioError, match=message):
@@ -56,7 +61,9 @@ def test_draw_follows_the_distribution_and_never_draws_impossible_tokens() -> No
 
 
 @pytest.mark.parametrize("uniform", [0.0, 1.0 - 2.0**-24])  # the two ends of torch.rand's range [0, 1)
-def test_draw_keeps_to_possible_tokens_at_the_ends_of_the_uniform_range(monkeypatch: pytest.MonkeyPatch, uniform: float) -> None:
+def test_draw_keeps_to_possible_tokens_at_the_ends_of_the_uniform_range(
+    monkeypatch: pytest.MonkeyPatch, uniform: float
+) -> None:
     monkeypatch.setattr(torch, "rand", lambda *shape, **kw: torch.full(shape, uniform, dtype=kw.get("dtype")))
     probs = torch.tensor([[0.0, 0.2, 0.8, 0.0], [0.5, 0.0, 0.5, 0.0], [0.0, 0.0, 1e-30, 0.0]])
     first, last = [1, 0, 2], [2, 2, 2]
@@ -81,7 +88,7 @@ def test_carried_state_equals_rerunning_the_prefix(model: RecurrentLanguageModel
         for _ in range(15):
             logits, _ = model(torch.tensor([sequence]))
             sequence.append(int(logits[0, -1].argmax()))
-    assert fast == sequence[len(prompt):]
+    assert fast == sequence[len(prompt) :]
 
 
 class OnlyEvenThenStop:

@@ -21,7 +21,9 @@ def test_one_step_equals_the_fused_module(cell: str, with_state: bool) -> None:
     expected, expected_state = stack.rnn(x, state)
     out, new_state = step(stack.rnn, x[:, 0], state)
     assert torch.allclose(out, expected[:, 0], atol=1e-6)
-    for got, want in zip(new_state if cell == "lstm" else [new_state], expected_state if cell == "lstm" else [expected_state]):
+    for got, want in zip(
+        new_state if cell == "lstm" else [new_state], expected_state if cell == "lstm" else [expected_state]
+    ):
         assert got.shape == want.shape and torch.allclose(got, want, atol=1e-6)
 
 

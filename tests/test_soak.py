@@ -6,11 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, TINY_TEXT_FIT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from soak import run_soak  # noqa: E402
+from soak import run_soak
 
 pytestmark = pytest.mark.slow
 

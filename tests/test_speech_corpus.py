@@ -10,9 +10,16 @@ import numpy as np
 import pytest
 import soundfile
 
-from datamodules.speech_corpus import CorpusWarning, FeatureCache, Utterance, read_manifest, scan_timit, split_by_speaker
-from studio.codecs.speech import features as speech_features
+from datamodules.speech_corpus import (
+    CorpusWarning,
+    FeatureCache,
+    Utterance,
+    read_manifest,
+    scan_timit,
+    split_by_speaker,
+)
 from studio.codecs.speech import FeatureSettings, extract, read_audio
+from studio.codecs.speech import features as speech_features
 from studio.errors import StudioError
 
 

@@ -17,8 +17,8 @@ from datamodules import synthetic_speech
 from datamodules.speech import SpeechDataModule
 from datamodules.speech_corpus import CorpusWarning
 from studio.codecs import codec_from_dict
-from studio.codecs.speech import features as speech_features
 from studio.codecs.speech import IGNORE_INDEX, SpeechCodec
+from studio.codecs.speech import features as speech_features
 from studio.errors import StudioError
 from studio.models.tagger import SequenceTagger
 
@@ -88,7 +88,9 @@ def test_manifest_input_infers_labels_and_takes_explicit_validation(corpus: Path
         rows.append({"audio": str(wav.relative_to(corpus)), "labels": " ".join(phones), "speaker": wav.parent.name})
     (corpus / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[3:]))
     (corpus / "val.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:3]))
-    data = _data(tmp_path, manifest=str(corpus / "train.jsonl"), val_manifest=str(corpus / "val.jsonl"), test_fraction=0.0)
+    data = _data(
+        tmp_path, manifest=str(corpus / "train.jsonl"), val_manifest=str(corpus / "val.jsonl"), test_fraction=0.0
+    )
     used = {label for r in rows for label in r["labels"].split()}
     assert data.labels.labels[1:] == tuple(sorted(used))
     assert data.model_dims() == {"input_size": 120, "num_labels": len(used) + 1}
@@ -101,17 +103,32 @@ def test_manifest_input_infers_labels_and_takes_explicit_validation(corpus: Path
 
 def test_framewise_training_on_a_manifest_is_a_one_line_error(corpus: Path, tmp_path: Path) -> None:
     manifest = tmp_path / "m.jsonl"
-    manifest.write_text("".join(json.dumps({"audio": str(w), "labels": "h# s iy h#", "speaker": w.parent.name}) + "\n" for w in sorted(corpus.rglob("*.wav"))))
+    manifest.write_text(
+        "".join(
+            json.dumps({"audio": str(w), "labels": "h# s iy h#", "speaker": w.parent.name}) + "\n"
+            for w in sorted(corpus.rglob("*.wav"))
+        )
+    )
     data = _data(tmp_path, manifest=str(manifest))
     model = SequenceTagger(**data.model_dims(), loss="framewise", hidden_size=8, projection_size=8, num_layers=1)
-    trainer = L.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer = L.Trainer(
+        max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
+    )
     with pytest.raises(StudioError, match="framewise training needs time-aligned labels.*loss ctc"):
         trainer.fit(model, data)
 
 
 def _timit_corpus(root: Path) -> Path:
     """Two speakers with TIMIT's own labels (closures, `ix`, the glottal stop `q`)."""
-    rows = [(0, 1600, "h#"), (1600, 2400, "bcl"), (2400, 3200, "b"), (3200, 4800, "ix"), (4800, 5600, "q"), (5600, 8000, "iy"), (8000, 9600, "h#")]
+    rows = [
+        (0, 1600, "h#"),
+        (1600, 2400, "bcl"),
+        (2400, 3200, "b"),
+        (3200, 4800, "ix"),
+        (4800, 5600, "q"),
+        (5600, 8000, "iy"),
+        (8000, 9600, "h#"),
+    ]
     for speaker in ("FAKS0", "MDAB0"):
         for utt in ("SX1", "SX2", "SA1"):
             _wav(root / "DR1" / speaker / f"{utt}.WAV", 0.6)
@@ -120,14 +137,16 @@ def _timit_corpus(root: Path) -> Path:
 
 
 def test_timit39_folding_maps_and_drops_labels_and_sa_sentences_are_left_out(tmp_path: Path) -> None:
-    data = _data(tmp_path, root=str(_timit_corpus(tmp_path / "timit")), label_map="timit39", val_fraction=0.5, test_fraction=0.0)
+    data = _data(
+        tmp_path, root=str(_timit_corpus(tmp_path / "timit")), label_map="timit39", val_fraction=0.5, test_fraction=0.0
+    )
     assert len(data.labels) == 40  # 39 classes + blank
     assert all(not u.audio.name.startswith("SA") for s in ("train", "val") for u in data.utterances(s))
     data.setup("fit")
     item = data.dataset("train").items[0]
     assert data.labels.decode(item.label_ids.tolist()) == ["sil", "b", "ih", "iy", "sil"]  # h# bcl merge; q dropped
     hop = data.settings.hop_length
-    centre = lambda i: (i * hop + data.settings.win_length / 2)  # noqa: E731
+    centre = lambda i: i * hop + data.settings.win_length / 2
     for i, label in enumerate(item.frame_labels.tolist()):
         if 4800 <= centre(i) < 5600:
             assert label == IGNORE_INDEX  # the dropped `q`
@@ -138,7 +157,9 @@ def test_timit39_folding_maps_and_drops_labels_and_sa_sentences_are_left_out(tmp
 def test_timit_train_and_test_folders_one_level_down_become_the_train_and_test_splits(tmp_path: Path) -> None:
     for part in ("TRAIN", "TEST"):
         _timit_corpus(tmp_path / "TIMIT" / "TIMIT" / part)
-        (tmp_path / "TIMIT" / "TIMIT" / part / "DR1" / "FAKS0").rename(tmp_path / "TIMIT" / "TIMIT" / part / "DR1" / f"F{part}0")
+        (tmp_path / "TIMIT" / "TIMIT" / part / "DR1" / "FAKS0").rename(
+            tmp_path / "TIMIT" / "TIMIT" / part / "DR1" / f"F{part}0"
+        )
     data = _data(tmp_path, root=str(tmp_path / "TIMIT"), label_map="timit39", val_fraction=0.5)
     assert _speakers(data, "test") == {"FTEST0", "MDAB0"}
     assert _speakers(data, "train") | _speakers(data, "val") == {"FTRAIN0", "MDAB0"}
@@ -159,25 +180,38 @@ def test_utterances_too_short_for_their_labels_are_skipped_counted_and_named(tmp
     for speaker in ("S1", "S2", "S3"):
         for utt, seconds in (("long", 0.5), ("medium", 0.2), ("tiny", 0.06)):
             n = _wav(root / speaker / f"{utt}.wav", seconds)
-            _phn(root / speaker / f"{utt}.phn", [(i * n // 7, (i + 1) * n // 7, label) for i, label in enumerate(labels)])
+            _phn(
+                root / speaker / f"{utt}.phn", [(i * n // 7, (i + 1) * n // 7, label) for i, label in enumerate(labels)]
+            )
     data = _data(tmp_path, root=str(root), val_fraction=0.3, test_fraction=0.0)
     with pytest.warns(CorpusWarning) as record:
         data.setup("fit")
     messages = sorted(str(w.message) for w in record)
     assert len(messages) == 2  # train and validation; the test split is the validation split here
-    assert re.fullmatch(r"skipped 2 of 6 train utterances: S\d/tiny \(4 frames are too few for 7 labels\), S\d/tiny \(.*\)", messages[1])
+    assert re.fullmatch(
+        r"skipped 2 of 6 train utterances: S\d/tiny \(4 frames are too few for 7 labels\), S\d/tiny \(.*\)", messages[1]
+    )
     assert messages[0].startswith("skipped 1 of 3 val utterances: S")
     assert len(data.dataset("train")) == 4 and len(data.skipped["train"]) == 2
     # A CTC model stacking 4 frames per step needs 25 frames for 7 labels: the data module asks the model.
     model = SequenceTagger(**data.model_dims(), loss="ctc", subsample=4, hidden_size=8, projection_size=8, num_layers=1)
-    trainer = L.Trainer(max_steps=1, limit_val_batches=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, num_sanity_val_steps=0)
+    trainer = L.Trainer(
+        max_steps=1,
+        limit_val_batches=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     with pytest.warns(CorpusWarning, match="medium \\(18 frames are too few for 7 labels\\)"):
         trainer.fit(model, data)
     assert sorted(name.split("/")[1] for name, _ in data.skipped["train"]) == ["medium", "medium", "tiny", "tiny"]
 
 
-def test_features_are_computed_once_and_the_second_epoch_reads_no_audio(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_features_are_computed_once_and_the_second_epoch_reads_no_audio(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reads: list[str] = []
     original = speech_features.read_audio
     monkeypatch.setattr(speech_features, "read_audio", lambda path: reads.append(str(path)) or original(path))

@@ -12,13 +12,12 @@ from datamodules.speech_batches import collate
 from datamodules.synthetic_speech import labelset
 from studio.codecs.speech import FeatureSettings, SpeechCodec
 from studio.codecs.speech.ctc import collapse, ctc_frames_needed, edit_distance, prefix_beam_search, runs
-from studio.models.tagger import greedy_decode
 from studio.errors import StudioError
-from studio.models import MODELS
-from studio.models.tagger import SequenceTagger, stack_frames
-from studio.nn.padding import run_over_padding
-from studio.nn import RecurrentStack
 from studio.generation.tagging import frame_span, phn_text, tag_audio
+from studio.models import MODELS
+from studio.models.tagger import SequenceTagger, greedy_decode, stack_frames
+from studio.nn import RecurrentStack
+from studio.nn.padding import run_over_padding
 
 FEATURES, LABELS = 6, 5
 
@@ -38,7 +37,9 @@ def _items(lengths: list[int], seed: int = 0) -> list[tuple[torch.Tensor, torch.
     items = []
     for n in lengths:
         frame_labels = torch.randint(1, LABELS, (n // 3 + 1,), generator=g).repeat_interleave(3)[:n]
-        features = torch.nn.functional.one_hot(frame_labels, FEATURES).float() + 0.1 * torch.randn(n, FEATURES, generator=g)
+        features = torch.nn.functional.one_hot(frame_labels, FEATURES).float() + 0.1 * torch.randn(
+            n, FEATURES, generator=g
+        )
         items.append((features, frame_labels, torch.tensor(collapse(frame_labels.tolist()))))
     return items
 
@@ -118,7 +119,7 @@ def test_a_tiny_overfit_drives_the_loss_down(loss: str) -> None:
 def test_token_inputs_use_an_embedding_and_train() -> None:
     model = _model(input_kind="tokens", input_size=LABELS, loss="framewise")
     items = [(labels, labels, torch.tensor(collapse(labels.tolist()))) for _, labels, _ in _items([15, 10])]
-    batch = collate([(f.float()[:, None], l, t) for f, l, t in items])
+    batch = collate([(f.float()[:, None], labels_, t) for f, labels_, t in items])
     batch = batch._replace(inputs=batch.inputs[..., 0].long())  # token ids [B, T]
     first = None
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
@@ -211,7 +212,9 @@ def test_wrong_settings_are_one_line_errors() -> None:
 
 def test_tagged_times_are_seconds_and_phn_rows_count_samples_at_the_clips_own_rate() -> None:
     codec = SpeechCodec(FeatureSettings(), labelset())
-    model = SequenceTagger(input_size=codec.num_features, num_labels=codec.num_labels, projection_size=8, hidden_size=8, num_layers=1).eval()
+    model = SequenceTagger(
+        input_size=codec.num_features, num_labels=codec.num_labels, projection_size=8, hidden_size=8, num_layers=1
+    ).eval()
     audio = 0.1 * np.random.default_rng(0).standard_normal(8000).astype(np.float32)  # 1 s at 8 kHz, resampled inside
     spans = tag_audio(model, codec, audio, 8000)
     assert spans[0][1] == 0.0 and spans[-1][2] == pytest.approx(1.0)

@@ -9,8 +9,13 @@ from studio.training.tracking import wandb_online
 
 @pytest.mark.parametrize(
     "env, online",
-    [({}, False), ({"WANDB_API_KEY": "k"}, True), ({"WANDB_MODE": "online"}, True),
-     ({"WANDB_API_KEY": "k", "WANDB_MODE": "offline"}, False), ({"WANDB_MODE": "disabled", "WANDB_API_KEY": "k"}, False)],
+    [
+        ({}, False),
+        ({"WANDB_API_KEY": "k"}, True),
+        ({"WANDB_MODE": "online"}, True),
+        ({"WANDB_API_KEY": "k", "WANDB_MODE": "offline"}, False),
+        ({"WANDB_MODE": "disabled", "WANDB_API_KEY": "k"}, False),
+    ],
 )
 def test_online_only_when_configured(monkeypatch: pytest.MonkeyPatch, env: dict, online: bool) -> None:
     monkeypatch.delenv("WANDB_API_KEY", raising=False)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import run_studio
+
 from studio.checkpoint import read_checkpoint
 from studio.errors import StudioError
 
@@ -26,7 +26,14 @@ class Payload:
 def _evil_checkpoint(tmp_path: Path) -> tuple[Path, Path]:
     marker = tmp_path / "payload-ran"
     path = tmp_path / "evil.ckpt"
-    torch.save({"studio": {"format": 1, "task": "language_model"}, "state_dict": {}, "hyper_parameters": {"x": Payload(marker)}}, path)
+    torch.save(
+        {
+            "studio": {"format": 1, "task": "language_model"},
+            "state_dict": {},
+            "hyper_parameters": {"x": Payload(marker)},
+        },
+        path,
+    )
     assert not marker.exists()
     return path, marker
 

@@ -8,8 +8,8 @@ protobuf `Record`.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from wandb.proto import wandb_internal_pb2 as pb
 

@@ -95,6 +95,9 @@ def main(argv: Optional[list[str]] = None) -> None:
         if not _lost_a_peer(error):
             raise
         reason = str(error).strip().splitlines()[0][-160:]
-        print(f"studio: error: another process of this distributed run stopped ({reason}); "
-              "the last complete checkpoint is intact: resume with --ckpt_path last", file=sys.stderr)
+        print(
+            f"studio: error: another process of this distributed run stopped ({reason}); "
+            "the last complete checkpoint is intact: resume with --ckpt_path last",
+            file=sys.stderr,
+        )
         sys.exit(1)

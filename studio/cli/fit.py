@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 import time
-import warnings
 from typing import Any, Optional
 
 import lightning as L
@@ -17,8 +15,8 @@ from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from studio.checkpoint import check_state_shapes, read_checkpoint
 from studio.errors import StudioError
 from studio.training.checkpoint_io import AtomicCheckpointIO, StudioMetadata
 from studio.training.last_checkpoint import RefreshLastCheckpoint
@@ -26,6 +24,8 @@ from studio.training.nonfinite import NonFiniteGuard
 from studio.training.throughput import TokenThroughput
 
 DEFAULT_LOGGER = {"class_path": "studio.training.tracking.StudioWandbLogger", "init_args": {"project": "studio"}}
+# `--ckpt_path` values that name a checkpoint by role, not by file.
+SPECIAL_CKPT_PATHS = ("last", "best", "hpc", "registry")
 CHECKPOINT_DEFAULTS = {
     "checkpoint.monitor": "val_loss",
     "checkpoint.mode": "min",
@@ -37,7 +37,21 @@ CHECKPOINT_DEFAULTS = {
 
 
 class SaveConfigToRun(SaveConfigCallback):
-    """Saves the resolved config as `checkpoints/<run>/config.yaml`, beside the run's checkpoints."""
+    """Saves the resolved config as `checkpoints/<run>/config.yaml`, beside the run's checkpoints.
+
+    A resumed run writes it only once training has started from the restored checkpoint, so a resume
+    that fails (a mismatched setting, a damaged file) leaves the run's config.yaml as it was.
+    """
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        """New runs save now; resumed ones wait for `on_train_start`."""
+        if not trainer.ckpt_path:
+            super().setup(trainer, pl_module, stage)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """The checkpoint restored and training began: the config of the resumed run can be saved."""
+        if trainer.ckpt_path:
+            super().setup(trainer, pl_module, "fit")
 
     def save_config(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         """Called on rank zero only."""
@@ -73,9 +87,22 @@ class StudioCLI(LightningCLI):
             parser.set_defaults(weights_only=True)
         return parser
 
+    def _parse_ckpt_path(self) -> None:
+        """Check a `--ckpt_path` file safely before anything else reads it; its settings come from the run's config.
+
+        (Lightning would merge the checkpoint's hyper-parameters into the config here, silently overruling
+        flags; Studio instead refuses a checkpoint that does not fit the configured model, in one line.)
+        """
+        config = self.config.get(str(self.config.get("subcommand")), Namespace())
+        ckpt_path = config.get("ckpt_path") if isinstance(config, Namespace) else None
+        if ckpt_path and ckpt_path not in SPECIAL_CKPT_PATHS and not str(ckpt_path).startswith("registry:"):
+            read_checkpoint(ckpt_path)
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """Add `--run_name`, and checkpointing under `checkpoints/<run>/` (last.ckpt and best.ckpt)."""
-        parser.add_argument("--run_name", type=Optional[str], default=None, help="Name of the run (default: model-data-time).")
+        parser.add_argument(
+            "--run_name", type=Optional[str], default=None, help="Name of the run (default: model-data-time)."
+        )
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(CHECKPOINT_DEFAULTS)
         parser.add_lightning_class_args(RefreshLastCheckpoint, "last_checkpoint")
@@ -89,15 +116,17 @@ class StudioCLI(LightningCLI):
             config.run_name = f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
         if not config.checkpoint.get("dirpath"):
             config.checkpoint.dirpath = os.path.join("checkpoints", config.run_name)
-        if self.subcommand == "fit" and not config.get("ckpt_path") and _has_checkpoints(config.checkpoint.dirpath):
+        if self.subcommand == "fit" and not config.get("ckpt_path") and _holds_a_run(config.checkpoint.dirpath):
             raise StudioError(
-                f"{config.checkpoint.dirpath} already holds checkpoints of an earlier run: "
+                f"{config.checkpoint.dirpath} already holds an earlier run (checkpoints or config.yaml): "
                 "resume it with --ckpt_path last, or start a new one with another --run_name"
             )
+        if config.get("ckpt_path"):
+            config.ckpt_path = _resolve_checkpoint(str(config.ckpt_path), config.checkpoint.dirpath)
         logger = config.trainer.get("logger")
-        if isinstance(logger, Namespace) and logger.get("class_path", "").endswith("WandbLogger"):
-            if not logger.init_args.get("name"):
-                logger.init_args.name = config.run_name
+        wandb = isinstance(logger, Namespace) and logger.get("class_path", "").endswith("WandbLogger")
+        if wandb and not logger.init_args.get("name"):
+            logger.init_args.name = config.run_name
 
     def instantiate_classes(self) -> None:
         """Build the data module first, so the model's sizes (vocabulary, features, labels) come from it."""
@@ -110,6 +139,9 @@ class StudioCLI(LightningCLI):
         self.config_init.get(str(self.subcommand), self.config_init).data = datamodule
         self.datamodule = datamodule
         self.model = self._get(self.config_init, "model")
+        ckpt_path = config.get("ckpt_path")
+        if ckpt_path and os.path.isfile(ckpt_path):
+            _check_fits(self.model, ckpt_path)
         self.trainer = self.instantiate_trainer()
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
@@ -128,8 +160,38 @@ class StudioCLI(LightningCLI):
             ) from None
 
 
-def _has_checkpoints(folder: str) -> bool:
-    return os.path.isdir(folder) and any(name.endswith(".ckpt") for name in os.listdir(folder))
+def _holds_a_run(folder: str) -> bool:
+    """Whether `folder` already has a run's checkpoints or its config.yaml (a new run must not replace them)."""
+    return os.path.isdir(folder) and any(name.endswith(".ckpt") or name == "config.yaml" for name in os.listdir(folder))
+
+
+def _resolve_checkpoint(ckpt_path: str, dirpath: str) -> str:
+    """`last` and `best` name the run folder's last.ckpt and best.ckpt; a checkpoint that is not there is an error."""
+    path = os.path.join(dirpath, f"{ckpt_path}.ckpt") if ckpt_path in ("last", "best") else ckpt_path
+    if ckpt_path in ("hpc", "registry") or ckpt_path.startswith("registry:"):
+        return ckpt_path  # Lightning's own lookups
+    if not os.path.exists(path):
+        where = f"{dirpath} holds no {ckpt_path}.ckpt" if ckpt_path in ("last", "best") else f"{path} does not exist"
+        raise StudioError(
+            f"--ckpt_path {ckpt_path}: {where}, so there is nothing to resume; check --run_name or --config "
+            "(checkpoints/<run>/config.yaml), or leave out --ckpt_path to start a new run"
+        )
+    return path
+
+
+def _check_fits(model: L.LightningModule, ckpt_path: str) -> None:
+    """The checkpoint must be a readable Studio checkpoint whose tensors fit the model the settings built.
+
+    Checked before the trainer runs or writes anything, with the same one-line errors as `studio sample`.
+    """
+    state = read_checkpoint(ckpt_path)["state_dict"]
+    expected = {name: tensor.shape for name, tensor in model.state_dict().items()}
+    check_state_shapes(
+        expected,
+        state,
+        ckpt_path,
+        "use the run's own settings (its config.yaml, without overriding model sizes) or start a new run",
+    )
 
 
 def _instantiate(config: Namespace) -> Any:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from studio.cli.common import OneLineParser, resolve_device
 from studio.errors import StudioError
@@ -16,24 +15,51 @@ from studio.generation import BeamSettings, Generator
 from studio.generation.outputs import SampleFolder
 from studio.generation.text import DEFAULT_LENGTH
 
-MIDI_FLAGS = ("seconds", "primer", "notes_per_second", "pitch_class_histogram", "beam_size", "branch_factor",
-              "steps_per_iteration")
+MIDI_FLAGS = (
+    "seconds",
+    "primer",
+    "notes_per_second",
+    "pitch_class_histogram",
+    "beam_size",
+    "branch_factor",
+    "steps_per_iteration",
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The `studio sample` arguments."""
     parser = OneLineParser(prog="studio sample", description="Generate text or MIDI from a Studio checkpoint.")
-    parser.add_argument("--ckpt", required=True, help="checkpoint written by `studio fit`, e.g. checkpoints/<run>/last.ckpt")
+    parser.add_argument(
+        "--ckpt", required=True, help="checkpoint written by `studio fit`, e.g. checkpoints/<run>/last.ckpt"
+    )
     parser.add_argument("--prompt", default=None, help="text to continue (text checkpoints); default: a newline")
-    parser.add_argument("--length", type=int, default=None, help="tokens (text) or events (MIDI) per sample; text default 500")
-    parser.add_argument("--seconds", type=float, default=None, help="MIDI: length of each piece in seconds (default 30)")
+    parser.add_argument(
+        "--length", type=int, default=None, help="tokens (text) or events (MIDI) per sample; text default 500"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="MIDI: length of each piece in seconds (default 30)"
+    )
     parser.add_argument("--primer", default=None, help="MIDI: a .mid file the pieces begin with and continue")
     parser.add_argument("--max_note_seconds", type=float, default=5.0, help="MIDI: no note sounds longer than this")
-    parser.add_argument("--notes_per_second", type=float, default=None,
-                        help="MIDI, models trained with the density control: the note density to aim for")
-    parser.add_argument("--pitch_class_histogram", type=pitch_weights, default=None,
-                        help="MIDI, models trained with the pitch control: 12 weights for C, C#, ... B, "
-                             "e.g. '[2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1]' (C major)")
-    parser.add_argument("--beam_size", type=int, default=1, help="MIDI: beams kept per piece (1, with --branch_factor 1: plain sampling)")
+    parser.add_argument(
+        "--notes_per_second",
+        type=float,
+        default=None,
+        help="MIDI, models trained with the density control: the note density to aim for",
+    )
+    parser.add_argument(
+        "--pitch_class_histogram",
+        type=pitch_weights,
+        default=None,
+        help="MIDI, models trained with the pitch control: 12 weights for C, C#, ... B, "
+        "e.g. '[2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1]' (C major)",
+    )
+    parser.add_argument(
+        "--beam_size",
+        type=int,
+        default=1,
+        help="MIDI: beams kept per piece (1, with --branch_factor 1: plain sampling)",
+    )
     parser.add_argument("--branch_factor", type=int, default=1, help="MIDI: sampled copies of each beam per iteration")
     parser.add_argument("--steps_per_iteration", type=int, default=1, help="MIDI: events sampled between prunings")
     parser.add_argument("--no_render", action="store_true", help="MIDI: skip the .wav and .png renderings")
@@ -45,10 +71,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out_dir", default="samples", help="outputs go under OUT_DIR/<run>/")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, or cuda:N")
     return parser
-
-
-def pitch_weights(text: str) -> list[float]:
-    """Twelve numbers, written '[2, 0, 1, ...]' or '2,0,1,...'."""
 
 
 def pitch_weights(text: str) -> list[float]:
@@ -66,17 +88,20 @@ def sample_main(argv: list[str]) -> None:
     """Parse arguments, generate, print and write the samples."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    generator = Generator.from_checkpoint(args.ckpt, resolve_device(args.device))
+    generator = Generator.from_checkpoint(args.ckpt, resolve_device(args.device), task="language_model")
     if generator.kind == "midi":
         sample_midi(generator, args)
     elif generator.kind == "text":
         for flag in MIDI_FLAGS:
             if getattr(args, flag) not in (None, parser.get_default(flag)):
-                raise StudioError(f"{args.ckpt} is a text checkpoint: --{flag} applies to MIDI checkpoints; "
-                                  "use --length and --prompt")
+                raise StudioError(
+                    f"{args.ckpt} is a text checkpoint: --{flag} applies to MIDI checkpoints; use --length and --prompt"
+                )
         sample_text(generator, args)
     else:
-        raise StudioError(f"{args.ckpt} has no text or MIDI codec: pass a checkpoint trained by `studio fit` on text or MIDI")
+        raise StudioError(
+            f"{args.ckpt} has no text or MIDI codec: pass a checkpoint trained by `studio fit` on text or MIDI"
+        )
 
 
 def sample_text(generator: Generator, args: argparse.Namespace) -> None:
@@ -96,16 +121,29 @@ def sample_midi(generator: Generator, args: argparse.Namespace) -> None:
     if args.prompt is not None:
         raise StudioError(f"{args.ckpt} is a MIDI checkpoint: --prompt applies to text; use --primer FILE.mid")
     beam = BeamSettings(args.beam_size, args.branch_factor, args.steps_per_iteration)
-    pieces = generator.midi(args.seconds, args.length, args.num_samples, args.temperature, args.top_k, args.top_p,
-                            args.seed, args.primer, args.max_note_seconds, args.notes_per_second,
-                            args.pitch_class_histogram, beam)
+    pieces = generator.midi(
+        args.seconds,
+        args.length,
+        args.num_samples,
+        args.temperature,
+        args.top_k,
+        args.top_p,
+        args.seed,
+        args.primer,
+        args.max_note_seconds,
+        args.notes_per_second,
+        args.pitch_class_histogram,
+        beam,
+    )
     renderers: set[str] = set()
     with SampleFolder(args.out_dir, generator.path, args.seed) as folder:
         for i, piece in enumerate(pieces, 1):
             path = folder.write(f"sample_{i}.mid", piece.to_midi())
             if not args.no_render:
                 renderers.add(piece.render_wav(path.with_suffix(".wav")))
-                piece.piano_roll(path.with_suffix(".png"), title=f"sample {i}: {piece.seconds:.1f} s, {piece.notes} notes")
+                piece.piano_roll(
+                    path.with_suffix(".png"), title=f"sample {i}: {piece.seconds:.1f} s, {piece.notes} notes"
+                )
             print(f"{path}  {piece.seconds:.1f} s  {piece.notes} notes")
         folder.write_settings(vars(args))
     rendered = f", rendered with {'/'.join(sorted(renderers))}" if renderers else " (not rendered)"

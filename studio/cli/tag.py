@@ -19,14 +19,21 @@ from studio.generation import Generator
 from studio.generation.outputs import SampleFolder
 from studio.generation.tagging import Span, phn_text
 
+
 def build_parser() -> argparse.ArgumentParser:
     """The `studio tag` arguments."""
     parser = OneLineParser(prog="studio tag", description="Label audio files with a Studio tagging checkpoint.")
     parser.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, ...) to label")
-    parser.add_argument("--ckpt", required=True, help="checkpoint written by `studio fit` for a tagger, e.g. checkpoints/<run>/best.ckpt")
+    parser.add_argument(
+        "--ckpt",
+        required=True,
+        help="checkpoint written by `studio fit` for a tagger, e.g. checkpoints/<run>/best.ckpt",
+    )
     parser.add_argument("--out_dir", default="samples", help="outputs go under OUT_DIR/<run>/")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, or cuda:N")
-    parser.add_argument("--beam_width", type=int, default=1, help="CTC prefix beam search width (1: greedy; framewise models ignore it)")
+    parser.add_argument(
+        "--beam_width", type=int, default=1, help="CTC prefix beam search width (1: greedy; framewise models ignore it)"
+    )
     return parser
 
 
@@ -35,10 +42,12 @@ def tag_main(argv: list[str]) -> None:
     args = build_parser().parse_args(argv)
     if args.beam_width < 1:
         raise StudioError(f"--beam_width {args.beam_width} must be >= 1")
-    generator = Generator.from_checkpoint(args.ckpt, resolve_device(args.device))
+    generator = Generator.from_checkpoint(args.ckpt, resolve_device(args.device), task="tagger")
     if generator.kind != "speech":
-        raise StudioError(f"{args.ckpt} holds no speech codec, so audio cannot be turned into its input: "
-                          "pass a checkpoint trained on speech")
+        raise StudioError(
+            f"{args.ckpt} holds no speech codec, so audio cannot be turned into its input: "
+            "pass a checkpoint trained on speech"
+        )
     # Read every file before writing anything, so a bad file fails the call without partial outputs.
     clips = [(Path(name), *read_audio(name)) for name in args.files]
     used: set[str] = set()
@@ -56,8 +65,9 @@ def tag_main(argv: list[str]) -> None:
     print(f"wrote labels of {len(clips)} file(s) to {folder.path}", file=sys.stderr)
 
 
-def _record(path: Path, sr: int, n_samples: int, generator: Generator, beam_width: int,
-            spans: list[Span]) -> dict[str, Any]:
+def _record(
+    path: Path, sr: int, n_samples: int, generator: Generator, beam_width: int, spans: list[Span]
+) -> dict[str, Any]:
     hparams = generator.loaded.model.hparams
     decoding = "prefix beam search" if hparams.loss == "ctc" and beam_width > 1 else "greedy"
     return {

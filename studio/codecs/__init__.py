@@ -71,5 +71,7 @@ def codec_from_dict(data: dict[str, Any]) -> Codec:
         raise
     except Exception as error:  # a damaged or foreign codec entry: missing keys, wrong types
         reason = f"{type(error).__name__}: {str(error).splitlines()[0][:120] if str(error) else ''}"
-        raise StudioError(f"the stored {data.get('kind')} codec is malformed ({reason}): the checkpoint is damaged "
-                          "or from another tool; retrain or use an intact checkpoint") from None
+        raise StudioError(
+            f"the stored {data.get('kind')} codec is malformed ({reason}): the checkpoint is damaged "
+            "or from another tool; retrain or use an intact checkpoint"
+        ) from None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -21,7 +22,7 @@ class TextCodec:
         self.level = level
 
     @classmethod
-    def train(cls, texts: Iterable[str], level: str = "char", vocab_size: int = 512) -> "TextCodec":
+    def train(cls, texts: Iterable[str], level: str = "char", vocab_size: int = 512) -> TextCodec:
         """Build a vocabulary from the corpus: every character seen (`char`) or byte-level BPE (`bpe`)."""
         if level == "char":
             return cls(_char_tokenizer(texts), level)
@@ -54,7 +55,7 @@ class TextCodec:
         return {"kind": self.kind, "level": self.level, "tokenizer": self.tokenizer.to_str()}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TextCodec":
+    def from_dict(cls, data: dict[str, Any]) -> TextCodec:
         """Inverse of `to_dict`."""
         return cls(Tokenizer.from_str(data["tokenizer"]), data["level"])
 

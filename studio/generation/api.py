@@ -14,8 +14,9 @@ the same seed and settings give the same output everywhere.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import numpy as np
 
@@ -41,9 +42,12 @@ class Generator:
         self.loaded = loaded
 
     @classmethod
-    def from_checkpoint(cls, path: PathLike, device: str = "cpu") -> Generator:
-        """Load `path` (a `.ckpt` written by `studio fit`) onto `device`; it needs no config and no data."""
-        return cls(load_for_inference(str(path), None, device))
+    def from_checkpoint(cls, path: PathLike, device: str = "cpu", task: Optional[str] = None) -> Generator:
+        """Load `path` (a `.ckpt` written by `studio fit`) onto `device`; it needs no config and no data.
+
+        `task` ("language_model" or "tagger"), when given, is the task the checkpoint must have.
+        """
+        return cls(load_for_inference(str(path), task, device))
 
     @property
     def kind(self) -> str:
@@ -107,11 +111,23 @@ class Generator:
             controls = control_vector(codec.controls, notes_per_second, pitch_class_histogram)
         except StudioError as error:
             raise StudioError(f"{self.path}: {error}") from None
-        return sample_pieces(self.loaded.model, codec, num_samples, settings, seed, seconds, length, list(primer),
-                             max_note_seconds, controls if codec.controls else None, beam)
+        return sample_pieces(
+            self.loaded.model,
+            codec,
+            num_samples,
+            settings,
+            seed,
+            seconds,
+            length,
+            list(primer),
+            max_note_seconds,
+            controls if codec.controls else None,
+            beam,
+        )
 
-    def tag(self, audio: Union[PathLike, np.ndarray], sample_rate: Optional[int] = None,
-            beam_width: int = 1) -> list[Span]:
+    def tag(
+        self, audio: Union[PathLike, np.ndarray], sample_rate: Optional[int] = None, beam_width: int = 1
+    ) -> list[Span]:
         """Labels with start and end seconds for a clip: a path to an audio file, or samples at `sample_rate`."""
         codec = self._codec("speech", "tag", "use `text` or `midi` for language models")
         assert isinstance(codec, SpeechCodec)
@@ -122,5 +138,5 @@ class Generator:
                 raise StudioError("audio given as samples needs its sample_rate (Hz)")
             samples, sr = audio, sample_rate
         else:
-            samples, sr = read_audio(audio)
+            samples, sr = read_audio(str(audio))
         return tag_audio(self.loaded.model, codec, samples, sr, beam_width)

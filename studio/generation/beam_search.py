@@ -8,14 +8,14 @@ distribution they were drawn from. All pieces, beams and branches step together 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 from torch import nn
 
 from studio.errors import StudioError
-from studio.nn.state import select_state
 from studio.generation.sampling import (
     Constraint,
     SamplingSettings,
@@ -26,6 +26,7 @@ from studio.generation.sampling import (
     next_scores,
     prefill,
 )
+from studio.nn.state import select_state
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,13 @@ class BeamSettings:
         if self.beam_size < 1:
             raise StudioError(f"--beam_size {self.beam_size} must be >= 1 (1 with --branch_factor 1 is plain sampling)")
         if self.branch_factor < 1:
-            raise StudioError(f"--branch_factor {self.branch_factor} must be >= 1 (try 2: copies of each beam per iteration)")
+            raise StudioError(
+                f"--branch_factor {self.branch_factor} must be >= 1 (try 2: copies of each beam per iteration)"
+            )
         if self.steps_per_iteration < 1:
-            raise StudioError(f"--steps_per_iteration {self.steps_per_iteration} must be >= 1 (try 1: prune after every step)")
+            raise StudioError(
+                f"--steps_per_iteration {self.steps_per_iteration} must be >= 1 (try 1: prune after every step)"
+            )
 
     @property
     def plain(self) -> bool:
@@ -161,5 +166,5 @@ def beam_search(
             logits, state = run(token[:, None], state)
             logits = logits[:, -1]
     cut = [row[:n] for row, n in zip(out[:, :steps].tolist(), done_at.clamp(max=steps).tolist())]
-    rows = [cut[i:i + width] for i in range(0, total, width)]
+    rows = [cut[i : i + width] for i in range(0, total, width)]
     return Candidates(rows, scores.view(num_samples, width).cpu(), finished.view(num_samples, width).cpu())

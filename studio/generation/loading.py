@@ -1,14 +1,21 @@
-"""Load a Studio checkpoint for inference: the model of its task, on a device, with its codec."""
+"""Load a Studio checkpoint for inference: the model of its task, on a device, with its codec.
+
+Nothing in the file is trusted before it is checked: the structure first (`studio.checkpoint`), then
+the hyper-parameters build the model on PyTorch's `meta` device (no memory), whose parameter shapes
+must match the stored tensors; only then is the real model built and filled.
+"""
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import lightning as L
+import torch
 
-from studio.checkpoint import read_checkpoint
+from studio.checkpoint import check_state_shapes, read_checkpoint
 from studio.codecs import Codec, codec_from_dict
 from studio.errors import StudioError
 
@@ -23,17 +30,44 @@ class LoadedCheckpoint:
     path: Path
 
 
+def build_model(cls: type[L.LightningModule], hparams: dict[str, Any], path: str, device: str = "cpu") -> Any:
+    """`cls(**hparams)` on `device`; StudioError in one line when the stored hyper-parameters cannot build it."""
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    unknown = sorted(set(hparams) - accepted)
+    if unknown:
+        raise StudioError(
+            f"{path} has hyper-parameters {cls.__name__} does not take ({', '.join(unknown[:3])}): "
+            "it is damaged or from another version"
+        )
+    try:
+        with torch.device(device):
+            return cls(**hparams)
+    except StudioError as error:
+        raise StudioError(f"{path} holds hyper-parameters that cannot build a model: {error}") from None
+    except Exception as error:  # wrong types or ranges that the constructor's own checks did not name
+        reason = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}" if str(error) else type(error).__name__
+        raise StudioError(f"{path} holds hyper-parameters that cannot build a model ({reason})") from None
+
+
 def load_for_inference(path: str, task: Optional[str], device: str = "cpu") -> LoadedCheckpoint:
     """Rebuild the model and its codec from a checkpoint alone; `task` (when given) is the one it must be."""
     from studio.models import MODELS
 
     checkpoint = read_checkpoint(path)
     meta = checkpoint["studio"]
-    if meta.get("task") not in MODELS or (task is not None and meta.get("task") != task):
-        raise StudioError(f"{path} is a {meta.get('task')} checkpoint, not a {task} one: pass a checkpoint trained for this command")
+    stored = meta["task"]
+    if stored not in MODELS:
+        raise StudioError(f"{path} is a {stored!r} checkpoint, which this Studio cannot run: upgrade Studio")
+    if task is not None and stored != task:
+        raise StudioError(
+            f"{path} is a {stored} checkpoint, not a {task} one: pass a checkpoint trained for this command"
+        )
+    codec: Codec | None = codec_from_dict(meta["codec"]) if meta.get("codec") else None
     hparams = {k: v for k, v in checkpoint.get("hyper_parameters", {}).items() if not k.startswith("_")}
-    model = MODELS[meta["task"]](**hparams)
+    shell = build_model(MODELS[stored], hparams, path, "meta")
+    expected = {name: tensor.shape for name, tensor in shell.state_dict().items()}
+    check_state_shapes(expected, checkpoint["state_dict"], path, "the checkpoint is damaged or its file was edited")
+    model = build_model(MODELS[stored], hparams, path)
     model.load_state_dict(checkpoint["state_dict"])
     model.to(device).eval()
-    codec: Codec | None = codec_from_dict(meta["codec"]) if meta.get("codec") else None
     return LoadedCheckpoint(model, codec, meta, Path(path))

@@ -11,10 +11,10 @@ import numpy as np
 import pretty_midi
 import torch
 
-from studio.generation.beam_search import BeamSettings, beam_search
 from studio.codecs.midi import MidiCodec, load_midi
-from studio.generation.midi_grammar import MidiGrammar
 from studio.errors import StudioError
+from studio.generation.beam_search import BeamSettings, beam_search
+from studio.generation.midi_grammar import MidiGrammar
 from studio.generation.render import render_piano_roll, render_wav
 from studio.generation.sampling import SamplingSettings, generate
 
@@ -54,8 +54,10 @@ class Piece:
     def note_list(self) -> list[dict[str, float]]:
         """Every note as plain data: pitch, start and end (seconds), velocity; sorted by start."""
         notes = [n for inst in self.midi.instruments for n in inst.notes]
-        return [{"pitch": n.pitch, "start": round(n.start, 4), "end": round(n.end, 4), "velocity": n.velocity}
-                for n in sorted(notes, key=lambda n: (n.start, n.pitch))]
+        return [
+            {"pitch": n.pitch, "start": round(n.start, 4), "end": round(n.end, 4), "velocity": n.velocity}
+            for n in sorted(notes, key=lambda n: (n.start, n.pitch))
+        ]
 
     def render_wav(self, path: str | Path, sample_rate: int = 22050) -> str:
         """Write a WAV rendering (FluidSynth when installed, else the built-in synth); return the renderer used."""
@@ -77,7 +79,9 @@ def primer_ids(codec: MidiCodec, path: Optional[str]) -> list[int]:
     except StudioError as error:
         cause = error.__cause__
         reason = str(cause).splitlines()[0] if cause is not None and str(cause) else "not a MIDI file"
-        raise StudioError(f"--primer {path} cannot be read as MIDI ({reason}): pass a Standard MIDI File (.mid)") from None
+        raise StudioError(
+            f"--primer {path} cannot be read as MIDI ({reason}): pass a Standard MIDI File (.mid)"
+        ) from None
     if not ids:
         raise StudioError(f"--primer {path} has no notes: pass a MIDI file with at least one note")
     return ids
@@ -112,23 +116,28 @@ def sample_pieces(
         raise StudioError(f"--max_note_seconds {max_note_seconds} must be > 0, e.g. 5")
     primer_seconds = codec.seconds(primer)
     if seconds is not None and primer_seconds >= seconds:
-        raise StudioError(f"the primer lasts {primer_seconds:.1f} s, not less than --seconds {seconds}: "
-                          "raise --seconds (it counts the primer) or use a shorter primer")
+        raise StudioError(
+            f"the primer lasts {primer_seconds:.1f} s, not less than --seconds {seconds}: "
+            "raise --seconds (it counts the primer) or use a shorter primer"
+        )
     if events is not None and len(primer) + 2 > events:
-        raise StudioError(f"the primer has {len(primer)} events, too many for --length {events}: "
-                          "raise --length (it counts the primer) or use a shorter primer")
+        raise StudioError(
+            f"the primer has {len(primer)} events, too many for --length {events}: "
+            "raise --length (it counts the primer) or use a shorter primer"
+        )
     overshoot = None if seconds is None else seconds + codec.num_shifts * codec.step_seconds
     budget = events if events is not None else int(overshoot * MAX_EVENTS_PER_SECOND) + 64  # type: ignore[operator]
     device = next(model.parameters()).device
-    grammar = MidiGrammar(codec, overshoot, budget, max_note_seconds=NEVER_SECONDS, device=device)
+    grammar = MidiGrammar(codec, overshoot, budget, device=device)
     grammar.prime(primer)
     steering = None if controls is None else torch.as_tensor(controls, dtype=torch.float32)
     prompt = [codec.bos_id, *primer]
     if beam.plain:
         rows = generate(model, prompt, budget - len(primer), num_samples, settings, seed, grammar, steering)
     else:
-        rows = beam_search(model, prompt, budget - len(primer), num_samples, settings, seed, grammar, beam,
-                           steering).best()
+        rows = beam_search(
+            model, prompt, budget - len(primer), num_samples, settings, seed, grammar, beam, steering
+        ).best()
     pieces = []
     for row in rows:
         ids = primer + row

@@ -16,13 +16,13 @@ _NO_LIMIT = 1 << 40
 
 
 class MidiGrammar:
-    """Masks next tokens for B parallel samples: valid NOTE_OFFs, capped note lengths, a target length, clean EOS.
+    """Masks next tokens for B parallel samples: valid NOTE_OFFs, a target length, a clean EOS.
 
     Rules, per sample:
     - PAD and BOS are never allowed; NOTE_OFF only for sounding pitches; NOTE_ON only for silent pitches.
     - A VELOCITY must be followed by a NOTE_ON (the codec never emits anything else after one).
-    - A note sounding for max_note_seconds forces its NOTE_OFF before anything else, and no TIME_SHIFT
-      may carry any note past that cap.
+    - Note lengths are not capped here: forcing a NOTE_OFF derails the model, so pieces are trimmed to
+      `--max_note_seconds` when they are written (see `studio.generation.midi`), as Magenta does.
     - No TIME_SHIFT may pass max_seconds. max_events counts every token given to update(), the final
       EOS included, and is never exceeded: room is always kept to switch off what sounds and end.
     - Once a target is reached only NOTE_OFFs of sounding notes are allowed, then EOS; after EOS the
@@ -37,15 +37,12 @@ class MidiGrammar:
         codec: MidiCodec,
         max_seconds: float | None,
         max_events: int | None,
-        max_note_seconds: float = 5.0,
         device: torch.device | str = "cpu",
     ) -> None:
         if max_seconds is not None and not max_seconds > 0:
             raise StudioError(f"max_seconds={max_seconds!r} is invalid: use a positive number or None")
         if max_events is not None and max_events < 1:
             raise StudioError(f"max_events={max_events!r} is invalid: use a positive whole number or None")
-        if not max_note_seconds > 0:
-            raise StudioError(f"max_note_seconds={max_note_seconds!r} is invalid: use a positive number")
         self.codec = codec
         layout = codec.layout
         step = codec.step_seconds
@@ -53,7 +50,6 @@ class MidiGrammar:
         self.max_steps = _NO_LIMIT if max_seconds is None else math.floor(max_seconds / step + 1e-6)
         self.max_events = _NO_LIMIT if max_events is None else int(max_events)
         self.has_target = max_seconds is not None or max_events is not None
-        self.cap_steps = max(1, round(max_note_seconds / step))
         self.vocab_size = layout.vocab_size
         self._on = slice(layout.note_on_offset, layout.note_on_offset + NUM_PITCHES)
         self._off = slice(layout.note_off_offset, layout.note_off_offset + NUM_PITCHES)
@@ -67,10 +63,14 @@ class MidiGrammar:
     def prime(self, ids: Sequence[int]) -> None:
         """Make every later reset() replay these events first, so samples continue them."""
         primer = [int(t) for t in ids]
-        if any(t in (self.codec.pad_id, self.codec.bos_id, self.codec.eos_id) or not 0 <= t < self.vocab_size
-               for t in primer):
-            raise StudioError("a primer must hold only NOTE_ON, NOTE_OFF, TIME_SHIFT and VELOCITY events: "
-                              "encode it with MidiCodec.encode (no BOS/EOS)")
+        if any(
+            t in (self.codec.pad_id, self.codec.bos_id, self.codec.eos_id) or not 0 <= t < self.vocab_size
+            for t in primer
+        ):
+            raise StudioError(
+                "a primer must hold only NOTE_ON, NOTE_OFF, TIME_SHIFT and VELOCITY events: "
+                "encode it with MidiCodec.encode (no BOS/EOS)"
+            )
         self._primer = primer
         self.reset(self.batch_size)
 
@@ -104,22 +104,16 @@ class MidiGrammar:
         """Bool [B, vocab_size]: True where a token may be emitted next."""
         sounding = self.start != _SILENT
         n_sounding = sounding.sum(1)
-        age = torch.where(sounding, self.now[:, None] - self.start, torch.full_like(self.start, -1))
-        overdue = sounding & (age >= self.cap_steps)
-        any_overdue = overdue.any(1)
         # Tokens still to be spent after this one must cover one NOTE_OFF per sounding note plus EOS.
         room = self.max_events - self.count - n_sounding  # > 0 is the invariant
         closing = (self.now >= self.max_steps) | (room < 2)
-        free = ~self.done & ~closing & ~any_overdue
+        free = ~self.done & ~closing
         free_no_vel = free & ~self.after_velocity
 
         mask = torch.zeros(self.batch_size, self.vocab_size, dtype=torch.bool, device=self.device)
         mask[:, self._on] = (free & (room >= 3))[:, None] & ~sounding
-        mask[:, self._off] = torch.where(
-            any_overdue[:, None], overdue, sounding & (free_no_vel | (closing & ~self.done))[:, None]
-        )
-        longest = torch.where(n_sounding > 0, age.max(1).values, torch.full_like(self.now, -_NO_LIMIT))
-        shift_limit = torch.minimum(self.max_steps - self.now, self.cap_steps - longest)
+        mask[:, self._off] = sounding & (free_no_vel | (closing & ~self.done))[:, None]
+        shift_limit = self.max_steps - self.now
         mask[:, self._shift] = free_no_vel[:, None] & (self._shift_steps[None, :] <= shift_limit[:, None])
         # A VELOCITY needs a NOTE_ON (and that note's NOTE_OFF) to fit afterwards.
         mask[:, self._vel] = (free_no_vel & (room >= 4) & (n_sounding < NUM_PITCHES))[:, None]

@@ -67,8 +67,9 @@ class SampleFolder:
         """Record how the samples were made (call it last: its presence marks the folder complete)."""
         return self.write("settings.json", json.dumps(settings, indent=2, default=str).encode("utf-8"))
 
-    def __exit__(self, kind: Optional[type[BaseException]], error: Optional[BaseException],
-                 trace: Optional[TracebackType]) -> None:
+    def __exit__(
+        self, kind: Optional[type[BaseException]], error: Optional[BaseException], trace: Optional[TracebackType]
+    ) -> None:
         if error is None or self.path is None:
             return
         shutil.rmtree(self.path, ignore_errors=True)

@@ -54,8 +54,10 @@ def render_wav(
     soundfont = find_soundfont() if backend != "builtin" else None
     if backend == "fluidsynth" and not (binary and soundfont):
         missing = "the fluidsynth program" if not binary else "a General MIDI soundfont"
-        raise StudioError(f"cannot render {path.name} with FluidSynth: {missing} is missing; install it, "
-                          "set STUDIO_SOUNDFONT, or use backend='builtin'")
+        raise StudioError(
+            f"cannot render {path.name} with FluidSynth: {missing} is missing; install it, "
+            "set STUDIO_SOUNDFONT, or use backend='builtin'"
+        )
     audio: np.ndarray | None = None
     used = "builtin"
     if binary and soundfont:
@@ -66,7 +68,9 @@ def render_wav(
             if backend == "fluidsynth":
                 raise StudioError(f"FluidSynth failed to render {path.name} ({exc}): try backend='builtin'") from exc
             # In auto mode a broken FluidSynth install should not cost the user their sample.
-            warnings.warn(f"FluidSynth failed ({exc}); rendering {path.name} with the built-in synthesizer")
+            warnings.warn(
+                f"FluidSynth failed ({exc}); rendering {path.name} with the built-in synthesizer", stacklevel=2
+            )
     if audio is None:
         audio = synthesize(pm, sample_rate)
     # Even an empty score gives a short silent file, which every player accepts.

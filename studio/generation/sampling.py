@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Protocol, Sequence
+from typing import Any, Optional, Protocol
 
 import torch
 from torch import nn
@@ -108,8 +108,9 @@ def evaluating(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def prefill(run: Callable[[torch.Tensor, Any], tuple], prompt: Sequence[int], rows: int,
-            device: torch.device) -> tuple[torch.Tensor, Any]:
+def prefill(
+    run: Callable[[torch.Tensor, Any], tuple], prompt: Sequence[int], rows: int, device: torch.device
+) -> tuple[torch.Tensor, Any]:
     """Read the prompt once; the last step's logits and the state, copied for each of `rows` batch rows."""
     logits, state = run(torch.tensor([list(prompt)], device=device), None)
     state = select_state(state, torch.zeros(rows, dtype=torch.long, device=device))

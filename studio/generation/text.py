@@ -10,17 +10,25 @@ from studio.codecs.text import TextCodec
 from studio.errors import StudioError
 from studio.generation.sampling import SamplingSettings, generate
 
-
 DEFAULT_LENGTH = 500
 
 
-def sample_text(model: torch.nn.Module, codec: TextCodec, prompt: Optional[str], length: int, num_samples: int,
-                settings: SamplingSettings, seed: int) -> list[str]:
+def sample_text(
+    model: torch.nn.Module,
+    codec: TextCodec,
+    prompt: Optional[str],
+    length: int,
+    num_samples: int,
+    settings: SamplingSettings,
+    seed: int,
+) -> list[str]:
     """Continue `prompt` (default: a newline) by `length` tokens, `num_samples` times; each text starts with the prompt."""
     prompt = "\n" if prompt is None or prompt == "" else prompt
     unknown = codec.unknown_characters(prompt)
     if unknown:
         shown = "".join(unknown)
-        raise StudioError(f"--prompt has characters the model never saw ({shown!r}): remove them or train on a corpus that has them")
+        raise StudioError(
+            f"--prompt has characters the model never saw ({shown!r}): remove them or train on a corpus that has them"
+        )
     rows = generate(model, codec.encode(prompt), length, num_samples, settings, seed)
     return [prompt + codec.decode(row) for row in rows]

@@ -5,4 +5,4 @@ from studio.models.tagger import SequenceTagger
 
 MODELS = {RecurrentLanguageModel.task: RecurrentLanguageModel, SequenceTagger.task: SequenceTagger}
 
-__all__ = ["RecurrentLanguageModel", "SequenceTagger", "MODELS"]
+__all__ = ["MODELS", "RecurrentLanguageModel", "SequenceTagger"]

@@ -73,8 +73,9 @@ class RecurrentLanguageModel(L.LightningModule):
         self.val_nll = MeanMetric()
         self.test_nll = MeanMetric()
 
-    def forward(self, tokens: torch.Tensor, state: Optional[State] = None,
-                controls: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, State]:
+    def forward(
+        self, tokens: torch.Tensor, state: Optional[State] = None, controls: Optional[torch.Tensor] = None
+    ) -> tuple[torch.Tensor, State]:
         """Logits [batch, time, vocab] for `tokens` [batch, time], and the state after the last step.
 
         `controls` [batch, time, control_dim] are the controls of the token each step predicts; left
@@ -91,7 +92,7 @@ class RecurrentLanguageModel(L.LightningModule):
             hidden = self.project(hidden)
         return self.head(hidden), state
 
-    def _nll(self, batch: Batch, state: Optional[State]) -> tuple[torch.Tensor, State]:
+    def _nll(self, batch: Batch, state: Optional[State]) -> tuple[torch.Tensor, Optional[State]]:
         inputs, targets = batch[0], batch[1]
         if state is not None and _batch_of(state) != inputs.shape[0]:
             state = None

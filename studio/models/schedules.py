@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import lightning as L
 import torch
@@ -42,5 +43,7 @@ def configure_adamw(module: L.LightningModule) -> dict[str, Any]:
     )
     total = module.trainer.estimated_stepping_batches if module._trainer else 1
     total = int(total) if math.isfinite(total) else 10**9
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_multiplier(hp.scheduler, hp.warmup_steps, total, hp.min_lr_ratio))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_multiplier(hp.scheduler, hp.warmup_steps, total, hp.min_lr_ratio)
+    )
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

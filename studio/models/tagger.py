@@ -64,7 +64,9 @@ class SequenceTagger(L.LightningModule):
         """`input_size` (features per frame, or vocabulary size for tokens) and `num_labels` come from the data."""
         super().__init__()
         if input_size is None or num_labels is None or input_size < 1 or num_labels < 2:
-            raise StudioError("input_size and num_labels are not set: they come from the data module (run through `studio fit`)")
+            raise StudioError(
+                "input_size and num_labels are not set: they come from the data module (run through `studio fit`)"
+            )
         if loss not in LOSSES:
             raise StudioError(f"unknown loss {loss!r}: choose one of {', '.join(LOSSES)}")
         if input_kind not in INPUT_KINDS:
@@ -134,7 +136,11 @@ class SequenceTagger(L.LightningModule):
         loss = losses.sum() / weights.sum().clamp_min(1)
         size = len(batch[1])
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
-        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"] if self._trainer else self.hparams.lr, batch_size=size)
+        self.log(
+            "lr",
+            self.trainer.optimizers[0].param_groups[0]["lr"] if self._trainer else self.hparams.lr,
+            batch_size=size,
+        )
         return loss
 
     # -- evaluation --------------------------------------------------------------------------
@@ -154,9 +160,13 @@ class SequenceTagger(L.LightningModule):
             targets = self._step_labels(batch.frame_labels, out_lengths, logits.shape[1])
             labelled = targets != IGNORE_INDEX
             correct = (logits.argmax(-1) == targets) & labelled
-            getattr(self, f"{split}_frame_acc_mean").update(correct.sum() / labelled.sum().clamp_min(1), weight=labelled.sum())
+            getattr(self, f"{split}_frame_acc_mean").update(
+                correct.sum() / labelled.sum().clamp_min(1), weight=labelled.sum()
+            )
         hypotheses = self.decode_logits(logits, out_lengths)
-        references = [row[: int(n)] for row, n in zip(batch.targets.cpu().tolist(), batch.target_lengths.cpu().tolist())]
+        references = [
+            row[: int(n)] for row, n in zip(batch.targets.cpu().tolist(), batch.target_lengths.cpu().tolist())
+        ]
         edits = sum(edit_distance(ref, hyp) for ref, hyp in zip(references, hypotheses))
         getattr(self, f"{split}_edits").update(torch.tensor(float(edits)))
         getattr(self, f"{split}_ref_labels").update(batch.target_lengths.sum().float())
@@ -170,7 +180,9 @@ class SequenceTagger(L.LightningModule):
         self._log_eval("test")
 
     def _log_eval(self, split: str) -> None:
-        metrics = {name: getattr(self, f"{split}_{name}") for name in ("loss_mean", "frame_acc_mean", "edits", "ref_labels")}
+        metrics = {
+            name: getattr(self, f"{split}_{name}") for name in ("loss_mean", "frame_acc_mean", "edits", "ref_labels")
+        }
         # The metrics are already reduced across ranks; sync_dist only keeps Lightning from warning.
         self.log(f"{split}_loss", metrics["loss_mean"].compute(), prog_bar=True, sync_dist=True)
         if self.hparams.loss == "framewise":
@@ -192,7 +204,9 @@ class SequenceTagger(L.LightningModule):
         logits, out_lengths = self(inputs[None], lengths)
         k = self.hparams.subsample
         if self.hparams.loss == "ctc" and beam_width > 1:
-            found = prefix_beam_search(logits[0, : int(out_lengths[0])].float().log_softmax(-1).cpu().numpy(), beam_width, BLANK_ID)
+            found = prefix_beam_search(
+                logits[0, : int(out_lengths[0])].float().log_softmax(-1).cpu().numpy(), beam_width, BLANK_ID
+            )
         else:
             path = best_paths(logits, out_lengths, exclude=None if self.hparams.loss == "ctc" else BLANK_ID)[0]
             found = runs(path, BLANK_ID if self.hparams.loss == "ctc" else None)

@@ -48,7 +48,7 @@ def _time_gather(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return x.gather(1, index[..., None].expand(-1, -1, x.shape[-1]))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _one_layer(cell: str, input_size: int, hidden_size: int) -> nn.RNNBase:
     """A one-layer, one-direction module to call with a stack's weights (its own are never used)."""
     return make_rnn(cell, input_size, hidden_size, 1, 0.0, False)

@@ -22,7 +22,9 @@ CELLS = ("rnn_tanh", "rnn_relu", "gru", "lstm")
 STEP_BATCH_LIMIT = 16
 
 
-def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float, bidirectional: bool) -> nn.RNNBase:
+def make_rnn(
+    cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float, bidirectional: bool
+) -> nn.RNNBase:
     """Build one fused recurrent module of the named cell type (batch-first)."""
     common = dict(
         input_size=input_size,
@@ -68,8 +70,13 @@ class RecurrentStack(nn.Module):
         """Run `x` [batch, time, features]; with `lengths`, padded steps are packed away and output zeros."""
         if lengths is None:
             # One-token steps at inference on a CPU skip the fused module's set-up cost.
-            if (x.shape[1] == 1 and x.shape[0] <= STEP_BATCH_LIMIT and not self.training
-                    and x.device.type == "cpu" and can_step(self.rnn)):
+            if (
+                x.shape[1] == 1
+                and x.shape[0] <= STEP_BATCH_LIMIT
+                and not self.training
+                and x.device.type == "cpu"
+                and can_step(self.rnn)
+            ):
                 out, new_state = step(self.rnn, x[:, 0], state)
                 return out[:, None], new_state
             return self.rnn(x, state)

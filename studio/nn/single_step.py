@@ -8,14 +8,21 @@ float rounding (tested).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
 from studio.nn.state import State
 
-
 # The single-step cell kernels PyTorch's nn.LSTMCell/GRUCell/RNNCell use, keyed by nn.RNNBase.mode.
-CELL_OPS = {"LSTM": torch.lstm_cell, "GRU": torch.gru_cell, "RNN_TANH": torch.rnn_tanh_cell, "RNN_RELU": torch.rnn_relu_cell}
+CELL_OPS: dict[str, Callable[..., Any]] = {
+    "LSTM": torch.lstm_cell,
+    "GRU": torch.gru_cell,
+    "RNN_TANH": torch.rnn_tanh_cell,
+    "RNN_RELU": torch.rnn_relu_cell,
+}
 
 
 def can_step(rnn: nn.RNNBase) -> bool:

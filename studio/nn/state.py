@@ -25,15 +25,6 @@ def select_state(state: State, index: torch.Tensor) -> State:
     return state.index_select(1, index)
 
 
-def state_to(state: Optional[State], device: torch.device) -> Optional[State]:
-    """Move `state` to `device`."""
-    if state is None:
-        return None
-    if isinstance(state, tuple):
-        return tuple(s.to(device) for s in state)  # type: ignore[return-value]
-    return state.to(device)
-
-
 def state_as_list(state: Optional[State]) -> Optional[list[torch.Tensor]]:
     """A checkpoint-friendly form of `state` (a list of tensors)."""
     if state is None:

@@ -53,7 +53,9 @@ class RefreshLastCheckpoint(L.Callback):
         """Give Ctrl-C back."""
         self._restore_sigint()
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         """Save when a step or time interval has passed (the time decision is rank zero's, for all ranks)."""
         due = self.every_n_steps > 0 and trainer.global_step % self.every_n_steps == 0
         if self.every_minutes > 0 and not due:

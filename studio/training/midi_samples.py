@@ -10,8 +10,9 @@ import lightning as L
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from studio.generation.render import render_piano_roll, render_wav
+from studio.codecs.midi import MidiCodec
 from studio.generation.midi import sample_pieces
+from studio.generation.render import render_piano_roll, render_wav
 from studio.generation.sampling import SamplingSettings
 
 
@@ -37,7 +38,9 @@ class MidiSampleLogger(L.Callback):
         self.max_note_seconds, self.seed, self.sample_rate = max_note_seconds, seed, sample_rate
         self.logged_steps: list[int] = []
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         """Sample and log when the step count is a multiple of `every_n_steps`."""
         step = trainer.global_step
         if self.every_n_steps > 0 and step > 0 and step % self.every_n_steps == 0:
@@ -53,10 +56,17 @@ class MidiSampleLogger(L.Callback):
         step = trainer.global_step
         loggers = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
         codec = getattr(trainer.datamodule, "codec", None)
-        if not loggers or getattr(codec, "kind", None) != "midi" or step in self.logged_steps:
+        if not loggers or not isinstance(codec, MidiCodec) or step in self.logged_steps:
             return
-        pieces = sample_pieces(pl_module, codec, self.num_samples, self.settings, self.seed, self.seconds,
-                               max_note_seconds=self.max_note_seconds)
+        pieces = sample_pieces(
+            pl_module,
+            codec,
+            self.num_samples,
+            self.settings,
+            self.seed,
+            self.seconds,
+            max_note_seconds=self.max_note_seconds,
+        )
         self.logged_steps.append(step)
         with tempfile.TemporaryDirectory(prefix="studio-midi-samples-") as tmp:
             wavs, rolls, captions = [], [], []

@@ -24,7 +24,9 @@ class NonFiniteGuard(L.Callback):
         self.skipped = 0
         self.consecutive = 0
 
-    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: torch.optim.Optimizer) -> None:
+    def on_before_optimizer_step(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: torch.optim.Optimizer
+    ) -> None:
         """Measure the gradient norm; drop the gradients when it is not finite."""
         grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
         if not grads:

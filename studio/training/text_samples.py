@@ -13,18 +13,34 @@ from studio.generation.sampling import SamplingSettings, generate
 class TextSampleLogger(L.Callback):
     """Every `every_n_steps`, generates text on rank zero and logs it as a W&B table (and to the console log)."""
 
-    def __init__(self, every_n_steps: int = 200, num_samples: int = 4, length: int = 200, prompt: str = "\n", temperature: float = 0.8, seed: int = 0) -> None:
+    def __init__(
+        self,
+        every_n_steps: int = 200,
+        num_samples: int = 4,
+        length: int = 200,
+        prompt: str = "\n",
+        temperature: float = 0.8,
+        seed: int = 0,
+    ) -> None:
         self.every_n_steps = every_n_steps
         self.num_samples, self.length, self.prompt = num_samples, length, prompt
         self.settings = SamplingSettings(temperature=temperature)
         self.seed = seed
         self.logged: list[tuple[int, str]] = []
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         """Sample and log when the step count is a multiple of `every_n_steps`."""
         step = trainer.global_step
         codec = getattr(trainer.datamodule, "codec", None)
-        if self.every_n_steps <= 0 or step % self.every_n_steps or not trainer.is_global_zero or codec is None or codec.kind != "text":
+        if (
+            self.every_n_steps <= 0
+            or step % self.every_n_steps
+            or not trainer.is_global_zero
+            or codec is None
+            or codec.kind != "text"
+        ):
             return
         prompt_ids = codec.encode(self.prompt) or [0]
         rows = generate(pl_module, prompt_ids, self.length, self.num_samples, self.settings, self.seed)

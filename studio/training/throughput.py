@@ -18,7 +18,9 @@ class TokenThroughput(L.Callback):
         """Epoch boundaries (validation, checkpoints) are not counted as training time."""
         self._last = None
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         """Log the rate of the step that just ended."""
         now = time.perf_counter()
         if self._last is not None:

@@ -35,6 +35,11 @@ class StudioWandbLogger(WandbLogger):
         """
         offline = (not wandb_online()) if offline is None else offline
         super().__init__(
-            name=name, project=project, save_dir=save_dir, offline=offline,
-            log_model=log_model and not offline, group=group, **kwargs,
+            name=name,
+            project=project,
+            save_dir=save_dir,
+            offline=offline,
+            log_model=log_model and not offline,
+            group=group,
+            **kwargs,
         )

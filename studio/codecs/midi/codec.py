@@ -7,8 +7,9 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Optional
 
+import numpy as np
 import pretty_midi
 
 from studio.codecs.midi.controls import check_controls, control_dim, control_frames
@@ -117,7 +118,7 @@ class MidiCodec:
         """Width of the control vector beside each event (0 without controls)."""
         return control_dim(self.controls)
 
-    def control_frames(self, ids: Sequence[int]) -> Any:
+    def control_frames(self, ids: Sequence[int] | np.ndarray) -> Any:
         """Float32 array [len(ids), control_dim]: each event's controls (see studio.codecs.midi.controls)."""
         return control_frames(ids, self.layout, self.step_seconds, self.controls)
 
@@ -201,7 +202,7 @@ class MidiCodec:
                 out.append(int(token))
         return out
 
-    def stretch(self, ids: Sequence[int], factor: float) -> list[int]:
+    def stretch(self, ids: Sequence[int] | np.ndarray, factor: float) -> list[int]:
         """Scale all timing by factor (>0), re-quantized to the step grid; other events keep their order."""
         if not factor > 0:
             raise StudioError(f"time stretch factor {factor!r} is invalid: use a number above 0")
@@ -217,7 +218,8 @@ class MidiCodec:
         end = round(now * factor)
         out: list[int] = []
         cursor = 0
-        for when, token in [*timed, (end, None)]:
+        stops: list[tuple[int, Optional[int]]] = [*timed, (end, None)]
+        for when, token in stops:
             gap = when - cursor
             while gap > 0:
                 chunk = min(gap, self.num_shifts)

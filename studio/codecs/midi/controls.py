@@ -33,8 +33,10 @@ def check_controls(names: Sequence[str]) -> tuple[str, ...]:
     names = tuple(names)
     unknown = [n for n in names if n not in CONTROL_NAMES]
     if unknown or len(set(names)) != len(names):
-        raise StudioError(f"controls {list(names)} are invalid: choose among {list(CONTROL_NAMES)}, each once, "
-                          "e.g. --data.init_args.controls '[density, pitch_histogram]'")
+        raise StudioError(
+            f"controls {list(names)} are invalid: choose among {list(CONTROL_NAMES)}, each once, "
+            "e.g. --data.init_args.controls '[density, pitch_histogram]'"
+        )
     return tuple(n for n in CONTROL_NAMES if n in names)
 
 
@@ -63,8 +65,9 @@ def shift_steps(ids: np.ndarray, layout: EventLayout) -> np.ndarray:
     return np.where(is_shift, ids - layout.shift_offset + 1, 0)
 
 
-def control_frames(ids: Sequence[int] | np.ndarray, layout: EventLayout, step_seconds: float,
-                   names: Sequence[str]) -> np.ndarray:
+def control_frames(
+    ids: Sequence[int] | np.ndarray, layout: EventLayout, step_seconds: float, names: Sequence[str]
+) -> np.ndarray:
     """Float32 [len(ids), control_dim]: each event's controls, from the onsets in the window starting at it."""
     ids = np.asarray(ids, dtype=np.int64)
     out = np.zeros((len(ids), control_dim(names)), dtype=np.float32)
@@ -81,8 +84,10 @@ def control_frames(ids: Sequence[int] | np.ndarray, layout: EventLayout, step_se
         window_s = DENSITY_WINDOW_S if name == "density" else HISTOGRAM_WINDOW_S
         last = np.searchsorted(onset_time, time + round(window_s / step_seconds), side="left")
         if name == "density":
-            out[np.arange(len(ids)), columns.start + np.searchsorted(DENSITY_EDGES, (last - first) / window_s,
-                                                                       side="right")] = 1.0
+            out[
+                np.arange(len(ids)),
+                columns.start + np.searchsorted(DENSITY_EDGES, (last - first) / window_s, side="right"),
+            ] = 1.0
         else:
             counts = np.zeros((len(onset_class) + 1, 12), dtype=np.float64)
             counts[1:][np.arange(len(onset_class)), onset_class] = 1.0
@@ -92,25 +97,34 @@ def control_frames(ids: Sequence[int] | np.ndarray, layout: EventLayout, step_se
     return out
 
 
-def control_vector(names: Sequence[str], notes_per_second: Optional[float] = None,
-                   pitch_class_histogram: Optional[Sequence[float]] = None) -> np.ndarray:
+def control_vector(
+    names: Sequence[str],
+    notes_per_second: Optional[float] = None,
+    pitch_class_histogram: Optional[Sequence[float]] = None,
+) -> np.ndarray:
     """The constant control vector a user asks for; a control left None is all zeros ("no control")."""
     vector = np.zeros(control_dim(names), dtype=np.float32)
     columns = control_slices(names)
     if notes_per_second is not None:
         if "density" not in columns:
-            raise StudioError("this model was trained without the note-density control: drop --notes_per_second, "
-                              "or train with --data.init_args.controls '[density]'")
+            raise StudioError(
+                "this model was trained without the note-density control: drop --notes_per_second, "
+                "or train with --data.init_args.controls '[density]'"
+            )
         if not notes_per_second > 0:
             raise StudioError(f"--notes_per_second {notes_per_second} must be > 0, e.g. --notes_per_second 6")
         vector[columns["density"].start + density_bin(notes_per_second)] = 1.0
     if pitch_class_histogram is not None:
         if "pitch_histogram" not in columns:
-            raise StudioError("this model was trained without the pitch-class control: drop --pitch_class_histogram, "
-                              "or train with --data.init_args.controls '[pitch_histogram]'")
+            raise StudioError(
+                "this model was trained without the pitch-class control: drop --pitch_class_histogram, "
+                "or train with --data.init_args.controls '[pitch_histogram]'"
+            )
         weights = np.asarray(pitch_class_histogram, dtype=np.float64)
         if weights.shape != (12,) or not np.all(np.isfinite(weights)) or (weights < 0).any() or weights.sum() <= 0:
-            raise StudioError("--pitch_class_histogram needs 12 non-negative weights for C, C#, ... B, not all zero, "
-                              "e.g. '[2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1]' (C major)")
+            raise StudioError(
+                "--pitch_class_histogram needs 12 non-negative weights for C, C#, ... B, not all zero, "
+                "e.g. '[2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1]' (C major)"
+            )
         vector[columns["pitch_histogram"]] = weights / weights.sum()
     return vector

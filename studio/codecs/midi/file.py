@@ -31,7 +31,7 @@ class _Unsupported(Exception):
 
 
 class _Instrument:
-    __slots__ = ("is_drum", "notes", "controls", "bends")
+    __slots__ = ("bends", "controls", "is_drum", "notes")
 
     def __init__(self, is_drum: bool, controls: list[tuple[int, int, int]], bends: list[int]) -> None:
         self.is_drum = is_drum
@@ -77,9 +77,9 @@ Event = tuple[int, int, tuple]
 
 
 def _read_track(data: bytes, position: int) -> tuple[list[Event], int]:
-    if data[position:position + 4] != b"MTrk":
+    if data[position : position + 4] != b"MTrk":
         raise _Unsupported
-    size = int.from_bytes(data[position + 4:position + 8], "big")
+    size = int.from_bytes(data[position + 4 : position + 8], "big")
     if position + 8 + size > len(data):
         raise _Unsupported
     i, end = position + 8, position + 8 + size
@@ -117,7 +117,7 @@ def _read_track(data: bytes, position: int) -> tuple[list[Event], int]:
         elif status == 0xFF:
             kind = data[i]
             length, i = _varlen(data, i + 1)
-            payload = data[i:i + length]
+            payload = data[i : i + length]
             if len(payload) < length or length > _MAX_MESSAGE_LENGTH:
                 raise _Unsupported
             i += length
@@ -209,8 +209,9 @@ def _score(tracks: list[list[Event]], to_time: Callable[[int], float]) -> Score:
             if straggler is None:
                 straggler = stragglers[(channel, track)] = _Instrument(False, [], [])
             return straggler
-        made = _Instrument(channel == _DRUM_CHANNEL, straggler.controls if straggler else [],
-                           straggler.bends if straggler else [])
+        made = _Instrument(
+            channel == _DRUM_CHANNEL, straggler.controls if straggler else [], straggler.bends if straggler else []
+        )
         instruments[(program, channel, track)] = made
         return made
 
@@ -251,5 +252,7 @@ def _score(tracks: list[list[Event]], to_time: Callable[[int], float]) -> Score:
         notes: list[Note] = [(to_time(s), to_time(e), pitch, velocity) for s, e, pitch, velocity in made.notes]
         sustain = [(to_time(t), value) for t, number, value in made.controls if number == SUSTAIN_CC]
         parts.append(Part(made.is_drum, notes, sustain))
-        end_times += [n[1] for n in notes] + [to_time(t) for t in made.bends] + [to_time(t) for t, _, _ in made.controls]
+        end_times += (
+            [n[1] for n in notes] + [to_time(t) for t in made.bends] + [to_time(t) for t, _, _ in made.controls]
+        )
     return Score(parts, max(end_times))

@@ -12,7 +12,6 @@ from studio.codecs.speech.labels import LabelSet
 from studio.errors import StudioError
 
 
-
 @dataclass
 class SpeechCodec:
     """What a tagging checkpoint needs to turn audio into model input and ids back into labels."""
@@ -42,6 +41,12 @@ class SpeechCodec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SpeechCodec:
         """Rebuild the codec from `to_dict()` output."""
-        if data.get("kind") != "speech" or not isinstance(data.get("features"), dict) or not isinstance(data.get("labels"), dict):
-            raise StudioError("the stored speech codec lacks its feature settings or label set: the checkpoint is damaged or from another tool")
+        if (
+            data.get("kind") != "speech"
+            or not isinstance(data.get("features"), dict)
+            or not isinstance(data.get("labels"), dict)
+        ):
+            raise StudioError(
+                "the stored speech codec lacks its feature settings or label set: the checkpoint is damaged or from another tool"
+            )
         return cls(FeatureSettings.from_dict(data["features"]), LabelSet.from_dict(data["labels"]))

@@ -7,7 +7,8 @@ with the speech codec because they speak its label space, below the models that 
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -67,7 +68,13 @@ def prefix_beam_search(log_probs: np.ndarray, beam_width: int = 8, blank: int = 
         candidates = [c for c in np.flatnonzero(frame >= frame.max() - BEAM_PRUNE_NATS) if c != blank]
         nxt: dict[tuple[int, ...], list] = {}
 
-        def add(prefix: tuple[int, ...], blank_lp: float, label_lp: float, steps: tuple[int, ...]) -> None:
+        def add(
+            prefix: tuple[int, ...],
+            blank_lp: float,
+            label_lp: float,
+            steps: tuple[int, ...],
+            nxt: dict[tuple[int, ...], list] = nxt,
+        ) -> None:
             entry = nxt.setdefault(prefix, [neg_inf, neg_inf, steps])
             entry[0] = np.logaddexp(entry[0], blank_lp)
             entry[1] = np.logaddexp(entry[1], label_lp)

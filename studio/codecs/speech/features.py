@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.fft
@@ -208,7 +209,9 @@ def extract(audio: np.ndarray, sr: int, settings: FeatureSettings) -> np.ndarray
     window = scipy.signal.get_window("hann", win, fftbins=True)
     spectrum = scipy.fft.rfft(frames * window, n=settings.n_fft, axis=1)
     power = spectrum.real**2 + spectrum.imag**2
-    feats = np.log(np.maximum(power @ mel_filterbank(settings.sample_rate, settings.n_fft, settings.n_mels).T, LOG_FLOOR))
+    feats = np.log(
+        np.maximum(power @ mel_filterbank(settings.sample_rate, settings.n_fft, settings.n_mels).T, LOG_FLOOR)
+    )
     if settings.kind == "mfcc":
         feats = scipy.fft.dct(feats, type=2, norm="ortho", axis=1)[:, : settings.n_mfcc]
     feats = add_deltas(feats, settings.deltas)

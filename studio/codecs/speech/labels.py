@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from studio.errors import StudioError
 
@@ -105,7 +106,9 @@ class LabelSet:
     def from_dict(cls, data: Mapping[str, Any]) -> LabelSet:
         """Rebuild a label set from `to_dict()` output."""
         if not isinstance(data.get("labels"), list):
-            raise StudioError("the stored label set has no 'labels' list: the checkpoint is damaged or from another tool")
+            raise StudioError(
+                "the stored label set has no 'labels' list: the checkpoint is damaged or from another tool"
+            )
         return cls(data["labels"], data.get("folding") or None)
 
     @classmethod
@@ -126,7 +129,9 @@ class LabelSet:
         order: list[str] = []
         for n, row in _read_rows(path):
             if len(row) != 2:
-                raise StudioError(f"{path}:{n}: expected `label folded_label` (or `label {DROP}`), got {' '.join(row)!r}")
+                raise StudioError(
+                    f"{path}:{n}: expected `label folded_label` (or `label {DROP}`), got {' '.join(row)!r}"
+                )
             raw, target = row
             if raw in folding:
                 raise StudioError(f"{path}:{n}: label {raw!r} is listed twice; keep one line for it")
