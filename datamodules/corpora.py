@@ -55,12 +55,12 @@ REMOTE: dict[str, RemoteCorpus] = {
 CORPUS_NAMES = tuple(EMBEDDED) + tuple(REMOTE)
 
 
-def load_named_corpus(name: str, cache_dir: Optional[Path] = None) -> str:
-    """Text of an embedded corpus, or of a remote one (downloaded once into the cache)."""
+def load_named_corpus(name: str, folder: Optional[Path] = None) -> str:
+    """Text of an embedded corpus, or of a remote one (downloaded once into `folder`, by default the cache's corpora/)."""
     if name in EMBEDDED:
         return EMBEDDED[name]()
     if name in REMOTE:
-        path = download(REMOTE[name], (cache_dir or cache_root() / "corpora") / f"{name}.txt")
+        path = download(REMOTE[name], (folder or cache_root() / "corpora") / f"{name}.txt")
         return decode_text(path.read_bytes(), path, "utf-8")
     raise StudioError(
         f"unknown corpus {name!r}: choose one of {', '.join(CORPUS_NAMES)}, or pass --data.init_args.path FILE_OR_DIR"

@@ -17,13 +17,13 @@ import hashlib
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
-import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from datamodules.base import StudioDataModule
 from datamodules.midi_sources import EncodedCorpus, encode_files, find_midi_files, music21_corpus_files
 from studio.codecs.midi import MidiCodec
 from studio.codecs.midi.controls import DENSITY_WINDOW_S, HISTOGRAM_WINDOW_S, control_slices, shift_steps
@@ -152,7 +152,7 @@ class MidiWindows(Dataset):
         return np.asarray(shifted, dtype=np.int64)
 
 
-class MidiDataModule(L.LightningDataModule):
+class MidiDataModule(StudioDataModule):
     """Event-id windows of MIDI files (folders, files, globs) or of an embedded music21 corpus."""
 
     def __init__(
@@ -175,14 +175,18 @@ class MidiDataModule(L.LightningDataModule):
         stretch: Optional[tuple[float, float]] = (0.95, 1.05),
         seed: int = 0,
         num_workers: int = 0,
-        workers: int = 0,
+        encode_workers: int = 0,
         cache_dir: Optional[str] = None,
+        workers: Optional[int] = None,
     ) -> None:
         """`paths` wins over `corpus` ("bach_chorales" or "ryans_mammoth", converted once from music21).
 
         `controls` ("density", "pitch_histogram") trains the model with Performance RNN's control
         inputs, so `studio sample --notes_per_second / --pitch_class_histogram` can steer it; during
         training each control is left out (zeros) of a window with probability `control_dropout`.
+        `num_workers` are the DataLoader's worker processes, `encode_workers` the processes that encode
+        MIDI files the first time (`workers` is its old name, still read from saved configs).
+        `cache_dir` is the Studio cache folder (default `$STUDIO_CACHE` or ~/.cache/studio).
         """
         super().__init__()
         self.save_hyperparameters()
@@ -209,25 +213,32 @@ class MidiDataModule(L.LightningDataModule):
             raise StudioError(
                 f"control_dropout={control_dropout} is outside [0, 1): pass e.g. --data.init_args.control_dropout 0.25"
             )
-        if num_workers < 0 or workers < 0:
-            raise StudioError("num_workers and workers must be >= 0")
-        self.codec = MidiCodec(resolution_ms, max_shift_ms, velocity_bins, keep_drums, tuple(controls or ()))
+        encode_workers = encode_workers if workers is None else workers  # `workers`: the old name, in saved configs
+        if num_workers < 0 or encode_workers < 0:
+            raise StudioError("num_workers (DataLoader) and encode_workers (MIDI encoding) must be >= 0")
+        self._codec = MidiCodec(resolution_ms, max_shift_ms, velocity_bins, keep_drums, tuple(controls or ()))
         self.control_dropout = control_dropout
         self.paths, self.corpus, self.limit = paths, corpus, limit
         self.window, self.stride, self.seed = window, stride, seed
         self.batch_size, self.val_batch_size = batch_size, val_batch_size or batch_size
         self.val_fraction, self.transpose = val_fraction, transpose
         self.stretch = None if stretch is None or stretch == (1.0, 1.0) else stretch
-        self.num_workers, self.workers = num_workers, workers
+        self.num_workers, self.encode_workers = num_workers, encode_workers
         self.cache_dir = Path(cache_dir) if cache_dir else cache_root()
         self.skipped: list[Path] = []
         self._corpus: Optional[EncodedCorpus] = None
         self._splits: Optional[dict[str, list[tuple[Path, np.ndarray]]]] = None
         self._datasets: dict[str, MidiWindows] = {}
 
-    def model_dims(self) -> dict[str, int]:
-        """Model arguments that the data decides: the codec alone fixes the vocabulary and the controls' width."""
-        dims = {"vocab_size": self.codec.vocab_size}
+    @property
+    def codec(self) -> MidiCodec:
+        """The event codec (its settings decide the ids; it travels inside every checkpoint)."""
+        return self._codec
+
+    def model_dims(self) -> dict[str, Any]:
+        """Model arguments that the data decides: the vocabulary and the controls' width (from the codec alone),
+        and no state carried between batches (windows are independent)."""
+        dims: dict[str, Any] = {"vocab_size": self.codec.vocab_size, "stateful": False}
         return {**dims, "control_dim": self.codec.control_dim} if self.codec.controls else dims
 
     # -- files, encoding and the split ---------------------------------------------------------
@@ -241,7 +252,7 @@ class MidiDataModule(L.LightningDataModule):
     def encoded(self) -> EncodedCorpus:
         """Every usable piece's event ids (cached on disk); unreadable files are skipped, named in a warning."""
         if self._corpus is None:
-            self._corpus = encode_files(self.files(), self.codec, self.cache_dir / "midi_events", self.workers)
+            self._corpus = encode_files(self.files(), self.codec, self.cache_dir / "midi_events", self.encode_workers)
             self.skipped = self._corpus.skipped
         return self._corpus
 

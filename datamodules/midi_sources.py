@@ -60,9 +60,9 @@ MUSIC21_COLLECTIONS = {
 
 
 def music21_corpus_files(
-    collection: str = "bach_chorales", limit: int | None = None, cache_dir: str | Path | None = None
+    collection: str = "bach_chorales", limit: int | None = None, folder: str | Path | None = None
 ) -> list[Path]:
-    """Convert (once, offline) a music21 corpus collection to .mid files under cache_dir and return them."""
+    """Convert (once, offline) a music21 corpus collection to .mid files in `folder` (default: the cache's music21/)."""
     if collection not in MUSIC21_COLLECTIONS:
         choices = ", ".join(sorted(MUSIC21_COLLECTIONS))
         raise StudioError(f"unknown music21 collection {collection!r}: use one of {choices}")
@@ -72,7 +72,7 @@ def music21_corpus_files(
     sources = sorted((Path(p) for p in corpus.getComposer(folder) if wanted(Path(p))), key=lambda p: p.name)
     if limit is not None:
         sources = sources[: max(0, limit)]
-    out_dir = Path(cache_dir) if cache_dir is not None else cache_root() / "music21"
+    out_dir = Path(folder) if folder is not None else cache_root() / "music21"
     out_dir = out_dir / collection
     result: list[Path] = []
     failed: list[str] = []
@@ -165,14 +165,12 @@ def _load(entry: Path) -> tuple[np.ndarray | None, str] | None:
     return np.frombuffer(data, "<i4").astype(np.int64), ""
 
 
-def encode_files(
-    files: Sequence[str | Path], codec: MidiCodec, cache_dir: str | Path, workers: int = 0
-) -> EncodedCorpus:
+def encode_files(files: Sequence[str | Path], codec: MidiCodec, folder: str | Path, workers: int = 0) -> EncodedCorpus:
     """Encode MIDI files with codec (in parallel when workers > 1), reusing cached ids; skip unreadable files."""
     paths = [Path(f) for f in files]
     if not paths:
         raise StudioError("no MIDI files to encode: pass a folder, a .mid file or a glob with MIDI files in it")
-    cache = Path(cache_dir)
+    cache = Path(folder)
     results: dict[int, tuple[np.ndarray | None, str]] = {}
     todo: list[tuple[int, Path]] = []
     for i, path in enumerate(paths):

@@ -12,16 +12,16 @@ for their CTC label sequence, or with no label left after folding, are skipped a
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
-import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from datamodules import synthetic_speech
+from datamodules.base import StudioDataModule
 from datamodules.speech_batches import BucketedBatches, SpeechItem, UtteranceDataset, collate
 from datamodules.speech_corpus import (
     TIMIT_FOLDING,
@@ -41,7 +41,7 @@ LABEL_MAP_SHORTCUTS = {"timit39": TIMIT_FOLDING}
 SPLITS = ("train", "val", "test")
 
 
-class SpeechDataModule(L.LightningDataModule):
+class SpeechDataModule(StudioDataModule):
     """Speech tagging data: features from the FeatureCache, frame labels and label sequences, split by speaker."""
 
     def __init__(
@@ -95,12 +95,12 @@ class SpeechDataModule(L.LightningDataModule):
             "utts_per_speaker": synthetic_utterances,
             "sample_rate": sample_rate,
         }
-        self.cache = FeatureCache(self.settings, Path(cache_dir) / "speech_features" if cache_dir else None)
-        self._corpus_dir = Path(cache_dir) if cache_dir else cache_root()
+        self.cache_dir = Path(cache_dir) if cache_dir else cache_root()
+        self.cache = FeatureCache(self.settings, self.cache_dir / "speech_features")
         self._labels: Optional[LabelSet] = None
         self._utterances: Optional[dict[str, list[Utterance]]] = None
         self._datasets: dict[str, UtteranceDataset] = {}
-        self._built_for: Optional[L.LightningModule] = None
+        self._model_settings: dict[str, Any] = {}
         self.skipped: dict[str, list[tuple[str, str]]] = {}
 
     # -- corpus, label set and splits --------------------------------------------------------
@@ -145,7 +145,7 @@ class SpeechDataModule(L.LightningDataModule):
     def _synthetic_root(self) -> Path:
         p = self.synthetic
         name = f"synthetic-v{synthetic_speech.GENERATOR_VERSION}-{p['n_speakers']}x{p['utts_per_speaker']}-{p['sample_rate']}"
-        return synthetic_speech.generate(self._corpus_dir / "speech_corpora" / name, **p)
+        return synthetic_speech.generate(self.cache_dir / "speech_corpora" / name, **p)
 
     def _label_set(self, utterances: list[Utterance]) -> LabelSet:
         if self.label_map:
@@ -191,9 +191,21 @@ class SpeechDataModule(L.LightningDataModule):
         """Feature settings and label set; they travel inside every checkpoint."""
         return SpeechCodec(self.settings, self.labels)
 
-    def model_dims(self) -> dict[str, int]:
+    def model_dims(self) -> dict[str, Any]:
         """Model arguments that the data decides."""
         return {"input_size": self.settings.num_features, "num_labels": len(self.labels)}
+
+    def configure_for_model(self, settings: Mapping[str, Any]) -> None:
+        """Follow the tagger's `loss` and `subsample`: CTC needs enough frames per label, framewise aligned labels."""
+        wanted = {key: settings[key] for key in ("loss", "subsample") if key in settings}
+        if wanted != self._model_settings:  # another model may need more frames per label: rebuild
+            self._model_settings, self._datasets = wanted, {}
+
+    def frames_needed(self, label_ids: list[int]) -> int:
+        """Fewest frames an utterance with these labels needs under the model's settings (CTC unless told otherwise)."""
+        if self._model_settings.get("loss", "ctc") != "ctc":
+            return 1
+        return ctc_frames_needed(label_ids, int(self._model_settings.get("subsample", 1)))
 
     def utterances(self, split: str) -> list[Utterance]:
         """The utterances of `split` ("train", "val" or "test") before any are skipped."""
@@ -209,10 +221,8 @@ class SpeechDataModule(L.LightningDataModule):
         self.cache.prefetch(every, workers=min(4, os.cpu_count() or 1))
 
     def setup(self, stage: Optional[str] = None) -> None:
-        """Build the datasets, with the attached model's rules for skipping and alignment."""
-        model = self.trainer.lightning_module if self.trainer is not None else None
-        needed: Callable[[list[int]], int] = getattr(model, "frames_needed", None) or ctc_frames_needed
-        if getattr(model, "needs_alignment", False):
+        """Build the datasets, with the model's rules (see `configure_for_model`) for skipping and alignment."""
+        if self._model_settings.get("loss") == "framewise":
             unaligned = next((u for split in SPLITS for u in self.utterances(split) if u.segments is None), None)
             if unaligned is not None:
                 raise StudioError(
@@ -220,15 +230,13 @@ class SpeechDataModule(L.LightningDataModule):
                     "sequences only): use --model.init_args.loss ctc, or a TIMIT-style folder with .phn files"
                 )
         self.prepare_data()
-        if model is not self._built_for:  # another model may need more frames per label: rebuild
-            self._datasets, self._built_for = {}, model
         for split in SPLITS:
             if split == "test" and self.utterances("test") is self.utterances("val"):
                 self._datasets["test"] = self._datasets["val"]
             elif split not in self._datasets:
-                self._datasets[split] = self._dataset(split, needed)
+                self._datasets[split] = self._dataset(split)
 
-    def _dataset(self, split: str, needed: Callable[[list[int]], int]) -> UtteranceDataset:
+    def _dataset(self, split: str) -> UtteranceDataset:
         items, skipped = [], []
         for utt in self.utterances(split):
             label_ids = self.labels.encode(utt.labels)
@@ -239,7 +247,7 @@ class SpeechDataModule(L.LightningDataModule):
             if not label_ids:
                 skipped.append((utt.name, "no label left after folding"))
                 continue
-            if n_frames < needed(label_ids):
+            if n_frames < self.frames_needed(label_ids):
                 skipped.append((utt.name, f"{n_frames} frames are too few for {len(label_ids)} labels"))
                 continue
             frames = frame_labels(utt.segments or [], n_frames, self.settings, self.labels)

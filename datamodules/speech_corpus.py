@@ -222,9 +222,9 @@ def split_by_speaker(
 class FeatureCache:
     """Features per audio file, computed once and kept as `.npy` files keyed by the file and the settings."""
 
-    def __init__(self, settings: FeatureSettings, cache_dir: str | Path | None = None) -> None:
+    def __init__(self, settings: FeatureSettings, folder: str | Path | None = None) -> None:
         self.settings = settings
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else cache_root() / "speech_features"
+        self.folder = Path(folder) if folder is not None else cache_root() / "speech_features"
         self.hits = 0
         self.misses = 0
 
@@ -246,7 +246,7 @@ class FeatureCache:
 
     def path_for(self, audio: str | Path) -> Path:
         """Where the features of `audio` are (or will be) cached."""
-        return self.cache_dir / f"{self.key(audio)}.npy"
+        return self.folder / f"{self.key(audio)}.npy"
 
     def get(self, audio: str | Path) -> np.ndarray:
         """Features [frames, num_features] of `audio`, from the cache when present."""

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Optional
 
-import lightning as L
 import torch
 
+from datamodules.base import StudioDataModule
 from datamodules.corpora import corpus_fingerprint, load_named_corpus, read_corpus_path
 from datamodules.streams import StreamBatches
 from studio.codecs.text import TextCodec
 from studio.errors import StudioError
-from studio.io import cache_root
+from studio.io import atomic_path, cache_root
 
 
-class TextDataModule(L.LightningDataModule):
+class TextDataModule(StudioDataModule):
     """Character (or byte-level BPE) language-modelling data with a contiguous train/validation split."""
 
     def __init__(
@@ -45,7 +44,7 @@ class TextDataModule(L.LightningDataModule):
         self.val_fraction = val_fraction
         self.batch_size, self.seq_len, self.val_batch_size = batch_size, seq_len, val_batch_size
         self.tokenizer_level, self.bpe_vocab_size = tokenizer, bpe_vocab_size
-        self.cache_dir = Path(cache_dir) if cache_dir else cache_root() / "text"
+        self.cache_dir = Path(cache_dir) if cache_dir else cache_root()
         self._codec: Optional[TextCodec] = None
         self._ids: Optional[torch.Tensor] = None
 
@@ -54,21 +53,23 @@ class TextDataModule(L.LightningDataModule):
         if self._ids is not None:
             return
         source = self.path or self.corpus
-        text = read_corpus_path(self.path, self.encoding) if self.path else load_named_corpus(self.corpus)
+        text = (
+            read_corpus_path(self.path, self.encoding)
+            if self.path
+            else load_named_corpus(self.corpus, self.cache_dir / "corpora")
+        )
         if not text.strip():
             raise StudioError(f"corpus {source} is empty: give it some text, or choose another --data.init_args.path")
         settings = f"{self.tokenizer_level}:{self.bpe_vocab_size}"
-        cache_file = self.cache_dir / f"{corpus_fingerprint(text, settings)}.pt"
+        cache_file = self.cache_dir / "text" / f"{corpus_fingerprint(text, settings)}.pt"
         if cache_file.exists():
             cached = torch.load(cache_file, weights_only=True)
             self._codec, self._ids = TextCodec.from_dict(cached["codec"]), cached["ids"].long()
             return
         codec = TextCodec.train([text], self.tokenizer_level, self.bpe_vocab_size)
         ids = torch.tensor(codec.encode(text), dtype=torch.int32)
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.tmp")  # never touch the global RNG here
-        torch.save({"codec": codec.to_dict(), "ids": ids}, tmp)
-        tmp.replace(cache_file)
+        with atomic_path(cache_file) as tmp:
+            torch.save({"codec": codec.to_dict(), "ids": ids}, tmp)
         self._codec, self._ids = codec, ids.long()
 
     @property
@@ -78,9 +79,9 @@ class TextDataModule(L.LightningDataModule):
         assert self._codec is not None
         return self._codec
 
-    def model_dims(self) -> dict[str, int]:
-        """Model arguments that the data decides."""
-        return {"vocab_size": self.codec.vocab_size}
+    def model_dims(self) -> dict[str, Any]:
+        """Model arguments that the data decides: the vocabulary, and stateful training over contiguous streams."""
+        return {"vocab_size": self.codec.vocab_size, "stateful": True}
 
     def split(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Contiguous train and validation token ids (validation is the corpus's tail)."""

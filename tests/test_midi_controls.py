@@ -145,7 +145,7 @@ def _module(folder: Path, tmp_path: Path, **kwargs) -> MidiDataModule:
 
 def test_windows_carry_the_controls_of_their_targets_seen_from_the_whole_stream(songs: Path, tmp_path: Path) -> None:
     dm = _module(songs, tmp_path, transpose=0, stretch=None, control_dropout=0.0)
-    assert dm.model_dims() == {"vocab_size": CODEC.vocab_size, "control_dim": 20}
+    assert dm.model_dims() == {"vocab_size": CODEC.vocab_size, "control_dim": 20, "stateful": False}
     dm.setup("fit")
     windows = dm._datasets["train"]
     (stream,) = windows.pieces

@@ -207,7 +207,10 @@ def test_default_corpus_is_cached_so_a_second_setup_parses_nothing(
 
 def test_init_is_cheap_and_checks_its_arguments(tmp_path: Path) -> None:
     dm = MidiDataModule(paths=str(tmp_path / "not-there"), velocity_bins=16)
-    assert dm.model_dims() == {"vocab_size": MidiCodec(velocity_bins=16).vocab_size}  # no file was read
+    assert dm.model_dims() == {
+        "vocab_size": MidiCodec(velocity_bins=16).vocab_size,
+        "stateful": False,
+    }  # no file was read
     for bad in (dict(window=1), dict(val_fraction=0.0), dict(transpose=-1), dict(stretch=(1.1, 0.9)), dict(limit=1)):
         with pytest.raises(StudioError):
             MidiDataModule(**bad)

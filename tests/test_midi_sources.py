@@ -119,7 +119,7 @@ def test_nothing_usable_raises_studio_error(corpus, tmp_path) -> None:
 
 
 def test_music21_chorales_convert_offline_once(tmp_path, monkeypatch) -> None:
-    files = music21_corpus_files("bach_chorales", limit=2, cache_dir=tmp_path)
+    files = music21_corpus_files("bach_chorales", limit=2, folder=tmp_path)
     assert [f.name for f in files] == ["bwv1.6.mid", "bwv10.7.mid"]
     codec = MidiCodec()
     for f in files:
@@ -133,12 +133,12 @@ def test_music21_chorales_convert_offline_once(tmp_path, monkeypatch) -> None:
         raise AssertionError("converted a chorale again although it was cached")
 
     monkeypatch.setattr(music21.converter, "parse", no_conversion)
-    assert music21_corpus_files("bach_chorales", limit=2, cache_dir=tmp_path) == files
+    assert music21_corpus_files("bach_chorales", limit=2, folder=tmp_path) == files
     assert [os.stat(f).st_mtime_ns for f in files] == stamps
 
 
 def test_music21_folk_collection_and_unknown_name(tmp_path) -> None:
-    files = music21_corpus_files("ryans_mammoth", limit=2, cache_dir=tmp_path)
+    files = music21_corpus_files("ryans_mammoth", limit=2, folder=tmp_path)
     assert len(files) == 2 and all(MidiCodec().encode_file(f) for f in files)
     with pytest.raises(StudioError, match="bach_chorales"):
-        music21_corpus_files("nope", cache_dir=tmp_path)
+        music21_corpus_files("nope", folder=tmp_path)

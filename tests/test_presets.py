@@ -33,3 +33,20 @@ def test_preset_parses(preset: Path, capsys: pytest.CaptureFixture) -> None:
     if "model" in raw:
         assert printed["model"]["class_path"] == raw["model"]["class_path"]
         assert printed["data"]["class_path"] == raw["data"]["class_path"]
+
+
+@pytest.mark.parametrize("preset, stateful", [("midi/quickstart.yaml", False), ("text/quickstart.yaml", True)])
+def test_the_data_decides_whether_training_carries_state(
+    preset: str, stateful: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A MIDI run cannot be stateful (independent windows) nor a text run stateless, whatever the flags say."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STUDIO_CACHE", str(tmp_path / "cache"))
+    config = str(TEXT_QUICKSTART.parents[1] / preset)
+    wrong = str(not stateful).lower()
+    extra = ["--data.init_args.limit", "3"] if preset.startswith("midi") else []
+    cli = StudioCLI(
+        args=["--config", config, "--model.init_args.stateful", wrong, "--trainer.logger", "false", *extra],
+        run=False,
+    )
+    assert cli.model.hparams.stateful is stateful

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile
 
+from datamodules.skipped import CorpusWarning
 from datamodules.speech_corpus import (
-    CorpusWarning,
     FeatureCache,
     Utterance,
     read_manifest,

@@ -7,15 +7,14 @@ import re
 import warnings
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import pytest
 import soundfile
 import torch
 
 from datamodules import synthetic_speech
+from datamodules.skipped import CorpusWarning
 from datamodules.speech import SpeechDataModule
-from datamodules.speech_corpus import CorpusWarning
 from studio.codecs import codec_from_dict
 from studio.codecs.speech import IGNORE_INDEX, SpeechCodec
 from studio.codecs.speech import features as speech_features
@@ -111,11 +110,9 @@ def test_framewise_training_on_a_manifest_is_a_one_line_error(corpus: Path, tmp_
     )
     data = _data(tmp_path, manifest=str(manifest))
     model = SequenceTagger(**data.model_dims(), loss="framewise", hidden_size=8, projection_size=8, num_layers=1)
-    trainer = L.Trainer(
-        max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
-    )
+    data.configure_for_model(dict(model.hparams))  # what `studio fit` does once the model is built
     with pytest.raises(StudioError, match="framewise training needs time-aligned labels.*loss ctc"):
-        trainer.fit(model, data)
+        data.setup("fit")
 
 
 def _timit_corpus(root: Path) -> Path:
@@ -193,19 +190,11 @@ def test_utterances_too_short_for_their_labels_are_skipped_counted_and_named(tmp
     )
     assert messages[0].startswith("skipped 1 of 3 val utterances: S")
     assert len(data.dataset("train")) == 4 and len(data.skipped["train"]) == 2
-    # A CTC model stacking 4 frames per step needs 25 frames for 7 labels: the data module asks the model.
+    # A CTC model stacking 4 frames per step needs 25 frames for 7 labels: the model's settings say so.
     model = SequenceTagger(**data.model_dims(), loss="ctc", subsample=4, hidden_size=8, projection_size=8, num_layers=1)
-    trainer = L.Trainer(
-        max_steps=1,
-        limit_val_batches=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
+    data.configure_for_model(dict(model.hparams))
     with pytest.warns(CorpusWarning, match="medium \\(18 frames are too few for 7 labels\\)"):
-        trainer.fit(model, data)
+        data.setup("fit")
     assert sorted(name.split("/")[1] for name, _ in data.skipped["train"]) == ["medium", "medium", "tiny", "tiny"]
 
 

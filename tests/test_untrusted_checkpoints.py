@@ -56,5 +56,5 @@ def test_sample_refuses_a_malicious_checkpoint(tmp_path: Path, studio_env: dict)
 def test_a_newer_format_asks_for_an_upgrade(tmp_path: Path) -> None:
     path = tmp_path / "future.ckpt"
     torch.save({"studio": {"format": 99, "version": "9.0"}, "state_dict": {}}, path)
-    with pytest.raises(StudioError, match="written by Studio 9.0, newer than this one"):
+    with pytest.raises(StudioError, match=r"written by Studio 9.0 \(checkpoint format 99\), newer than this one"):
         read_checkpoint(str(path))

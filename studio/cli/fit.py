@@ -13,7 +13,7 @@ from typing import Any, Optional
 import lightning as L
 from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from studio.checkpoint import check_state_shapes, read_checkpoint
@@ -139,6 +139,7 @@ class StudioCLI(LightningCLI):
         self.config_init.get(str(self.subcommand), self.config_init).data = datamodule
         self.datamodule = datamodule
         self.model = self._get(self.config_init, "model")
+        datamodule.configure_for_model(dict(self.model.hparams))
         ckpt_path = config.get("ckpt_path")
         if ckpt_path and os.path.isfile(ckpt_path):
             _check_fits(self.model, ckpt_path)
@@ -151,7 +152,10 @@ class StudioCLI(LightningCLI):
         plugins = config.get("plugins") or []
         config["plugins"] = [*(plugins if isinstance(plugins, list) else [plugins]), AtomicCheckpointIO()]
         try:
-            return self._instantiate_trainer(config, [*callbacks, StudioMetadata(), TokenThroughput()])
+            studio_callbacks = [StudioMetadata(), TokenThroughput()]
+            if config.get("logger") not in (None, False, []):
+                studio_callbacks.append(LearningRateMonitor(logging_interval="step"))
+            return self._instantiate_trainer(config, [*callbacks, *studio_callbacks])
         except (MisconfigurationException, ValueError) as error:
             reason = str(error).strip().splitlines()[0]
             raise StudioError(

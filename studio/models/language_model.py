@@ -9,14 +9,13 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanMetric
 
 from studio.errors import StudioError
-from studio.models.schedules import configure_adamw
+from studio.models.base import StudioModule, check_optimizer_settings, check_recurrent_settings
 from studio.nn import RecurrentStack, State, detach_state
 from studio.nn.state import state_as_list, state_from_list
 
@@ -24,7 +23,7 @@ LN2 = math.log(2.0)
 Batch = tuple[torch.Tensor, ...]  # (inputs, targets) or (inputs, targets, controls)
 
 
-class RecurrentLanguageModel(L.LightningModule):
+class RecurrentLanguageModel(StudioModule):
     """Embedding -> stacked RNN/GRU/LSTM -> next-token logits, with optional weight tying."""
 
     task = "language_model"
@@ -59,6 +58,10 @@ class RecurrentLanguageModel(L.LightningModule):
             raise StudioError("vocab_size is not set: it comes from the data module (run through `studio fit`)")
         if control_dim < 0:
             raise StudioError(f"control_dim={control_dim} must be >= 0 (it comes from the data module's controls)")
+        check_recurrent_settings(hidden_size, num_layers, dropout)
+        if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
+            raise StudioError(f"--model.init_args.embedding_dim {embedding_dim!r} must be a whole number >= 1")
+        check_optimizer_settings(lr, weight_decay, betas, scheduler, warmup_steps, min_lr_ratio)
         self.save_hyperparameters()
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.dropout = nn.Dropout(dropout)
@@ -107,7 +110,6 @@ class RecurrentLanguageModel(L.LightningModule):
         loss, self._train_state = self._nll(batch, self._train_state)
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/bpt", loss / LN2)
-        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"] if self._trainer else self.hparams.lr)
         return loss
 
     # -- evaluation --------------------------------------------------------------------------
@@ -142,14 +144,7 @@ class RecurrentLanguageModel(L.LightningModule):
     def _log_eval(self, prefix: str, metric: MeanMetric) -> None:
         value = metric.compute()
         metric.reset()
-        # The metric is already reduced across ranks; sync_dist only keeps Lightning from warning.
-        self.log(f"{prefix}_loss", value, prog_bar=True, sync_dist=True)
-        self.log(f"{prefix}_bpt", value / LN2, sync_dist=True)
-
-    # -- optimisation ------------------------------------------------------------------------
-    def configure_optimizers(self) -> Any:
-        """AdamW with warm-up and the configured decay (see `configure_adamw`)."""
-        return configure_adamw(self)
+        self.log_evaluation(prefix, {"loss": value, "bpt": value / LN2})
 
     # -- the carried state travels with the checkpoint, so a resumed run continues exactly ---
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

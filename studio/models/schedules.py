@@ -36,8 +36,12 @@ def configure_adamw(module: L.LightningModule) -> dict[str, Any]:
     hp = module.hparams
     decay = [p for p in module.parameters() if p.dim() >= 2]
     no_decay = [p for p in module.parameters() if p.dim() < 2]
+    # Named groups: LearningRateMonitor logs them as lr/weights and lr/biases.
     optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        [
+            {"params": decay, "weight_decay": hp.weight_decay, "name": "weights"},
+            {"params": no_decay, "weight_decay": 0.0, "name": "biases"},
+        ],
         lr=hp.lr,
         betas=tuple(hp.betas),
     )
@@ -46,4 +50,4 @@ def configure_adamw(module: L.LightningModule) -> dict[str, Any]:
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_multiplier(hp.scheduler, hp.warmup_steps, total, hp.min_lr_ratio)
     )
-    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": "lr"}}

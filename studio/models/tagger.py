@@ -7,18 +7,17 @@ loss and metric.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanMetric, SumMetric
 
 from studio.codecs.speech import IGNORE_INDEX
-from studio.codecs.speech.ctc import BLANK_ID, collapse, ctc_frames_needed, edit_distance, prefix_beam_search, runs
+from studio.codecs.speech.ctc import BLANK_ID, collapse, edit_distance, prefix_beam_search, runs
 from studio.errors import StudioError
-from studio.models.schedules import configure_adamw
+from studio.models.base import StudioModule, check_optimizer_settings, check_recurrent_settings
 from studio.nn import RecurrentStack
 from studio.nn.padding import run_over_padding
 
@@ -36,7 +35,7 @@ class TaggingBatch(NamedTuple):
     target_lengths: torch.Tensor
 
 
-class SequenceTagger(L.LightningModule):
+class SequenceTagger(StudioModule):
     """Bidirectional RNN tagger: framewise cross-entropy or CTC over a label set with the blank at index 0."""
 
     task = "tagger"
@@ -73,6 +72,10 @@ class SequenceTagger(L.LightningModule):
             raise StudioError(f"unknown input_kind {input_kind!r}: choose one of {', '.join(INPUT_KINDS)}")
         if subsample < 1:
             raise StudioError(f"subsample={subsample} must be >= 1 (1 keeps every frame)")
+        check_recurrent_settings(hidden_size, num_layers, dropout)
+        if isinstance(projection_size, bool) or not isinstance(projection_size, int) or projection_size < 1:
+            raise StudioError(f"--model.init_args.projection_size {projection_size!r} must be a whole number >= 1")
+        check_optimizer_settings(lr, weight_decay, betas, scheduler, warmup_steps, min_lr_ratio)
         self.save_hyperparameters()
         if input_kind == "tokens":
             self.project: nn.Module = nn.Embedding(input_size, projection_size)
@@ -95,17 +98,6 @@ class SequenceTagger(L.LightningModule):
         x, lengths = stack_frames(x, lengths, self.hparams.subsample)
         hidden = run_over_padding(self.rnn, self.dropout(x), lengths)
         return self.head(self.dropout(hidden)), lengths
-
-    def frames_needed(self, label_ids: list[int]) -> int:
-        """Fewest input frames an utterance with these labels needs (the data module skips shorter ones)."""
-        if self.hparams.loss == "ctc":
-            return ctc_frames_needed(label_ids, self.hparams.subsample)
-        return 1
-
-    @property
-    def needs_alignment(self) -> bool:
-        """Framewise training needs a label per frame, so time-aligned labels."""
-        return self.hparams.loss == "framewise"
 
     # -- losses ------------------------------------------------------------------------------
     def item_losses(self, batch: TaggingBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -136,11 +128,6 @@ class SequenceTagger(L.LightningModule):
         loss = losses.sum() / weights.sum().clamp_min(1)
         size = len(batch[1])
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
-        self.log(
-            "lr",
-            self.trainer.optimizers[0].param_groups[0]["lr"] if self._trainer else self.hparams.lr,
-            batch_size=size,
-        )
         return loss
 
     # -- evaluation --------------------------------------------------------------------------
@@ -183,12 +170,11 @@ class SequenceTagger(L.LightningModule):
         metrics = {
             name: getattr(self, f"{split}_{name}") for name in ("loss_mean", "frame_acc_mean", "edits", "ref_labels")
         }
-        # The metrics are already reduced across ranks; sync_dist only keeps Lightning from warning.
-        self.log(f"{split}_loss", metrics["loss_mean"].compute(), prog_bar=True, sync_dist=True)
+        values = {"loss": metrics["loss_mean"].compute()}
         if self.hparams.loss == "framewise":
-            self.log(f"{split}_frame_acc", metrics["frame_acc_mean"].compute(), prog_bar=True, sync_dist=True)
-        ler = metrics["edits"].compute() / metrics["ref_labels"].compute().clamp_min(1)
-        self.log(f"{split}_ler", ler, prog_bar=True, sync_dist=True)
+            values["frame_acc"] = metrics["frame_acc_mean"].compute()
+        values["ler"] = metrics["edits"].compute() / metrics["ref_labels"].compute().clamp_min(1)
+        self.log_evaluation(split, values)
         for metric in metrics.values():
             metric.reset()
 
@@ -212,11 +198,6 @@ class SequenceTagger(L.LightningModule):
             found = runs(path, BLANK_ID if self.hparams.loss == "ctc" else None)
         # Output steps back to input frames: step j covers frames j*k .. j*k+k-1.
         return [(label, start * k, min(end * k, inputs.shape[0])) for label, start, end in found]
-
-    # -- optimisation ------------------------------------------------------------------------
-    def configure_optimizers(self) -> Any:
-        """AdamW with warm-up and the configured decay (see `configure_adamw`)."""
-        return configure_adamw(self)
 
 
 def stack_frames(x: torch.Tensor, lengths: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
