@@ -31,8 +31,10 @@ QUIET_WARNINGS = (
 def run_fit(argv: list[str], from_console: bool) -> None:
     """LightningCLI's subcommands (fit, validate, test), with the old class paths of saved runs still accepted."""
     from studio.cli.fit import StudioCLI
+    from studio.cli.fit_errors import check_config_files
     from studio.cli.legacy import alias_old_class_paths
 
+    check_config_files(argv)
     alias_old_class_paths()
     # From the console LightningCLI reads sys.argv itself (and warns when given both).
     StudioCLI(args=None if from_console else argv)

@@ -13,10 +13,12 @@ from typing import Any, Optional
 import lightning as L
 from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.fabric.utilities.seed import seed_everything
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from studio.checkpoint import check_state_shapes, read_checkpoint
+from studio.cli.fit_errors import OneLineArgumentParser, check_cpu_processes, instantiation_error
 from studio.errors import StudioError
 from studio.training.checkpoint_io import AtomicCheckpointIO, StudioMetadata
 from studio.training.last_checkpoint import RefreshLastCheckpoint
@@ -75,6 +77,7 @@ class StudioCLI(LightningCLI):
             save_config_callback=SaveConfigToRun,
             save_config_kwargs={"overwrite": True, "save_to_log_dir": False},
             parser_kwargs={"default_env": False},
+            parser_class=OneLineArgumentParser,
             args=args,
             run=run,
             auto_configure_optimizers=False,
@@ -86,6 +89,14 @@ class StudioCLI(LightningCLI):
         if "weights_only" in self._subcommand_method_arguments[subcommand]:
             parser.set_defaults(weights_only=True)
         return parser
+
+    def _set_seed(self) -> None:
+        """Seed as LightningCLI does, without its "Seed set to" line (the seed is in the run's config.yaml)."""
+        seed = self._get(self.config, "seed_everything")
+        if seed is False:
+            return
+        seed = seed_everything(None if seed is True else seed, workers=True, verbose=False)
+        (self.config[self.subcommand] if self.subcommand else self.config)["seed_everything"] = seed
 
     def _parse_ckpt_path(self) -> None:
         """Check a `--ckpt_path` file safely before anything else reads it; its settings come from the run's config.
@@ -123,6 +134,7 @@ class StudioCLI(LightningCLI):
             )
         if config.get("ckpt_path"):
             config.ckpt_path = _resolve_checkpoint(str(config.ckpt_path), config.checkpoint.dirpath)
+        check_cpu_processes(config.trainer.get("accelerator"), config.trainer.get("devices"))
         logger = config.trainer.get("logger")
         wandb = isinstance(logger, Namespace) and logger.get("class_path", "").endswith("WandbLogger")
         if wandb and not logger.init_args.get("name"):
@@ -131,10 +143,13 @@ class StudioCLI(LightningCLI):
     def instantiate_classes(self) -> None:
         """Build the data module first, so the model's sizes (vocabulary, features, labels) come from it."""
         config = self.config.get(str(self.subcommand), self.config)
-        datamodule = _instantiate(config.data)
-        for key, value in datamodule.model_dims().items():
-            config.model.init_args[key] = value
-        self.config_init = self.parser.instantiate_classes(self.config)
+        try:
+            datamodule = _instantiate(config.data)
+            for key, value in datamodule.model_dims().items():
+                config.model.init_args[key] = value
+            self.config_init = self.parser.instantiate_classes(self.config)
+        except (TypeError, ValueError) as error:  # jsonargparse's wrapping of a setting a class refused
+            raise instantiation_error(error) from None
         # The parser built a second, still-empty data module (construction is cheap); keep the loaded one.
         self.config_init.get(str(self.subcommand), self.config_init).data = datamodule
         self.datamodule = datamodule

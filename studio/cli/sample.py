@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 from studio.cli.common import OneLineParser, resolve_device
+from studio.cli.progress import ProgressBar
 from studio.errors import StudioError
-from studio.generation import BeamSettings, Generator
+from studio.generation import BeamSettings, GenerationInterrupted, Generator
 from studio.generation.outputs import SampleFolder
 from studio.generation.text import DEFAULT_LENGTH
 
+T = TypeVar("T")
 MIDI_FLAGS = (
     "seconds",
     "primer",
@@ -107,13 +111,18 @@ def sample_main(argv: list[str]) -> None:
 def sample_text(generator: Generator, args: argparse.Namespace) -> None:
     """Generate texts, print them and save them as sample_N.txt."""
     length = DEFAULT_LENGTH if args.length is None else args.length
-    texts = generator.text(args.prompt, length, args.num_samples, args.temperature, args.top_k, args.top_p, args.seed)
+    texts, interrupted = interruptible(
+        lambda bar: generator.text(
+            args.prompt, length, args.num_samples, args.temperature, args.top_k, args.top_p, args.seed, bar
+        ),
+        "tokens",
+    )
     with SampleFolder(args.out_dir, generator.path, args.seed) as folder:
         for i, text in enumerate(texts, 1):
             print(f"----- sample {i} -----\n{text}")
             folder.write(f"sample_{i}.txt", text.encode("utf-8"))
-        folder.write_settings(vars(args))
-    print(f"wrote {len(texts)} sample(s) to {folder.path}", file=sys.stderr)
+        folder.write_settings({**vars(args), "interrupted": interrupted})
+    finish(f"{len(texts)} sample(s)", folder, interrupted)
 
 
 def sample_midi(generator: Generator, args: argparse.Namespace) -> None:
@@ -121,19 +130,23 @@ def sample_midi(generator: Generator, args: argparse.Namespace) -> None:
     if args.prompt is not None:
         raise StudioError(f"{args.ckpt} is a MIDI checkpoint: --prompt applies to text; use --primer FILE.mid")
     beam = BeamSettings(args.beam_size, args.branch_factor, args.steps_per_iteration)
-    pieces = generator.midi(
-        args.seconds,
-        args.length,
-        args.num_samples,
-        args.temperature,
-        args.top_k,
-        args.top_p,
-        args.seed,
-        args.primer,
-        args.max_note_seconds,
-        args.notes_per_second,
-        args.pitch_class_histogram,
-        beam,
+    pieces, interrupted = interruptible(
+        lambda bar: generator.midi(
+            args.seconds,
+            args.length,
+            args.num_samples,
+            args.temperature,
+            args.top_k,
+            args.top_p,
+            args.seed,
+            args.primer,
+            args.max_note_seconds,
+            args.notes_per_second,
+            args.pitch_class_histogram,
+            beam,
+            bar,
+        ),
+        "events",
     )
     renderers: set[str] = set()
     with SampleFolder(args.out_dir, generator.path, args.seed) as folder:
@@ -145,6 +158,27 @@ def sample_midi(generator: Generator, args: argparse.Namespace) -> None:
                     path.with_suffix(".png"), title=f"sample {i}: {piece.seconds:.1f} s, {piece.notes} notes"
                 )
             print(f"{path}  {piece.seconds:.1f} s  {piece.notes} notes")
-        folder.write_settings(vars(args))
+        folder.write_settings({**vars(args), "interrupted": interrupted})
     rendered = f", rendered with {'/'.join(sorted(renderers))}" if renderers else " (not rendered)"
-    print(f"wrote {len(pieces)} piece(s) to {folder.path}{rendered}", file=sys.stderr)
+    finish(f"{len(pieces)} piece(s)", folder, interrupted, rendered)
+
+
+def interruptible(work: Callable[[ProgressBar], list[T]], unit: str) -> tuple[list[T], bool]:
+    """Run `work` with a progress bar; on Ctrl-C, what it had generated so far and True."""
+    bar = ProgressBar(unit)
+    try:
+        return work(bar), False
+    except GenerationInterrupted as stop:
+        return list(stop.partial), True
+    finally:
+        bar.close()
+
+
+def finish(what: str, folder: SampleFolder, interrupted: bool, note: str = "") -> None:
+    """Say where the outputs went; an interrupted generation exits with status 130 after saving them."""
+    if interrupted:
+        print(
+            f"studio: interrupted: wrote {what} generated so far to {folder.path} (marked interrupted)", file=sys.stderr
+        )
+        sys.exit(130)
+    print(f"wrote {what} to {folder.path}{note}", file=sys.stderr)

@@ -2,7 +2,8 @@
 
 from studio.generation.api import Generator
 from studio.generation.beam_search import BeamSettings
+from studio.generation.decoding import GenerationInterrupted
 from studio.generation.midi import Piece
 from studio.generation.sampling import SamplingSettings
 
-__all__ = ["BeamSettings", "Generator", "Piece", "SamplingSettings"]
+__all__ = ["BeamSettings", "GenerationInterrupted", "Generator", "Piece", "SamplingSettings"]

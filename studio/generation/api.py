@@ -26,6 +26,7 @@ from studio.codecs.speech import SpeechCodec, read_audio
 from studio.codecs.text import TextCodec
 from studio.errors import StudioError
 from studio.generation.beam_search import BeamSettings
+from studio.generation.decoding import Progress
 from studio.generation.loading import LoadedCheckpoint, load_for_inference
 from studio.generation.midi import DEFAULT_SECONDS, Piece, primer_ids, sample_pieces
 from studio.generation.sampling import SamplingSettings
@@ -73,12 +74,16 @@ class Generator:
         top_k: int = 0,
         top_p: float = 1.0,
         seed: int = 0,
+        progress: Optional[Progress] = None,
     ) -> list[str]:
-        """`num_samples` continuations of `prompt` (default: a newline), each `length` tokens, prompt included."""
+        """`num_samples` continuations of `prompt` (default: a newline), each `length` tokens, prompt included.
+
+        `progress(fraction, tokens)` hears how far it is; Ctrl-C raises `GenerationInterrupted` with the texts so far.
+        """
         codec = self._codec("text", "text", "use `midi` for MIDI checkpoints, `tag` for taggers")
         assert isinstance(codec, TextCodec)
         settings = SamplingSettings(temperature, top_k, top_p)
-        return sample_text(self.loaded.model, codec, prompt, length, num_samples, settings, seed)
+        return sample_text(self.loaded.model, codec, prompt, length, num_samples, settings, seed, progress)
 
     def midi(
         self,
@@ -94,11 +99,13 @@ class Generator:
         notes_per_second: Optional[float] = None,
         pitch_class_histogram: Optional[Sequence[float]] = None,
         beam: BeamSettings = BeamSettings(),
+        progress: Optional[Progress] = None,
     ) -> list[Piece]:
         """`num_samples` pieces of `seconds` (default 30) or `length` events, primer included.
 
         `primer` is a `.mid` path or event ids to begin with; `notes_per_second` and
         `pitch_class_histogram` (12 weights, C to B) steer a model trained with those controls.
+        `progress` and Ctrl-C behave as in `text`.
         """
         codec = self._codec("midi", "midi", "use `text` for text checkpoints, `tag` for taggers")
         assert isinstance(codec, MidiCodec)
@@ -123,6 +130,7 @@ class Generator:
             max_note_seconds,
             controls if codec.controls else None,
             beam,
+            progress,
         )
 
     def tag(

@@ -16,16 +16,20 @@ import torch
 from torch import nn
 
 from studio.errors import StudioError
-from studio.generation.sampling import (
+from studio.generation.decoding import (
     Constraint,
-    SamplingSettings,
+    GenerationInterrupted,
+    Progress,
+    TokenBuffer,
     check_request,
+    check_request_memory,
     conditioned_step,
-    draw,
     evaluating,
     next_scores,
     prefill,
+    report,
 )
+from studio.generation.filtering import SamplingSettings, draw
 from studio.nn.state import select_state
 
 
@@ -114,15 +118,23 @@ def beam_search(
     constraint: Optional[Constraint],
     beam: BeamSettings,
     controls: Optional[torch.Tensor] = None,
+    progress: Optional[Progress] = None,
 ) -> Candidates:
     """Continue `prompt` by up to `length` tokens for each of `num_samples` pieces; every piece's final candidates.
 
     `.best()` of the result gives each piece's best sequence (finished ones preferred), cut after the
     constraint finishes it, like `studio.generation.sampling.generate`. The same seed gives the same pieces;
     beam_size = branch_factor = 1 is plain sampling. `controls` [control_dim] go beside every step of a
-    conditioned model.
+    conditioned model. `progress` hears how far it is; Ctrl-C raises `GenerationInterrupted` holding each
+    piece's best candidate so far.
     """
     check_request(length, num_samples, prompt)
+    check_request_memory(
+        model,
+        num_samples * beam.width,
+        length,
+        "use a smaller --beam_size, --branch_factor or --num_samples, or a shorter piece",
+    )
     beam_size, branch_factor, steps_per_iteration = beam.beam_size, beam.branch_factor, beam.steps_per_iteration
     with evaluating(model):
         device = next(model.parameters()).device
@@ -134,37 +146,47 @@ def beam_search(
         logits, state = prefill(run, prompt, total, device)
         if constraint is not None:
             constraint.reset(total)
-        out = torch.empty(total, length, dtype=torch.long, device=device)
+        out = TokenBuffer(total, length, device)
         done_at = torch.full((total,), length, dtype=torch.long, device=device)
         finished = torch.zeros(total, dtype=torch.bool, device=device)
         scores = torch.zeros(total, dtype=torch.float64, device=device)
         # Equal ids <=> equal sequences (tokens after a row finished ignored); pieces never share one.
         seq_id = torch.arange(num_samples, device=device).repeat_interleave(width)
         steps = 0
-        for step in range(length):
-            filtered = next_scores(logits, constraint, settings)
-            token = draw(filtered.softmax(-1), generator)
-            log_prob = filtered.log_softmax(-1).gather(1, token[:, None]).squeeze(1)
-            scores += log_prob.double().masked_fill(finished, 0.0)  # a finished row's score is frozen
-            pair = torch.stack((seq_id, token.masked_fill(finished, -1)), 1)
-            seq_id = torch.unique(pair, dim=0, return_inverse=True)[1]
-            out[:, step] = token
-            steps = step + 1
-            if constraint is not None:
-                constraint.update(token)
-                now = constraint.finished().to(device)
-                done_at = torch.where(now & ~finished, steps, done_at)
-                finished = finished | now
-            if steps == length or bool(finished.all()):
-                break
-            if steps % steps_per_iteration == 0:
-                keep = _prune(scores, seq_id, beam_size, branch_factor)
-                token, state, out, done_at = token[keep], select_state(state, keep), out[keep], done_at[keep]
-                finished, scores, seq_id = finished[keep], scores[keep], seq_id[keep]
+        interrupted = False
+        try:
+            for step in range(length):
+                filtered = next_scores(logits, constraint, settings)
+                token = draw(filtered.softmax(-1), generator)
+                log_prob = filtered.log_softmax(-1).gather(1, token[:, None]).squeeze(1)
+                scores += log_prob.double().masked_fill(finished, 0.0)  # a finished row's score is frozen
+                pair = torch.stack((seq_id, token.masked_fill(finished, -1)), 1)
+                seq_id = torch.unique(pair, dim=0, return_inverse=True)[1]
+                out.put(step, token)
+                steps = step + 1
                 if constraint is not None:
-                    constraint.keep(keep)
-            logits, state = run(token[:, None], state)
-            logits = logits[:, -1]
-    cut = [row[:n] for row, n in zip(out[:, :steps].tolist(), done_at.clamp(max=steps).tolist())]
+                    constraint.update(token)
+                    now = constraint.finished().to(device)
+                    done_at = torch.where(now & ~finished, steps, done_at)
+                    finished = finished | now
+                if steps == length or bool(finished.all()):
+                    break
+                if steps % steps_per_iteration == 0:
+                    keep = _prune(scores, seq_id, beam_size, branch_factor)
+                    token, state, done_at = token[keep], select_state(state, keep), done_at[keep]
+                    finished, scores, seq_id = finished[keep], scores[keep], seq_id[keep]
+                    out.keep(keep)
+                    if constraint is not None:
+                        constraint.keep(keep)
+                if steps % 16 == 0:
+                    report(progress, steps, length, constraint, steps * num_samples)
+                logits, state = run(token[:, None], state)
+                logits = logits[:, -1]
+        except KeyboardInterrupt:
+            interrupted = True
+    cut = out.rows(steps, done_at.clamp(max=steps).tolist())
     rows = [cut[i : i + width] for i in range(0, total, width)]
+    found = Candidates(rows, scores.view(num_samples, width).cpu(), finished.view(num_samples, width).cpu())
+    if interrupted:
+        raise GenerationInterrupted(found.best())
     return Candidates(rows, scores.view(num_samples, width).cpu(), finished.view(num_samples, width).cpu())

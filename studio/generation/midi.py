@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -14,6 +15,7 @@ import torch
 from studio.codecs.midi import MidiCodec, load_midi
 from studio.errors import StudioError
 from studio.generation.beam_search import BeamSettings, beam_search
+from studio.generation.decoding import GenerationInterrupted, Progress
 from studio.generation.midi_grammar import MidiGrammar
 from studio.generation.render import render_piano_roll, render_wav
 from studio.generation.sampling import SamplingSettings, generate
@@ -99,6 +101,7 @@ def sample_pieces(
     max_note_seconds: float = 5.0,
     controls: Optional[np.ndarray] = None,
     beam: BeamSettings = BeamSettings(),
+    progress: Optional[Progress] = None,
 ) -> list[Piece]:
     """Generate `num_samples` pieces together; `seconds` and `events` bound each whole piece, primer included.
 
@@ -108,11 +111,11 @@ def sample_pieces(
     primer = list(primer or [])
     if seconds is None and events is None:
         raise StudioError("give the pieces a length: --seconds or --length")
-    if seconds is not None and not seconds > 0:
+    if seconds is not None and not (seconds > 0 and math.isfinite(seconds)):
         raise StudioError(f"--seconds {seconds} must be > 0, e.g. --seconds 30")
     if events is not None and events <= 0:
         raise StudioError(f"--length {events} must be > 0 (events per piece)")
-    if not max_note_seconds > 0:
+    if not (max_note_seconds > 0 and math.isfinite(max_note_seconds)):
         raise StudioError(f"--max_note_seconds {max_note_seconds} must be > 0, e.g. 5")
     primer_seconds = codec.seconds(primer)
     if seconds is not None and primer_seconds >= seconds:
@@ -132,18 +135,25 @@ def sample_pieces(
     grammar.prime(primer)
     steering = None if controls is None else torch.as_tensor(controls, dtype=torch.float32)
     prompt = [codec.bos_id, *primer]
-    if beam.plain:
-        rows = generate(model, prompt, budget - len(primer), num_samples, settings, seed, grammar, steering)
-    else:
-        rows = beam_search(
-            model, prompt, budget - len(primer), num_samples, settings, seed, grammar, beam, steering
-        ).best()
-    pieces = []
-    for row in rows:
-        ids = primer + row
-        length = min(codec.seconds(ids), seconds or NEVER_SECONDS)
-        pieces.append(Piece(ids, _with_end(_cut(codec.decode(ids), length, max_note_seconds), length), length))
-    return pieces
+    try:
+        if beam.plain:
+            rows = generate(
+                model, prompt, budget - len(primer), num_samples, settings, seed, grammar, steering, progress
+            )
+        else:
+            rows = beam_search(
+                model, prompt, budget - len(primer), num_samples, settings, seed, grammar, beam, steering, progress
+            ).best()
+    except GenerationInterrupted as stop:
+        partial = [_piece(codec, primer + row, seconds, max_note_seconds) for row in stop.partial]
+        raise GenerationInterrupted(partial) from None
+    return [_piece(codec, primer + row, seconds, max_note_seconds) for row in rows]
+
+
+def _piece(codec: MidiCodec, ids: list[int], seconds: Optional[float], max_note_seconds: float) -> Piece:
+    """The piece of generated `ids`: cut at `seconds`, notes trimmed to `max_note_seconds`, a closing rest kept."""
+    length = min(codec.seconds(ids), seconds or NEVER_SECONDS)
+    return Piece(ids, _with_end(_cut(codec.decode(ids), length, max_note_seconds), length), length)
 
 
 def _cut(pm: pretty_midi.PrettyMIDI, seconds: float, max_note_seconds: float) -> pretty_midi.PrettyMIDI:

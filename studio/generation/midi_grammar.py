@@ -152,3 +152,14 @@ class MidiGrammar:
     def finished(self) -> torch.Tensor:
         """Bool [B]: True once a sample has emitted its closing EOS."""
         return self.done.clone()
+
+    def progress(self) -> float:
+        """How far the slowest unfinished sample is towards its target length (seconds or events), in [0, 1]."""
+        if self.batch_size == 0 or not self.has_target:
+            return 0.0
+        reached = torch.zeros(self.batch_size, device=self.device)
+        if self.max_steps < _NO_LIMIT:
+            reached = torch.maximum(reached, self.now.float() / self.max_steps)
+        if self.max_events < _NO_LIMIT:
+            reached = torch.maximum(reached, self.count.float() / self.max_events)
+        return float(reached.masked_fill(self.done, 1.0).min().clamp(0.0, 1.0))
