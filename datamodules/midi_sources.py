@@ -6,6 +6,7 @@ import glob
 import hashlib
 import json
 import multiprocessing
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -161,7 +162,8 @@ def _load(entry: Path) -> tuple[np.ndarray | None, str] | None:
         except OSError:
             return None  # not cached yet
     if not data or len(data) % 4:
-        return None  # unreadable cache entry: encode again
+        warnings.warn(f"rebuilding a damaged cache entry {entry.with_suffix('.ids')}", stacklevel=3)
+        return None
     return np.frombuffer(data, "<i4").astype(np.int64), ""
 
 

@@ -243,7 +243,7 @@ class SpeechDataModule(StudioDataModule):
             if self.merge_repeats:
                 label_ids = collapse(label_ids)
             cached = self.cache.path_for(utt.audio)
-            n_frames = int(np.load(cached, mmap_mode="r", allow_pickle=False).shape[0])
+            n_frames = self.cache.frames(utt.audio)
             if not label_ids:
                 skipped.append((utt.name, "no label left after folding"))
                 continue

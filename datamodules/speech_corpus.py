@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -256,8 +257,8 @@ class FeatureCache:
                 feats = np.load(target, allow_pickle=False)
                 self.hits += 1
                 return feats
-            except (OSError, ValueError):
-                pass  # a damaged cache file: recompute and overwrite it
+            except (OSError, ValueError, EOFError):
+                warnings.warn(f"rebuilding a damaged cache entry {target} (features of {audio})", stacklevel=2)
         samples, sr = speech_features.read_audio(audio)
         feats = speech_features.extract(samples, sr, self.settings)
         buffer = io.BytesIO()
@@ -267,6 +268,13 @@ class FeatureCache:
         return feats
 
     __call__ = get
+
+    def frames(self, audio: str | Path) -> int:
+        """How many feature frames `audio` has (read from the cache without loading it; a damaged entry is rebuilt)."""
+        try:
+            return int(np.load(self.path_for(audio), mmap_mode="r", allow_pickle=False).shape[0])
+        except (OSError, ValueError, EOFError):
+            return int(self.get(audio).shape[0])
 
     def prefetch(self, audios: Iterable[str | Path], workers: int = 0) -> int:
         """Compute the features of every uncached file (in `workers` threads); returns how many were computed."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -63,9 +64,12 @@ class TextDataModule(StudioDataModule):
         settings = f"{self.tokenizer_level}:{self.bpe_vocab_size}"
         cache_file = self.cache_dir / "text" / f"{corpus_fingerprint(text, settings)}.pt"
         if cache_file.exists():
-            cached = torch.load(cache_file, weights_only=True)
-            self._codec, self._ids = TextCodec.from_dict(cached["codec"]), cached["ids"].long()
-            return
+            try:
+                cached = torch.load(cache_file, weights_only=True)
+                self._codec, self._ids = TextCodec.from_dict(cached["codec"]), cached["ids"].long()
+                return
+            except Exception:  # a truncated or foreign file in the cache: build it again
+                warnings.warn(f"rebuilding a damaged cache entry {cache_file}", stacklevel=2)
         codec = TextCodec.train([text], self.tokenizer_level, self.bpe_vocab_size)
         ids = torch.tensor(codec.encode(text), dtype=torch.int32)
         with atomic_path(cache_file) as tmp:

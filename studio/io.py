@@ -42,6 +42,15 @@ def os_reason(error: OSError) -> str:
     return error.strerror or type(error).__name__
 
 
+def os_error_line(error: OSError) -> str:
+    """One line for a filesystem failure nobody anticipated more precisely: the path, the OS's reason, the fix."""
+    where = f"{error.filename}: " if error.filename else ""
+    return (
+        f"{where}{os_reason(error)}: check the path and its permissions, or free disk space "
+        "(files written before this point are intact)"
+    )
+
+
 def disk_error(what: str, error: OSError) -> StudioError:
     """A one-line error for a write the filesystem refused: what was written, where, and the OS's reason."""
     where = f" ({error.filename})" if error.filename else ""

@@ -10,6 +10,7 @@ from typing import Optional
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from studio.errors import StudioError
+from studio.io import os_error_line
 
 
 def _lost_a_peer(error: BaseException) -> bool:
@@ -19,6 +20,18 @@ def _lost_a_peer(error: BaseException) -> bool:
     message = str(error)
     backend_error = isinstance(error, getattr(dist, "DistError", ())) or "gloo" in message or "NCCL" in message
     return backend_error and any(s in message for s in ("Connection", "closed", "timed out", "Timeout", "peer"))
+
+
+def _disk_full(error: BaseException) -> bool:
+    """Whether `error` is torch's way of saying a file could not be written (a full disk, a quota)."""
+    message = str(error)
+    return isinstance(error, RuntimeError) and ("failed writing file" in message or "No space left" in message)
+
+
+def error_line(error: BaseException) -> str:
+    """The first line of an error's message."""
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
 
 
 # Known noise from our dependencies that says nothing actionable to a Studio user.
@@ -93,7 +106,17 @@ def main(argv: Optional[list[str]] = None) -> None:
     except KeyboardInterrupt:
         print("studio: interrupted", file=sys.stderr)
         sys.exit(130)
+    except OSError as error:  # a read-only folder, a full disk, a vanished file: never a traceback
+        print(f"studio: error: {os_error_line(error)}", file=sys.stderr)
+        sys.exit(StudioError.exit_code)
     except Exception as error:
+        if _disk_full(error):
+            print(
+                f"studio: error: {error_line(error)}; free disk space, then resume with --ckpt_path last "
+                "(the last complete checkpoint is intact)",
+                file=sys.stderr,
+            )
+            sys.exit(StudioError.exit_code)
         if not _lost_a_peer(error):
             raise
         reason = str(error).strip().splitlines()[0][-160:]

@@ -111,13 +111,14 @@ def sample_main(argv: list[str]) -> None:
 def sample_text(generator: Generator, args: argparse.Namespace) -> None:
     """Generate texts, print them and save them as sample_N.txt."""
     length = DEFAULT_LENGTH if args.length is None else args.length
-    texts, interrupted = interruptible(
-        lambda bar: generator.text(
-            args.prompt, length, args.num_samples, args.temperature, args.top_k, args.top_p, args.seed, bar
-        ),
-        "tokens",
-    )
+    # The folder is made first, so an output folder that cannot be written fails before any work.
     with SampleFolder(args.out_dir, generator.path, args.seed) as folder:
+        texts, interrupted = interruptible(
+            lambda bar: generator.text(
+                args.prompt, length, args.num_samples, args.temperature, args.top_k, args.top_p, args.seed, bar
+            ),
+            "tokens",
+        )
         for i, text in enumerate(texts, 1):
             print(f"----- sample {i} -----\n{text}")
             folder.write(f"sample_{i}.txt", text.encode("utf-8"))
@@ -130,26 +131,26 @@ def sample_midi(generator: Generator, args: argparse.Namespace) -> None:
     if args.prompt is not None:
         raise StudioError(f"{args.ckpt} is a MIDI checkpoint: --prompt applies to text; use --primer FILE.mid")
     beam = BeamSettings(args.beam_size, args.branch_factor, args.steps_per_iteration)
-    pieces, interrupted = interruptible(
-        lambda bar: generator.midi(
-            args.seconds,
-            args.length,
-            args.num_samples,
-            args.temperature,
-            args.top_k,
-            args.top_p,
-            args.seed,
-            args.primer,
-            args.max_note_seconds,
-            args.notes_per_second,
-            args.pitch_class_histogram,
-            beam,
-            bar,
-        ),
-        "events",
-    )
     renderers: set[str] = set()
     with SampleFolder(args.out_dir, generator.path, args.seed) as folder:
+        pieces, interrupted = interruptible(
+            lambda bar: generator.midi(
+                args.seconds,
+                args.length,
+                args.num_samples,
+                args.temperature,
+                args.top_k,
+                args.top_p,
+                args.seed,
+                args.primer,
+                args.max_note_seconds,
+                args.notes_per_second,
+                args.pitch_class_histogram,
+                beam,
+                bar,
+            ),
+            "events",
+        )
         for i, piece in enumerate(pieces, 1):
             path = folder.write(f"sample_{i}.mid", piece.to_midi())
             if not args.no_render:

@@ -18,6 +18,7 @@ import torch
 from studio.checkpoint import check_state_shapes, read_checkpoint
 from studio.codecs import Codec, codec_from_dict
 from studio.errors import StudioError
+from studio.resources import check_memory
 
 
 @dataclass
@@ -67,6 +68,8 @@ def load_for_inference(path: str, task: Optional[str], device: str = "cpu") -> L
     shell = build_model(MODELS[stored], hparams, path, "meta")
     expected = {name: tensor.shape for name, tensor in shell.state_dict().items()}
     check_state_shapes(expected, checkpoint["state_dict"], path, "the checkpoint is damaged or its file was edited")
+    weights = sum(t.numel() * t.element_size() for t in shell.state_dict().values())
+    check_memory(f"the model of {path}", weights, "free memory, or use a smaller model")
     model = build_model(MODELS[stored], hparams, path)
     model.load_state_dict(checkpoint["state_dict"])
     model.to(device).eval()

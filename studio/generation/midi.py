@@ -19,6 +19,7 @@ from studio.generation.decoding import GenerationInterrupted, Progress
 from studio.generation.midi_grammar import MidiGrammar
 from studio.generation.render import render_piano_roll, render_wav
 from studio.generation.sampling import SamplingSettings, generate
+from studio.resources import check_memory
 
 DEFAULT_SECONDS = 30.0
 # The event budget of a piece asked for in seconds. Performances rarely pass 60 events/s and an
@@ -31,6 +32,10 @@ MAX_EVENTS_PER_SECOND = 1000
 # piece is written, and the grammar lets time run up to one longest TIME_SHIFT past --seconds before
 # closing; the piece is then cut at --seconds.
 NEVER_SECONDS = 365 * 24 * 3600.0
+# For the memory a request's decoded pieces take: dense piano playing stays under this many events per
+# second, and an event costs about this many bytes once decoded (its id, and a third of a note object).
+TYPICAL_EVENTS_PER_SECOND = 100
+BYTES_PER_EVENT = 110
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,9 @@ def sample_pieces(
         )
     overshoot = None if seconds is None else seconds + codec.num_shifts * codec.step_seconds
     budget = events if events is not None else int(overshoot * MAX_EVENTS_PER_SECOND) + 64  # type: ignore[operator]
+    # The decoded pieces stay in memory until returned: bound them by a generous event rate.
+    expected = budget if seconds is None else min(budget, int(seconds * TYPICAL_EVENTS_PER_SECOND) + 64)
+    check_memory(f"{num_samples} piece(s)", num_samples * expected * BYTES_PER_EVENT, "ask for fewer or shorter pieces")
     device = next(model.parameters()).device
     grammar = MidiGrammar(codec, overshoot, budget, device=device)
     grammar.prime(primer)

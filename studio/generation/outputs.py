@@ -13,7 +13,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Optional
 
-from studio.errors import StudioError
 from studio.io import atomic_write_bytes, disk_error
 
 
@@ -48,8 +47,11 @@ class SampleFolder:
     def __init__(self, root: Path | str, ckpt: Path | str, seed: int) -> None:
         self.root, self.ckpt, self.seed = Path(root), Path(ckpt), seed
         self.path: Optional[Path] = None
+        self._made: list[Path] = []  # folders above `path` that this request created
 
     def __enter__(self) -> SampleFolder:
+        run_folder = self.root / run_name(self.ckpt)
+        self._made = [p for p in (run_folder, *run_folder.parents) if not p.exists()]
         self.path = new_folder(self.root, run_name(self.ckpt), self.seed)
         return self
 
@@ -73,13 +75,10 @@ class SampleFolder:
         if error is None or self.path is None:
             return
         shutil.rmtree(self.path, ignore_errors=True)
+        for folder in self._made:  # innermost first; only while still empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         if isinstance(error, OSError):
             raise disk_error(f"the samples in {self.path}", error) from None
-
-
-def check_writable(root: Path | str) -> None:
-    """Fail early, before any work, when the output root cannot take a new folder."""
-    root = Path(root)
-    probe = next((p for p in (root, *root.parents) if p.exists()), None)
-    if probe is not None and not probe.is_dir():
-        raise StudioError(f"--out_dir {root} is inside a file ({probe}), not a folder: choose a folder")

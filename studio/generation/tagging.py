@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from studio.codecs.speech import SpeechCodec
+from studio.resources import check_memory
 
 # A labelled span: (label, start seconds, end seconds).
 Span = tuple[str, float, float]
@@ -17,6 +18,12 @@ def tag_audio(model: Any, codec: SpeechCodec, audio: Any, sr: int, beam_width: i
     frames = codec.encode_audio(audio, sr)
     if frames.shape[0] == 0:
         return []
+    if beam_width > 1 and model.hparams.loss == "ctc":
+        # Each kept prefix holds up to one label and one step per frame, and each frame tries every label.
+        needed = beam_width * codec.num_labels * frames.shape[0] * 16
+        check_memory(
+            f"--beam_width {beam_width} on {frames.shape[0]} frames", needed, "use a smaller --beam_width, e.g. 8"
+        )
     device = next(model.parameters()).device
     found = model.emissions(torch.from_numpy(frames).to(device), beam_width)
     # Framewise runs tile the clip, so the first and last stretch out to its edges; CTC spikes stay where they are.
