@@ -9,6 +9,9 @@ import torch
 
 from studio.errors import StudioError
 
+# Temperatures are applied within this range (float32 holds both ends; beyond them nothing changes).
+TEMPERATURE_RANGE = (1e-30, 1e30)
+
 
 @dataclass(frozen=True)
 class SamplingSettings:
@@ -32,8 +35,10 @@ def filter_logits(logits: torch.Tensor, settings: SamplingSettings) -> torch.Ten
 
     The likeliest token always survives, so any valid settings leave something to draw.
     """
-    # Shifting by the maximum first keeps every extreme temperature finite: the best token scores 0.
-    logits = (logits - logits.amax(-1, keepdim=True)) / settings.temperature
+    # Shifting by the maximum first keeps every extreme temperature finite: the best token scores 0. The
+    # temperature is held where float32 still represents it (below: greedy; above: uniform, as asked).
+    temperature = min(max(settings.temperature, TEMPERATURE_RANGE[0]), TEMPERATURE_RANGE[1])
+    logits = (logits - logits.amax(-1, keepdim=True)) / temperature
     if 0 < settings.top_k < logits.shape[-1]:
         kth = torch.topk(logits, settings.top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -42,6 +47,7 @@ def filter_logits(logits: torch.Tensor, settings: SamplingSettings) -> torch.Ten
         cumulative = sorted_logits.softmax(-1).cumsum(-1)
         # Drop a token when the tokens before it already cover top_p (the first always stays).
         drop_sorted = (cumulative - sorted_logits.softmax(-1)) >= settings.top_p
+        drop_sorted[..., 0] = False  # even when top_p rounds to 0 in float32
         drop = drop_sorted.scatter(-1, order, drop_sorted)
         logits = logits.masked_fill(drop, float("-inf"))
     return logits

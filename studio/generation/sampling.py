@@ -26,6 +26,7 @@ from studio.generation.decoding import (
 )
 from studio.generation.filtering import SamplingSettings, draw, filter_logits
 from studio.nn.state import select_state
+from studio.resources import check_memory
 
 __all__ = ["Constraint", "SamplingSettings", "draw", "filter_logits", "generate"]
 
@@ -53,6 +54,8 @@ def generate(
     """
     check_request(length, num_samples, prompt)
     check_request_memory(model, min(num_samples, MAX_BATCH), length, "ask for a shorter --length or --seconds")
+    # Every sample's ids are kept until returned (about 8 bytes a token).
+    check_memory(f"{num_samples} sample(s) of up to {length} tokens", 8 * num_samples * length, "ask for fewer samples")
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
     rows: list[list[int]] = []
