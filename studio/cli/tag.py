@@ -62,6 +62,7 @@ def tag_main(argv: list[str]) -> None:
             folder.write(f"{stem}.phn", phn_text(spans, sr).encode("utf-8"))
             record = _record(path, sr, audio.size, generator, args.beam_width, spans)
             folder.write(f"{stem}.json", json.dumps(record, indent=2).encode("utf-8"))
+        folder.write_settings(vars(args))
     print(f"wrote labels of {len(clips)} file(s) to {folder.path}", file=sys.stderr)
 
 

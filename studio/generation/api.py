@@ -7,7 +7,8 @@ gen = Generator.from_checkpoint("checkpoints/<run>/last.ckpt")
 texts = gen.text(prompt="The ", length=200, num_samples=2, temperature=0.8, seed=1)
 ```
 
-The `studio sample` and `studio tag` commands and the web studio generate through these methods, so
+The `studio sample` and `studio tag` commands and the training sample loggers generate through these
+functions, so
 the same seed and settings give the same output everywhere.
 """
 

@@ -128,7 +128,7 @@ def beam_search(
     conditioned model. `progress` hears how far it is; Ctrl-C raises `GenerationInterrupted` holding each
     piece's best candidate so far.
     """
-    check_request(length, num_samples, prompt)
+    check_request(length, num_samples, prompt, seed)
     check_request_memory(
         model,
         num_samples * beam.width,

@@ -24,6 +24,9 @@ PREFILL_CHUNK = 1024
 # Token buffers start this wide and double when full, so memory follows what is generated, not the budget.
 FIRST_COLUMNS = 1024
 
+# The seeds a random generator takes (64 bits, signed or not).
+SEED_RANGE = (-(2**63), 2**64 - 1)
+
 # Progress(fraction done in [0, 1], tokens generated so far).
 Progress = Callable[[float, int], None]
 
@@ -52,8 +55,10 @@ class GenerationInterrupted(Exception):
         self.partial = partial
 
 
-def check_request(length: int, num_samples: int, prompt: Sequence[int]) -> None:
+def check_request(length: int, num_samples: int, prompt: Sequence[int], seed: int = 0) -> None:
     """One-line errors for a generation request that cannot run."""
+    if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        raise StudioError(f"--seed {seed} is out of range: use a whole number from 0 to {SEED_RANGE[1]}")
     if length <= 0:
         raise StudioError(f"--length {length} must be > 0")
     if num_samples <= 0:

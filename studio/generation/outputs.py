@@ -1,7 +1,7 @@
 """Where generated files go: a fresh folder per request under `samples/<run>/`, complete or not at all.
 
-The CLI and the web studio both save through `SampleFolder`, so a generation made in either looks
-the same on disk: the sample files and a `settings.json` that records how they were made.
+Every front end saves through `SampleFolder` (today `studio sample` and `studio tag`), so a generation
+looks the same on disk wherever it was made: the sample files and a `settings.json` that records how they were made.
 """
 
 from __future__ import annotations

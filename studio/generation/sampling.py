@@ -52,7 +52,7 @@ def generate(
     leaves the batch. `controls` [control_dim] go beside every step of a conditioned model. `progress`
     hears how far the request is; Ctrl-C raises `GenerationInterrupted` holding the rows generated so far.
     """
-    check_request(length, num_samples, prompt)
+    check_request(length, num_samples, prompt, seed)
     check_request_memory(model, min(num_samples, MAX_BATCH), length, "ask for a shorter --length or --seconds")
     # Every sample's ids are kept until returned (about 8 bytes a token).
     check_memory(f"{num_samples} sample(s) of up to {length} tokens", 8 * num_samples * length, "ask for fewer samples")

@@ -7,7 +7,10 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.loggers import WandbLogger
 
-from studio.generation.sampling import SamplingSettings, generate
+from studio.codecs.text import TextCodec
+from studio.errors import StudioError
+from studio.generation.sampling import SamplingSettings
+from studio.generation.text import sample_text
 
 
 class TextSampleLogger(L.Callback):
@@ -28,6 +31,16 @@ class TextSampleLogger(L.Callback):
         self.seed = seed
         self.logged: list[tuple[int, str]] = []
 
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """A prompt the vocabulary cannot spell is an error now, not after the first interval of training."""
+        codec = getattr(trainer.datamodule, "codec", None)
+        unknown = codec.unknown_characters(self.prompt) if isinstance(codec, TextCodec) else []
+        if unknown:
+            raise StudioError(
+                f"TextSampleLogger's prompt has characters the corpus lacks ({''.join(unknown)!r}): "
+                "change --trainer.callbacks.prompt"
+            )
+
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
@@ -42,9 +55,8 @@ class TextSampleLogger(L.Callback):
             or codec.kind != "text"
         ):
             return
-        prompt_ids = codec.encode(self.prompt) or [0]
-        rows = generate(pl_module, prompt_ids, self.length, self.num_samples, self.settings, self.seed)
-        texts = [self.prompt + codec.decode(row) for row in rows]
+        # The same function as `studio sample` and the Python API, so the same seed gives the same text.
+        texts = sample_text(pl_module, codec, self.prompt, self.length, self.num_samples, self.settings, self.seed)
         self.logged.extend((step, text) for text in texts)
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):

@@ -1,0 +1,118 @@
+"""Tiny checkpoints of each task (text, MIDI, tagger), trained once per test session through the real CLI.
+
+`trained(task, tmp_path_factory)` fits the task's model the first time it is asked for and hands
+back the same run afterwards, so test modules that each need a checkpoint share one training run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, TINY_TEXT_FIT, run_studio_here
+from midi_songs import write_song
+
+from datamodules import synthetic_speech
+from datamodules.corpora import EMBEDDED
+
+QUIET = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+
+TINY_MIDI_FIT = [
+    "fit",
+    "--model",
+    "studio.models.RecurrentLanguageModel",
+    "--model.init_args.embedding_dim",
+    "16",
+    "--model.init_args.hidden_size",
+    "32",
+    "--model.init_args.num_layers",
+    "1",
+    "--model.init_args.scheduler",
+    "constant",
+    "--model.init_args.stateful",
+    "false",
+    "--data",
+    "datamodules.midi.MidiDataModule",
+    "--data.init_args.window",
+    "64",
+    "--data.init_args.stride",
+    "64",
+    "--data.init_args.batch_size",
+    "4",
+    "--data.init_args.val_fraction",
+    "0.25",
+    "--trainer.accelerator",
+    "cpu",
+    "--trainer.enable_model_summary",
+    "false",
+    "--trainer.max_steps",
+    "4",
+    "--seed_everything",
+    "7",
+]
+
+
+def _tiny_tagger_fit(corpus: Path) -> list[str]:
+    return [
+        "fit",
+        "--config",
+        str(ROOT / "configs" / "tagging" / "quickstart.yaml"),
+        "--data.init_args.root",
+        str(corpus),
+        "--data.init_args.batch_size",
+        "4",
+        "--data.init_args.val_fraction",
+        "0.25",
+        "--data.init_args.test_fraction",
+        "0.25",
+        "--model.init_args.hidden_size",
+        "16",
+        "--model.init_args.projection_size",
+        "16",
+        "--model.init_args.num_layers",
+        "1",
+        "--trainer.max_epochs",
+        "1",
+    ]
+
+
+_RUNS: dict[str, dict] = {}
+
+
+def trained(task: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The run of `task` ("text", "midi" or "tagger"): {"work", "env", "ckpt"}, trained on the first call.
+
+    `work` holds the run's data (`work/clips/*.wav` for the tagger: held-out-style clips to label).
+    """
+    if task in _RUNS:
+        return _RUNS[task]
+    work = tmp_path_factory.mktemp(f"tiny-{task}")
+    env = dict(
+        os.environ,
+        STUDIO_CACHE=str(work / "cache"),
+        WANDB_MODE="offline",
+        WANDB_SILENT="true",
+        PYTHONUNBUFFERED="1",
+        OMP_NUM_THREADS="1",
+    )
+    env.pop("WANDB_API_KEY", None)
+    if task == "text":
+        corpus = work / "small.txt"
+        corpus.write_text(EMBEDDED["lady_susan"]()[:12000], encoding="utf-8")
+        args = [*TINY_TEXT_FIT, "--data.init_args.path", str(corpus), "--trainer.max_steps", "5"]
+    elif task == "midi":
+        for i in range(4):
+            write_song(work / "songs" / f"song{i}.mid", seed=i)
+        args = [*TINY_MIDI_FIT, "--data.init_args.paths", str(work / "songs")]
+    elif task == "tagger":
+        synthetic_speech.generate(work / "corpus", n_speakers=4, utts_per_speaker=3, seed=3)
+        args = _tiny_tagger_fit(work / "corpus")
+    else:
+        raise ValueError(f"unknown task {task!r}")
+    result = run_studio_here([*args, *QUIET, "--run_name", task], work, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ckpt = work / "checkpoints" / task / "last.ckpt"
+    assert ckpt.is_file()
+    _RUNS[task] = {"work": work, "env": env, "ckpt": ckpt}
+    return _RUNS[task]
