@@ -78,19 +78,25 @@ def check_structure(checkpoint: Any, path: str) -> None:
         raise _damaged(path, "its state_dict is not a mapping of parameter names to tensors")
 
 
-def check_state_shapes(expected: dict[str, torch.Size], state: dict[str, torch.Tensor], path: str, fix: str) -> None:
+def tensor_shapes(state: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+    """The shape of every tensor of a state dict (what fitting it to a model needs, without the weights)."""
+    return {name: tuple(tensor.shape) for name, tensor in state.items()}
+
+
+def check_state_shapes(
+    expected: dict[str, tuple[int, ...]], stored: dict[str, tuple[int, ...]], path: str, fix: str
+) -> None:
     """StudioError when a checkpoint's tensors do not fit a model's (missing, unexpected or differently shaped)."""
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
+    missing = sorted(set(expected) - set(stored))
+    unexpected = sorted(set(stored) - set(expected))
     if missing or unexpected:
         names = ", ".join((missing or unexpected)[:3])
         what = "lacks" if missing else "has parameters the model does not:"
         raise StudioError(f"{path} does not fit the model: it {what} {names}; {fix}")
     for name, shape in expected.items():
-        if tuple(state[name].shape) != tuple(shape):
+        if stored[name] != shape:
             raise StudioError(
-                f"{path} does not fit the model: {name} is {tuple(state[name].shape)} in the checkpoint but "
-                f"{tuple(shape)} in the model; {fix}"
+                f"{path} does not fit the model: {name} is {stored[name]} in the checkpoint but {shape} in the model; {fix}"
             )
 
 

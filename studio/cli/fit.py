@@ -17,7 +17,7 @@ from lightning.fabric.utilities.seed import seed_everything
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
-from studio.checkpoint import check_state_shapes, read_checkpoint
+from studio.checkpoint import check_state_shapes, read_checkpoint, tensor_shapes
 from studio.cli.fit_errors import OneLineArgumentParser, check_cpu_processes, instantiation_error
 from studio.errors import StudioError
 from studio.training.checkpoint_io import AtomicCheckpointIO, StudioMetadata
@@ -107,7 +107,7 @@ class StudioCLI(LightningCLI):
         config = self.config.get(str(self.config.get("subcommand")), Namespace())
         ckpt_path = config.get("ckpt_path") if isinstance(config, Namespace) else None
         if ckpt_path and ckpt_path not in SPECIAL_CKPT_PATHS and not str(ckpt_path).startswith("registry:"):
-            read_checkpoint(ckpt_path)
+            self._stored_shapes = {ckpt_path: tensor_shapes(read_checkpoint(ckpt_path)["state_dict"])}
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """Add `--run_name`, and checkpointing under `checkpoints/<run>/` (last.ckpt and best.ckpt)."""
@@ -157,7 +157,9 @@ class StudioCLI(LightningCLI):
         datamodule.configure_for_model(dict(self.model.hparams))
         ckpt_path = config.get("ckpt_path")
         if ckpt_path and os.path.isfile(ckpt_path):
-            _check_fits(self.model, ckpt_path)
+            known = getattr(self, "_stored_shapes", {})
+            stored = known.get(ckpt_path) or tensor_shapes(read_checkpoint(ckpt_path)["state_dict"])
+            _check_fits(self.model, ckpt_path, stored)
         self.trainer = self.instantiate_trainer()
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
@@ -198,16 +200,14 @@ def _resolve_checkpoint(ckpt_path: str, dirpath: str) -> str:
     return path
 
 
-def _check_fits(model: L.LightningModule, ckpt_path: str) -> None:
-    """The checkpoint must be a readable Studio checkpoint whose tensors fit the model the settings built.
+def _check_fits(model: L.LightningModule, ckpt_path: str, stored: dict[str, tuple[int, ...]]) -> None:
+    """The checkpoint's tensors (`stored` shapes) must fit the model the settings built.
 
     Checked before the trainer runs or writes anything, with the same one-line errors as `studio sample`.
     """
-    state = read_checkpoint(ckpt_path)["state_dict"]
-    expected = {name: tensor.shape for name, tensor in model.state_dict().items()}
     check_state_shapes(
-        expected,
-        state,
+        tensor_shapes(model.state_dict()),
+        stored,
         ckpt_path,
         "use the run's own settings (its config.yaml, without overriding model sizes) or start a new run",
     )

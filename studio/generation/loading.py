@@ -15,7 +15,7 @@ from typing import Any, Optional
 import lightning as L
 import torch
 
-from studio.checkpoint import check_state_shapes, read_checkpoint
+from studio.checkpoint import check_state_shapes, read_checkpoint, tensor_shapes
 from studio.codecs import Codec, codec_from_dict
 from studio.errors import StudioError
 from studio.resources import check_memory
@@ -66,8 +66,12 @@ def load_for_inference(path: str, task: Optional[str], device: str = "cpu") -> L
     codec: Codec | None = codec_from_dict(meta["codec"]) if meta.get("codec") else None
     hparams = {k: v for k, v in checkpoint.get("hyper_parameters", {}).items() if not k.startswith("_")}
     shell = build_model(MODELS[stored], hparams, path, "meta")
-    expected = {name: tensor.shape for name, tensor in shell.state_dict().items()}
-    check_state_shapes(expected, checkpoint["state_dict"], path, "the checkpoint is damaged or its file was edited")
+    check_state_shapes(
+        tensor_shapes(shell.state_dict()),
+        tensor_shapes(checkpoint["state_dict"]),
+        path,
+        "the checkpoint is damaged or its file was edited",
+    )
     weights = sum(t.numel() * t.element_size() for t in shell.state_dict().values())
     check_memory(f"the model of {path}", weights, "free memory, or use a smaller model")
     model = build_model(MODELS[stored], hparams, path)
