@@ -48,6 +48,22 @@ TINY_TEXT_FIT = [
 ]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread() -> object:
+    """One torch thread in this process, as in the CLI runs, unless OMP_NUM_THREADS says otherwise.
+
+    The models here are tiny, and on a busy two-core machine a second thread only spins waiting for
+    the first: a unit test that takes 2 s alone took a minute beside two other busy processes.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first 12,000 characters of the embedded default corpus, as a file."""
@@ -85,31 +101,59 @@ def run_studio_here(
 ) -> subprocess.CompletedProcess:
     """Run the `studio` command in this process, as `run_studio` would in a new one, without its start-up cost.
 
-    The working folder and environment are the command's while it runs and restored afterwards; its
-    exit status, stdout and stderr come back as from a subprocess. An uncaught exception becomes
-    status 1 with its traceback on stderr, as the interpreter would print it. (`timeout` is unused.)
+    The working folder, environment and `sys.argv` are the command's while it runs and restored
+    afterwards; its exit status, stdout and stderr come back as from a subprocess. An uncaught
+    exception becomes status 1 with its traceback on stderr, as the interpreter would print it.
+    (`timeout` is unused.) The process-wide state a run may change is restored too, so later tests
+    see none of it: torch's thread count (set from `OMP_NUM_THREADS` in `env` for the call, as a new
+    process would read it), its deterministic-algorithms flag, and the torch, NumPy and `random`
+    generators. Warnings are printed on the captured stderr; unlike a subprocess, messages Lightning
+    sends through `logging` are not captured.
     """
+    import random
+    import warnings
+
+    import numpy as np
+    import torch
+
     from studio.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    saved_cwd, saved_env = os.getcwd(), dict(os.environ)
+    saved_cwd, saved_env, saved_argv = os.getcwd(), dict(os.environ), sys.argv
+    saved_threads, saved_deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    saved_rng = (torch.get_rng_state(), np.random.get_state(), random.getstate())
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
+    sys.argv = ["studio"]  # the command's arguments go to main(); pytest's are none of its business
     code = 0
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        if env.get("OMP_NUM_THREADS", "").isdigit() and int(env["OMP_NUM_THREADS"]) > 0:
+            torch.set_num_threads(int(env["OMP_NUM_THREADS"]))
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+            # Warnings go to the command's stderr, as in a process of its own (pytest would only record them).
+            warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: err.write(
+                warnings.formatwarning(message, category, filename, lineno, line)
+            )
             try:
                 main(list(args))
             except SystemExit as stop:
                 code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+                if not isinstance(stop.code, (int, type(None))):
+                    print(stop.code, file=err)  # as the interpreter prints `sys.exit("message")`
             except Exception:
                 traceback.print_exc(file=err)
                 code = 1
     finally:
+        sys.argv = saved_argv
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)
+        torch.set_num_threads(saved_threads)
+        torch.use_deterministic_algorithms(saved_deterministic)
+        torch.set_rng_state(saved_rng[0])
+        np.random.set_state(saved_rng[1])
+        random.setstate(saved_rng[2])
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 

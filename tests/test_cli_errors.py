@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_TEXT_FIT, run_studio
+from conftest import TINY_TEXT_FIT, run_studio_here
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def _assert_one_line_error(result, *needles: str) -> None:
 )
 def test_bad_corpus(tmp_path: Path, studio_env: dict, setup, needles: list[str]) -> None:
     path = setup(tmp_path)
-    result = run_studio(
+    result = run_studio_here(
         [*TINY_TEXT_FIT, "--data.init_args.path", str(path), "--trainer.logger", "false"], tmp_path, studio_env
     )
     _assert_one_line_error(result, *needles)
@@ -68,7 +68,7 @@ def test_bad_sample_arguments(trained_text: dict, args: list[str], needles: list
     before = (
         sorted((trained_text["work"] / "samples").rglob("*")) if (trained_text["work"] / "samples").exists() else []
     )
-    result = run_studio(
+    result = run_studio_here(
         ["sample", "--ckpt", str(trained_text["run"] / "last.ckpt"), *args], trained_text["work"], trained_text["env"]
     )
     _assert_one_line_error(result, *needles)
@@ -86,14 +86,14 @@ def test_bad_checkpoints(tmp_path: Path, studio_env: dict) -> None:
         (foreign, "not a Studio checkpoint"),
         (garbage, "cannot be read"),
     ]:
-        result = run_studio(["sample", "--ckpt", str(path)], tmp_path, studio_env)
+        result = run_studio_here(["sample", "--ckpt", str(path)], tmp_path, studio_env)
         _assert_one_line_error(result, str(path.name), needle)
 
 
 def test_a_new_run_never_overwrites_an_old_one(trained_text: dict) -> None:
     run = trained_text["run"]
     before = (run / "last.ckpt").read_bytes()
-    result = run_studio(
+    result = run_studio_here(
         [*TINY_TEXT_FIT, "--run_name", "tiny", "--trainer.logger", "false"], trained_text["work"], trained_text["env"]
     )
     _assert_one_line_error(result, "checkpoints/tiny", "--ckpt_path last", "--run_name")
@@ -109,7 +109,7 @@ NO_GPU = pytest.param(
 
 @pytest.mark.parametrize("args", [NO_GPU, pytest.param(["--trainer.strategy", "nonsense"], id="strategy")])
 def test_impossible_trainer_settings(tmp_path: Path, small_corpus: Path, studio_env: dict, args: list[str]) -> None:
-    result = run_studio(
+    result = run_studio_here(
         [*TINY_TEXT_FIT, "--data.init_args.path", str(small_corpus), "--trainer.logger", "false", *args],
         tmp_path,
         studio_env,

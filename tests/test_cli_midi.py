@@ -8,7 +8,7 @@ from pathlib import Path
 import pretty_midi
 import pytest
 import torch
-from conftest import ROOT, run_studio
+from conftest import ROOT, run_studio, run_studio_here
 from wandb_records import summary
 
 pytestmark = pytest.mark.slow
@@ -62,15 +62,18 @@ MEDIA_LOGGER = [
 def trained_midi(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One tiny MIDI training run with W&B offline and audio/piano-roll logging, shared by the tests here."""
     work = tmp_path_factory.mktemp("midi-run")
-    env = dict(os.environ, STUDIO_CACHE=str(work / "cache"), WANDB_MODE="offline", WANDB_SILENT="true")
+    env = dict(
+        os.environ, STUDIO_CACHE=str(work / "cache"), WANDB_MODE="offline", WANDB_SILENT="true", OMP_NUM_THREADS="1"
+    )
     env.pop("WANDB_API_KEY", None)
+    # A process of its own: it logs to W&B (the other runs here are in-process and log nowhere).
     result = run_studio([*TINY_MIDI_FIT, "--run_name", "tiny", *MEDIA_LOGGER], work, env)
     assert result.returncode == 0, result.stderr[-3000:]
     return {"work": work, "env": env, "ckpt": work / "checkpoints" / "tiny" / "last.ckpt"}
 
 
 def _sample(run: dict, *args: str) -> list[Path]:
-    result = run_studio(["sample", "--ckpt", str(run["ckpt"]), *args], run["work"], run["env"])
+    result = run_studio_here(["sample", "--ckpt", str(run["ckpt"]), *args], run["work"], run["env"])
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stdout.splitlines() if ".mid" in line]
@@ -108,7 +111,7 @@ def test_fit_writes_a_midi_checkpoint_and_logs_audio_and_piano_rolls(trained_mid
 
 def test_quickstart_preset_runs_without_a_logger(tmp_path: Path, trained_midi: dict) -> None:
     # The preset itself, cut to a few chorales and steps; the music21 conversions of the shared run are reused.
-    result = run_studio(
+    result = run_studio_here(
         [
             "fit",
             "--config",
@@ -208,7 +211,7 @@ def test_bad_sample_arguments(trained_midi: dict, args: list[str], needles: list
     (work / "notes.txt").write_text("this is not a MIDI file")
     args = [str(work / "notes.txt") if a == "NOTES" else a for a in args]
     before = sorted((work / "samples").rglob("*")) if (work / "samples").exists() else []
-    result = run_studio(["sample", "--ckpt", str(trained_midi["ckpt"]), *args], work, trained_midi["env"])
+    result = run_studio_here(["sample", "--ckpt", str(trained_midi["ckpt"]), *args], work, trained_midi["env"])
     _one_line_error(result, *needles)
     assert (sorted((work / "samples").rglob("*")) if (work / "samples").exists() else []) == before
 
@@ -218,7 +221,7 @@ def test_fit_on_a_folder_with_no_usable_midi_is_one_line(tmp_path: Path, trained
     bad.mkdir()
     (bad / "corrupt.mid").write_bytes(b"MThd this is not really MIDI")
     (bad / "empty.mid").write_bytes(b"")
-    result = run_studio(
+    result = run_studio_here(
         [*TINY_MIDI_FIT, "--data.init_args.paths", str(bad), "--trainer.logger", "false"], tmp_path, trained_midi["env"]
     )
     _one_line_error(result, "none of the 2 MIDI files could be read", "corrupt.mid")
@@ -226,7 +229,7 @@ def test_fit_on_a_folder_with_no_usable_midi_is_one_line(tmp_path: Path, trained
 
 
 def test_a_model_trained_with_controls_is_steered_by_them(tmp_path: Path, trained_midi: dict) -> None:
-    fit = run_studio(
+    fit = run_studio_here(
         [
             *TINY_MIDI_FIT,
             "--data.init_args.controls",

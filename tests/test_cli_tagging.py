@@ -11,7 +11,7 @@ import lightning as L
 import pytest
 import soundfile
 import torch
-from conftest import run_studio
+from conftest import run_studio_here
 
 from datamodules import synthetic_speech
 from datamodules.text import TextDataModule
@@ -73,7 +73,7 @@ def _fit(work: dict, name: str, *extra: str) -> Path:
         name,
         *extra,
     ]
-    result = run_studio(args, work["dir"], work["env"])
+    result = run_studio_here(args, work["dir"], work["env"])
     assert result.returncode == 0, result.stderr[-3000:]
     return work["dir"] / "checkpoints" / name
 
@@ -89,7 +89,7 @@ def ctc_run(work: dict) -> Path:
 
 
 def _tag(work: dict, ckpt: Path, *args: str) -> tuple[str, Path]:
-    result = run_studio(["tag", "--ckpt", str(ckpt), *args], work["dir"], work["env"])
+    result = run_studio_here(["tag", "--ckpt", str(ckpt), *args], work["dir"], work["env"])
     assert result.returncode == 0, result.stderr[-3000:]
     folder = work["dir"] / re.search(r"to (samples/\S+)", result.stderr).group(1)
     return result.stdout, folder
@@ -114,7 +114,7 @@ def test_fit_writes_a_tagger_checkpoint_with_its_speech_codec(framewise_run: Pat
 
 
 def test_test_prints_frame_accuracy_and_label_error_rate(work: dict, framewise_run: Path) -> None:
-    result = run_studio(
+    result = run_studio_here(
         [
             "test",
             "--config",
@@ -157,14 +157,14 @@ def test_tag_a_ctc_model_with_beam_search(work: dict, ctc_run: Path) -> None:
     clips = [work["corpus"] / "FS000" / "U001.wav", work["corpus"] / "MS001" / "U001.wav"]
     stdout, folder = _tag(work, ctc_run / "best.ckpt", "--beam_width", "3", *map(str, clips))
     assert all(str(clip) in stdout for clip in clips)
-    assert {p.name for p in folder.iterdir()} == {"U001.phn", "U001.json", "U001-2.phn", "U001-2.json"}
+    assert {p.name for p in folder.iterdir()} == {"U001.phn", "U001.json", "U001-2.phn", "U001-2.json", "settings.json"}
     record = json.loads((folder / "U001.json").read_text())
     assert record["loss"] == "ctc" and record["decoding"] == "prefix beam search"
     assert all(0 <= item["start"] < item["end"] <= record["duration_s"] for item in record["labels"])
 
 
 def test_a_missing_corpus_folder_is_one_line(work: dict) -> None:
-    result = run_studio(
+    result = run_studio_here(
         ["fit", "--config", str(QUICKSTART), "--data.init_args.root", "no/such/TIMIT", "--trainer.logger", "false"],
         work["dir"],
         work["env"],
@@ -175,7 +175,7 @@ def test_a_missing_corpus_folder_is_one_line(work: dict) -> None:
 def test_tagging_a_file_that_is_not_audio_is_one_line(work: dict, framewise_run: Path) -> None:
     notes = work["dir"] / "notes.txt"
     notes.write_text("this is not a recording\n")
-    result = run_studio(["tag", "--ckpt", str(framewise_run / "best.ckpt"), str(notes)], work["dir"], work["env"])
+    result = run_studio_here(["tag", "--ckpt", str(framewise_run / "best.ckpt"), str(notes)], work["dir"], work["env"])
     _one_line_error(result, "notes.txt")
 
 
@@ -197,7 +197,7 @@ def test_a_text_checkpoint_given_to_tag_is_one_line(work: dict, small_corpus: Pa
     trainer.fit(model, data)
     ckpt = work["dir"] / "text.ckpt"
     trainer.save_checkpoint(ckpt)
-    result = run_studio(
+    result = run_studio_here(
         ["tag", "--ckpt", str(ckpt), str(work["corpus"] / "FS000" / "U000.wav")], work["dir"], work["env"]
     )
     _one_line_error(result, "language_model checkpoint, not a tagger one")

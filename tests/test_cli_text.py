@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_TEXT_FIT, run_studio
+from conftest import TINY_TEXT_FIT, run_studio_here
 from wandb_records import summary
 
 pytestmark = pytest.mark.slow
@@ -29,12 +29,20 @@ def test_wandb_offline_run_holds_config_metrics_and_samples(trained_text: dict) 
     logged = summary(files[0])
     assert logged["name"] == "tiny"
     assert {"hidden_size", "vocab_size", "lr", "batch_size", "seq_len"} <= logged["config"]
-    assert {"train/loss", "train/bpt", "val_loss", "val_bpt", "lr", "train/tokens_per_s"} <= logged["history"]
+    assert {
+        "train/loss",
+        "train/bpt",
+        "val_loss",
+        "val_bpt",
+        "lr/weights",
+        "lr/biases",
+        "train/tokens_per_s",
+    } <= logged["history"]
     assert any(key.startswith("samples/text") for key in logged["history"])  # the generated-text table
 
 
 def _sample(trained_text: dict, *args: str) -> tuple[list[str], str]:
-    result = run_studio(
+    result = run_studio_here(
         ["sample", "--ckpt", str(trained_text["run"] / "last.ckpt"), *args], trained_text["work"], trained_text["env"]
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -56,7 +64,7 @@ def test_sample_is_batched_deterministic_and_written(trained_text: dict) -> None
 
 
 def test_validate_prints_val_loss_in_nats(trained_text: dict) -> None:
-    result = run_studio(
+    result = run_studio_here(
         [
             "validate",
             "--config",
@@ -82,7 +90,7 @@ def test_resume_continues_exactly(tmp_path: Path, small_corpus: Path, studio_env
         ["--run_name", "cut", "--trainer.max_steps", "10"],
         ["--run_name", "cut", "--trainer.max_steps", "20", "--ckpt_path", "last"],
     ):
-        result = run_studio([*base, *args], tmp_path, studio_env)
+        result = run_studio_here([*base, *args], tmp_path, studio_env)
         assert result.returncode == 0, result.stderr[-3000:]
     full = torch.load(tmp_path / "checkpoints/full/last.ckpt", weights_only=True)
     cut = torch.load(tmp_path / "checkpoints/cut/last.ckpt", weights_only=True)
@@ -92,11 +100,11 @@ def test_resume_continues_exactly(tmp_path: Path, small_corpus: Path, studio_env
 
 
 def test_logger_false_and_print_config(tmp_path: Path, small_corpus: Path, studio_env: dict) -> None:
-    result = run_studio(
+    result = run_studio_here(
         [*TINY_TEXT_FIT, "--data.init_args.path", str(small_corpus), "--print_config"], tmp_path, studio_env
     )
     assert result.returncode == 0 and "class_path: studio.models.RecurrentLanguageModel" in result.stdout
-    result = run_studio(
+    result = run_studio_here(
         [
             *TINY_TEXT_FIT,
             "--data.init_args.path",

@@ -147,7 +147,7 @@ def test_windows_carry_the_controls_of_their_targets_seen_from_the_whole_stream(
     dm = _module(songs, tmp_path, transpose=0, stretch=None, control_dropout=0.0)
     assert dm.model_dims() == {"vocab_size": CODEC.vocab_size, "control_dim": 20, "stateful": False}
     dm.setup("fit")
-    windows = dm._datasets["train"]
+    windows = dm.train_dataloader().dataset
     (stream,) = windows.pieces
     everything = CODEC.control_frames(stream)
     for i in range(len(windows)):
@@ -160,11 +160,12 @@ def test_windows_carry_the_controls_of_their_targets_seen_from_the_whole_stream(
 def test_transposed_windows_carry_rotated_histograms(songs: Path, tmp_path: Path) -> None:
     dm = _module(songs, tmp_path, transpose=5, stretch=None, control_dropout=0.0)
     dm.setup("fit")
-    plain = MidiWindows(dm._datasets["train"].pieces, dm.codec, 32, 16)
+    train = dm.train_dataloader().dataset
+    plain = MidiWindows(train.pieces, dm.codec, 32, 16)
     torch.manual_seed(0)
     shifted_some = False
     for i in range(len(plain)):
-        inputs, _, controls = dm._datasets["train"][i]
+        inputs, _, controls = train[i]
         original, _, base = plain[i]
         notes = (original >= LAYOUT.note_on_offset) & (original < LAYOUT.shift_offset)
         shift = int((inputs[notes] - original[notes])[0]) if notes.any() else 0
@@ -177,11 +178,12 @@ def test_transposed_windows_carry_rotated_histograms(songs: Path, tmp_path: Path
 def test_training_drops_whole_control_groups_and_validation_never_does(songs: Path, tmp_path: Path) -> None:
     dm = _module(songs, tmp_path, control_dropout=0.5)
     dm.setup("fit")
+    train, val = dm.train_dataloader().dataset, dm.val_dataloader().dataset
     torch.manual_seed(0)
-    density_kept = [bool(dm._datasets["train"][i % len(dm._datasets["train"])][2][:, :8].any()) for i in range(60)]
+    density_kept = [bool(train[i % len(train)][2][:, :8].any()) for i in range(60)]
     assert 10 < sum(density_kept) < 50
-    for i in range(len(dm._datasets["val"])):
-        controls = dm._datasets["val"][i][2]
+    for i in range(len(val)):
+        controls = val[i][2]
         assert (controls[:, :8].sum(1) == 1).all() and torch.allclose(controls[:, 8:].sum(1), torch.ones(32))
     with pytest.raises(StudioError, match="control_dropout"):
         _module(songs, tmp_path, control_dropout=1.0)

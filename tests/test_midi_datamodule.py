@@ -49,14 +49,16 @@ def test_split_is_by_file_deterministic_and_seeded(songs: Path, tmp_path: Path) 
     assert set(_module(songs, tmp_path, seed=1).split_files("val")) != val
     # Each split's windows are cut from a stream that joins that split's pieces (BOS ... EOS) and nothing else.
     dm.setup("fit")
+    encoded = dict(dm.encoded().items)
+    datasets = {"train": dm.train_dataloader().dataset, "val": dm.val_dataloader().dataset}
     for split, files in (("train", train), ("val", val)):
-        pieces = [ids.tolist() for _, ids in dm._load()[split]]
-        assert [path for path, _ in dm._load()[split]] == sorted(files)
+        assert dm.split_files(split) == sorted(files)
+        pieces = [encoded[path].tolist() for path in dm.split_files(split)]
         expected = [t for ids in pieces for t in (CODEC.bos_id, *ids, CODEC.eos_id)]
-        (stream,) = dm._datasets[split].pieces
+        (stream,) = datasets[split].pieces
         assert stream.tolist() == expected
-    assert dm._datasets["val"].transpose == 0 and dm._datasets["val"].stretch is None
-    assert dm._datasets["train"].transpose == 3 and dm._datasets["train"].stretch == (0.95, 1.05)
+    assert datasets["val"].transpose == 0 and datasets["val"].stretch is None
+    assert datasets["train"].transpose == 3 and datasets["train"].stretch == (0.95, 1.05)
 
 
 def test_one_usable_file_cannot_be_split(tmp_path: Path) -> None:
@@ -73,7 +75,7 @@ def test_window_starts_cover_each_piece_to_its_end() -> None:
 def test_windows_are_inputs_and_targets_shifted_by_one(songs: Path, tmp_path: Path) -> None:
     dm = _module(songs, tmp_path, transpose=0, stretch=None)
     dm.setup("fit")
-    data = dm._datasets["train"]
+    data = dm.train_dataloader().dataset
     for i in range(len(data)):
         piece, start = data.index[i]
         x, y = data[i]
@@ -94,7 +96,7 @@ def test_transposition_stays_within_k_and_on_the_keyboard(songs: Path, tmp_path:
     torch.manual_seed(0)
     dm = _module(songs, tmp_path, transpose=3, stretch=None)
     dm.setup("fit")
-    data = dm._datasets["train"]
+    data = dm.train_dataloader().dataset
     shifts = []
     for i in range(len(data)):
         piece, start = data.index[i]
@@ -132,7 +134,7 @@ def test_stretch_scales_timing_within_range_and_keeps_the_events(songs: Path, tm
     torch.manual_seed(0)
     dm = _module(songs, tmp_path, transpose=0, stretch=(0.9, 1.1))
     dm.setup("fit")
-    data = dm._datasets["train"]
+    data = dm.train_dataloader().dataset
     ratios = []
     for i in range(len(data)):
         piece, _ = data.index[i]
@@ -175,10 +177,11 @@ def test_short_pieces_are_used_across_piece_boundaries(songs: Path, tmp_path: Pa
     dm = _module(songs, tmp_path, val_fraction=0.5)
     dm.setup("fit")
     split = "train" if tiny.resolve() in dm.split_files("train") else "val"
-    stream = dm._datasets[split].pieces[0].tolist()
+    data = (dm.train_dataloader() if split == "train" else dm.val_dataloader()).dataset
+    stream = data.pieces[0].tolist()
     ids = [CODEC.bos_id, *CODEC.encode_file(tiny), CODEC.eos_id]
     assert len(ids) < 33 and any(stream[i : i + len(ids)] == ids for i in range(len(stream)))
-    assert all(len(dm._datasets[split][i][0]) == 32 for i in range(len(dm._datasets[split])))
+    assert all(len(data[i][0]) == 32 for i in range(len(data)))
     with pytest.raises(StudioError, match="lower --data.init_args.window"):
         _module(songs, tmp_path, window=100000).setup("fit")
 
@@ -200,8 +203,8 @@ def test_default_corpus_is_cached_so_a_second_setup_parses_nothing(
     second.prepare_data()
     second.setup("fit")
     assert second.split_files("val") == first.split_files("val")
-    assert [p.tolist() for p in second._datasets["train"].pieces] == [
-        p.tolist() for p in first._datasets["train"].pieces
+    assert [p.tolist() for p in second.train_dataloader().dataset.pieces] == [
+        p.tolist() for p in first.train_dataloader().dataset.pieces
     ]
 
 

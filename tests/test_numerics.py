@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_TEXT_FIT, run_studio
+from conftest import TINY_TEXT_FIT, run_studio_here
 
 
 @pytest.mark.slow
@@ -33,7 +33,7 @@ def test_divergence_skips_steps_then_stops_with_a_checkpoint(
         "--nonfinite.max_consecutive",
         "3",
     ]
-    result = run_studio(args, tmp_path, studio_env)
+    result = run_studio_here(args, tmp_path, studio_env)
     assert result.returncode == 2, result.stderr[-3000:]
     last_line = result.stderr.strip().splitlines()[-1]
     assert "training diverged: 3 steps in a row had NaN/inf gradients" in last_line and "Traceback" not in result.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_studio
+from conftest import run_studio_here
 
 from studio.checkpoint import read_checkpoint
 from studio.errors import StudioError
@@ -48,7 +48,7 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_sample_refuses_a_malicious_checkpoint(tmp_path: Path, studio_env: dict) -> None:
     path, marker = _evil_checkpoint(tmp_path)
-    result = run_studio(["sample", "--ckpt", str(path)], tmp_path, studio_env)
+    result = run_studio_here(["sample", "--ckpt", str(path)], tmp_path, studio_env)
     assert result.returncode == 2 and "refused" in result.stderr and "Traceback" not in result.stderr
     assert not marker.exists()
 

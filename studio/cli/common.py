@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import torch
 
@@ -16,6 +16,15 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """Print `studio <cmd>: error: <message>` and exit 2."""
         raise StudioError(f"{message} (see `{self.prog} --help`)")
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        """argparse, plus one check it lacks: `--flag=--` must not slip through as an empty list."""
+        parsed = super().parse_args(args, namespace)
+        for action in self._actions:
+            value = getattr(parsed, action.dest, None)
+            if action.nargs is None and action.option_strings and isinstance(value, list):
+                self.error(f"argument {action.option_strings[0]}: expected one value")
+        return parsed
 
 
 def resolve_device(name: str) -> str:
