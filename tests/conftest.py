@@ -64,6 +64,44 @@ def one_torch_thread() -> object:
     torch.set_num_threads(threads)
 
 
+# fmt: off
+# A tiny MIDI language model (the data source and the budget are the tests' own).
+TINY_MIDI_FIT = [
+    "fit",
+    "--model", "studio.models.RecurrentLanguageModel",
+    "--model.init_args.embedding_dim", "16",
+    "--model.init_args.hidden_size", "32",
+    "--model.init_args.num_layers", "1",
+    "--model.init_args.scheduler", "constant",
+    "--data", "datamodules.midi.MidiDataModule",
+    "--data.init_args.window", "64",
+    "--data.init_args.stride", "64",
+    "--data.init_args.val_fraction", "0.25",
+    "--trainer.accelerator", "cpu",
+    "--trainer.enable_model_summary", "false",
+    "--seed_everything", "7",
+]
+
+
+def tiny_tagger_fit(corpus: Path, batch_size: int = 4, epochs: int = 1) -> list[str]:
+    """A tiny tagger: the tagging quickstart preset on `corpus`, shrunk to seconds, without a logger."""
+    return [
+        "fit",
+        "--config", str(ROOT / "configs" / "tagging" / "quickstart.yaml"),
+        "--data.init_args.root", str(corpus),
+        "--data.init_args.batch_size", str(batch_size),
+        "--data.init_args.val_fraction", "0.25",
+        "--data.init_args.test_fraction", "0.25",
+        "--model.init_args.hidden_size", "16",
+        "--model.init_args.projection_size", "16",
+        "--model.init_args.num_layers", "1",
+        "--trainer.max_epochs", str(epochs),
+        "--trainer.logger", "false",
+        "--trainer.enable_progress_bar", "false",
+    ]
+# fmt: on
+
+
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first 12,000 characters of the embedded default corpus, as a file."""
@@ -155,6 +193,18 @@ def run_studio_here(
         np.random.set_state(saved_rng[1])
         random.setstate(saved_rng[2])
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> str:
+    """Exit status 2, no traceback, exactly one `studio: error:` line, last, holding every needle; returns it."""
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("studio: error:")]
+    assert len(errors) == 1, result.stderr[-3000:]
+    assert errors[0] == result.stderr.strip().splitlines()[-1], result.stderr[-3000:]
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+    return errors[0]
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from bad_checkpoints import write_bad_checkpoints
-from conftest import TINY_TEXT_FIT, run_studio_here
+from conftest import TINY_TEXT_FIT, assert_one_line_error, run_studio_here
 from tiny_runs import trained
 
 pytestmark = pytest.mark.slow
@@ -196,12 +196,7 @@ def check_contract(result, tmp: Path, needles: list[str] | None) -> None:
     if needles is None:
         assert result.returncode == 0, result.stderr[-3000:]
         return
-    errors = [line for line in result.stderr.splitlines() if line.startswith("studio: error:")]
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert len(errors) == 1, result.stderr[-3000:]
-    assert errors[0] == result.stderr.strip().splitlines()[-1]
-    for needle in needles:
-        assert needle in errors[0], errors[0]
+    assert_one_line_error(result, *needles)
     left = [str(p.relative_to(tmp)) for p in tmp.rglob("*")]
     assert left == [], f"files left behind: {left}"
 

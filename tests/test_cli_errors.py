@@ -6,18 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_TEXT_FIT, run_studio_here
+from conftest import TINY_TEXT_FIT, assert_one_line_error, run_studio_here
 
 pytestmark = pytest.mark.slow
-
-
-def _assert_one_line_error(result, *needles: str) -> None:
-    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    assert lines[-1].startswith("studio: error: "), lines[-1]
-    for needle in needles:
-        assert needle in lines[-1], lines[-1]
 
 
 @pytest.mark.parametrize(
@@ -37,7 +28,7 @@ def test_bad_corpus(tmp_path: Path, studio_env: dict, setup, needles: list[str])
     result = run_studio_here(
         [*TINY_TEXT_FIT, "--data.init_args.path", str(path), "--trainer.logger", "false"], tmp_path, studio_env
     )
-    _assert_one_line_error(result, *needles)
+    assert_one_line_error(result, *needles)
     assert not (tmp_path / "checkpoints").exists()
 
 
@@ -71,7 +62,7 @@ def test_bad_sample_arguments(trained_text: dict, args: list[str], needles: list
     result = run_studio_here(
         ["sample", "--ckpt", str(trained_text["run"] / "last.ckpt"), *args], trained_text["work"], trained_text["env"]
     )
-    _assert_one_line_error(result, *needles)
+    assert_one_line_error(result, *needles)
     after = sorted((trained_text["work"] / "samples").rglob("*")) if (trained_text["work"] / "samples").exists() else []
     assert after == before  # nothing written, nothing damaged
 
@@ -87,7 +78,7 @@ def test_bad_checkpoints(tmp_path: Path, studio_env: dict) -> None:
         (garbage, "cannot be read"),
     ]:
         result = run_studio_here(["sample", "--ckpt", str(path)], tmp_path, studio_env)
-        _assert_one_line_error(result, str(path.name), needle)
+        assert_one_line_error(result, str(path.name), needle)
 
 
 def test_a_new_run_never_overwrites_an_old_one(trained_text: dict) -> None:
@@ -96,7 +87,7 @@ def test_a_new_run_never_overwrites_an_old_one(trained_text: dict) -> None:
     result = run_studio_here(
         [*TINY_TEXT_FIT, "--run_name", "tiny", "--trainer.logger", "false"], trained_text["work"], trained_text["env"]
     )
-    _assert_one_line_error(result, "checkpoints/tiny", "--ckpt_path last", "--run_name")
+    assert_one_line_error(result, "checkpoints/tiny", "--ckpt_path last", "--run_name")
     assert (run / "last.ckpt").read_bytes() == before
 
 
@@ -114,4 +105,4 @@ def test_impossible_trainer_settings(tmp_path: Path, small_corpus: Path, studio_
         tmp_path,
         studio_env,
     )
-    _assert_one_line_error(result, "trainer settings were refused", "--trainer.accelerator")
+    assert_one_line_error(result, "trainer settings were refused", "--trainer.accelerator")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import conftest
 import pretty_midi
 import pytest
 import torch
@@ -15,41 +16,9 @@ pytestmark = pytest.mark.slow
 
 # A tiny model on 4 chorales: enough to exercise every stage in seconds, not to make music.
 TINY_MIDI_FIT = [
-    "fit",
-    "--model",
-    "studio.models.RecurrentLanguageModel",
-    "--model.init_args.embedding_dim",
-    "16",
-    "--model.init_args.hidden_size",
-    "32",
-    "--model.init_args.num_layers",
-    "1",
-    "--model.init_args.scheduler",
-    "constant",
-    "--model.init_args.stateful",
-    "false",
-    "--data",
-    "datamodules.midi.MidiDataModule",
-    "--data.init_args.limit",
-    "4",
-    "--data.init_args.window",
-    "64",
-    "--data.init_args.stride",
-    "64",
-    "--data.init_args.batch_size",
-    "8",
-    "--data.init_args.val_fraction",
-    "0.25",
-    "--trainer.accelerator",
-    "cpu",
-    "--trainer.enable_progress_bar",
-    "false",
-    "--trainer.enable_model_summary",
-    "false",
-    "--trainer.max_steps",
-    "6",
-    "--seed_everything",
-    "7",
+    *conftest.TINY_MIDI_FIT,
+    *["--data.init_args.limit", "4", "--data.init_args.batch_size", "8"],
+    *["--trainer.enable_progress_bar", "false", "--trainer.max_steps", "6"],
 ]
 MEDIA_LOGGER = [
     "--trainer.callbacks+=studio.training.midi_samples.MidiSampleLogger",

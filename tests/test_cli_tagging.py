@@ -11,7 +11,7 @@ import lightning as L
 import pytest
 import soundfile
 import torch
-from conftest import run_studio_here
+from conftest import run_studio_here, tiny_tagger_fit
 
 from datamodules import synthetic_speech
 from datamodules.text import TextDataModule
@@ -45,34 +45,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def _fit(work: dict, name: str, *extra: str) -> Path:
     """`studio fit` with the quickstart preset shrunk to seconds; returns the run folder."""
-    args = [
-        "fit",
-        "--config",
-        str(QUICKSTART),
-        "--data.init_args.root",
-        str(work["corpus"]),
-        "--data.init_args.batch_size",
-        "4",
-        "--data.init_args.val_fraction",
-        "0.25",
-        "--data.init_args.test_fraction",
-        "0.25",
-        "--model.init_args.hidden_size",
-        "16",
-        "--model.init_args.projection_size",
-        "16",
-        "--model.init_args.num_layers",
-        "1",
-        "--trainer.max_epochs",
-        "2",
-        "--trainer.logger",
-        "false",
-        "--trainer.enable_progress_bar",
-        "false",
-        "--run_name",
-        name,
-        *extra,
-    ]
+    args = [*tiny_tagger_fit(work["corpus"], epochs=2), "--run_name", name, *extra]
     result = run_studio_here(args, work["dir"], work["env"])
     assert result.returncode == 0, result.stderr[-3000:]
     return work["dir"] / "checkpoints" / name

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, TINY_TEXT_FIT, run_studio
+from conftest import ROOT, TINY_TEXT_FIT, run_studio, tiny_tagger_fit
 
 pytestmark = pytest.mark.slow
 
@@ -136,30 +136,8 @@ def test_tagging_ddp_trains_identical_ranks_and_tags(tmp_path: Path, studio_env:
     corpus = synthetic_speech.generate(tmp_path / "corpus", n_speakers=4, utts_per_speaker=4, seed=5)
     env = dict(studio_env, PYTHONPATH=f"{ROOT / 'tests'}")
     args = [
-        "fit",
-        "--config",
-        str(ROOT / "configs/tagging/quickstart.yaml"),
+        *tiny_tagger_fit(corpus, batch_size=2),
         *DDP,
-        "--data.init_args.root",
-        str(corpus),
-        "--data.init_args.batch_size",
-        "2",
-        "--data.init_args.val_fraction",
-        "0.25",
-        "--data.init_args.test_fraction",
-        "0.25",
-        "--model.init_args.hidden_size",
-        "16",
-        "--model.init_args.projection_size",
-        "16",
-        "--model.init_args.num_layers",
-        "1",
-        "--trainer.max_epochs",
-        "1",
-        "--trainer.logger",
-        "false",
-        "--trainer.enable_progress_bar",
-        "false",
         "--run_name",
         "tagddp",
         *_probe(tmp_path / "probe"),

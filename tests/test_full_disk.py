@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_TEXT_FIT, run_studio_here
+from conftest import TINY_TEXT_FIT, assert_one_line_error, run_studio_here
 from tiny_runs import trained
 
 import studio.io
@@ -23,16 +23,6 @@ def _digests(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()
     }
-
-
-def _one_error_line(result, *needles: str) -> str:
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("studio: error:")]
-    assert len(errors) == 1, result.stderr[-2000:]
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-    return errors[0]
 
 
 def test_a_disk_that_fills_during_sample_leaves_no_partial_folder(
@@ -54,7 +44,7 @@ def test_a_disk_that_fills_during_sample_leaves_no_partial_folder(
 
     monkeypatch.setattr(studio.io.os, "replace", fill_up)
     result = run_studio_here(sample, tmp_path, env)
-    _one_error_line(result, "No space left on device")
+    assert_one_line_error(result, "No space left on device")
     assert _digests(tmp_path / "samples") == earlier, "the earlier samples changed, or the failed ones stayed"
     assert not [p for p in tmp_path.rglob("*.tmp")], "a temporary file was left behind"
 
@@ -88,7 +78,7 @@ def test_a_disk_that_fills_while_saving_a_checkpoint_keeps_the_last_one(
 
     monkeypatch.setattr(TorchCheckpointIO, "save_checkpoint", no_space)
     result = run_studio_here([*fit[:-2], "--trainer.max_steps", "8", "--ckpt_path", "last"], tmp_path, studio_env)
-    _one_error_line(result, "free disk space", "intact")
+    assert_one_line_error(result, "free disk space", "intact")
     after = {name: digest for name, digest in _digests(run).items() if name.endswith(".ckpt")}
     assert after == before, "a checkpoint changed"
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
@@ -107,7 +97,7 @@ def test_a_cache_that_cannot_be_written_is_one_line(tmp_path: Path, small_corpus
         "--trainer.max_steps",
         "1",
     ]
-    _one_error_line(run_studio_here(fit, tmp_path, env), "a-file", "Not a directory")
+    assert_one_line_error(run_studio_here(fit, tmp_path, env), "a-file", "Not a directory")
 
 
 def test_a_damaged_text_cache_entry_is_rebuilt_with_a_notice(tmp_path: Path, small_corpus: Path) -> None:

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import TINY_TEXT_FIT, run_studio_here
+from conftest import TINY_TEXT_FIT, assert_one_line_error, run_studio_here
 
 pytestmark = pytest.mark.slow
 
@@ -22,16 +22,6 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
-def _one_line_error(result, *needles: str) -> str:
-    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    assert lines[-1].startswith("studio: error: "), lines[-1]
-    for needle in needles:
-        assert needle in lines[-1], lines[-1]
-    return lines[-1]
-
-
 def test_a_mismatched_resume_fails_in_one_line_and_the_plain_resume_still_works(
     trained_text: dict, tmp_path: Path
 ) -> None:
@@ -40,7 +30,7 @@ def test_a_mismatched_resume_fails_in_one_line_and_the_plain_resume_still_works(
     config = str(run / "config.yaml")
     bad = ["fit", "--config", config, "--model.init_args.hidden_size", "64", "--ckpt_path", "last"]
     result = run_studio_here([*bad, "--trainer.logger", "false"], tmp_path, trained_text["env"])
-    _one_line_error(result, "last.ckpt", "does not fit the model", "rnn")
+    assert_one_line_error(result, "last.ckpt", "does not fit the model", "rnn")
     assert _snapshot(run) == before, "a failed resume changed the run's files"
     resumed = run_studio_here(
         ["fit", "--config", config, "--ckpt_path", "last", "--trainer.max_epochs", "3", "--trainer.logger", "false"],
@@ -73,7 +63,7 @@ def test_resuming_a_run_that_has_no_checkpoint_is_an_error_not_a_fresh_start(
         tmp_path,
         trained_text["env"],
     )
-    _one_line_error(result, "--ckpt_path last", "checkpoints/tinny", "nothing to resume")
+    assert_one_line_error(result, "--ckpt_path last", "checkpoints/tinny", "nothing to resume")
     assert not (tmp_path / "checkpoints" / "tinny").exists()
 
 
@@ -98,7 +88,7 @@ def test_a_new_run_never_replaces_a_config_yaml_already_in_its_folder(
         tmp_path,
         studio_env,
     )
-    _one_line_error(result, str(folder), "already holds an earlier run")
+    assert_one_line_error(result, str(folder), "already holds an earlier run")
     assert (folder / "config.yaml").read_text() == "my precious notes\n"
     assert sorted(p.name for p in folder.iterdir()) == ["config.yaml"]
 
@@ -123,5 +113,5 @@ def test_resume_and_validate_from_a_damaged_checkpoint_are_one_line(
         result = run_studio_here(
             [command[0], "--config", config, *command[1:], "--trainer.logger", "false"], tmp_path, trained_text["env"]
         )
-        _one_line_error(result, "last.ckpt", *needles)
+        assert_one_line_error(result, "last.ckpt", *needles)
     assert _snapshot(run) == before

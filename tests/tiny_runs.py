@@ -7,10 +7,10 @@ back the same run afterwards, so test modules that each need a checkpoint share 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
+import conftest
 import pytest
-from conftest import ROOT, TINY_TEXT_FIT, run_studio_here
+from conftest import TINY_TEXT_FIT, run_studio_here, tiny_tagger_fit
 from midi_songs import write_song
 
 from datamodules import synthetic_speech
@@ -18,63 +18,7 @@ from datamodules.corpora import EMBEDDED
 
 QUIET = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
 
-TINY_MIDI_FIT = [
-    "fit",
-    "--model",
-    "studio.models.RecurrentLanguageModel",
-    "--model.init_args.embedding_dim",
-    "16",
-    "--model.init_args.hidden_size",
-    "32",
-    "--model.init_args.num_layers",
-    "1",
-    "--model.init_args.scheduler",
-    "constant",
-    "--model.init_args.stateful",
-    "false",
-    "--data",
-    "datamodules.midi.MidiDataModule",
-    "--data.init_args.window",
-    "64",
-    "--data.init_args.stride",
-    "64",
-    "--data.init_args.batch_size",
-    "4",
-    "--data.init_args.val_fraction",
-    "0.25",
-    "--trainer.accelerator",
-    "cpu",
-    "--trainer.enable_model_summary",
-    "false",
-    "--trainer.max_steps",
-    "4",
-    "--seed_everything",
-    "7",
-]
-
-
-def _tiny_tagger_fit(corpus: Path) -> list[str]:
-    return [
-        "fit",
-        "--config",
-        str(ROOT / "configs" / "tagging" / "quickstart.yaml"),
-        "--data.init_args.root",
-        str(corpus),
-        "--data.init_args.batch_size",
-        "4",
-        "--data.init_args.val_fraction",
-        "0.25",
-        "--data.init_args.test_fraction",
-        "0.25",
-        "--model.init_args.hidden_size",
-        "16",
-        "--model.init_args.projection_size",
-        "16",
-        "--model.init_args.num_layers",
-        "1",
-        "--trainer.max_epochs",
-        "1",
-    ]
+TINY_MIDI_FIT = [*conftest.TINY_MIDI_FIT, "--data.init_args.batch_size", "4", "--trainer.max_steps", "4"]
 
 
 _RUNS: dict[str, dict] = {}
@@ -107,7 +51,7 @@ def trained(task: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
         args = [*TINY_MIDI_FIT, "--data.init_args.paths", str(work / "songs")]
     elif task == "tagger":
         synthetic_speech.generate(work / "corpus", n_speakers=4, utts_per_speaker=3, seed=3)
-        args = _tiny_tagger_fit(work / "corpus")
+        args = tiny_tagger_fit(work / "corpus")
     else:
         raise ValueError(f"unknown task {task!r}")
     result = run_studio_here([*args, *QUIET, "--run_name", task], work, env)
