@@ -67,6 +67,13 @@ def run_tag(argv: list[str], from_console: bool) -> None:
     tag_main(argv[1:])
 
 
+def run_evaluate(argv: list[str], from_console: bool) -> None:
+    """`studio evaluate`."""
+    from studio.cli.evaluate import evaluate_main
+
+    evaluate_main(argv[1:])
+
+
 # The one command table: name -> (what it does, how it runs).
 COMMANDS: dict[str, tuple[str, Callable[[list[str], bool], None]]] = {
     "fit": ("train a model from a config (LightningCLI)", run_fit),
@@ -74,6 +81,7 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str], bool], None]]] = {
     "test": ("evaluate a checkpoint on the test split", run_fit),
     "sample": ("generate text or MIDI from a checkpoint", run_sample),
     "tag": ("label audio files with a tagging checkpoint", run_tag),
+    "evaluate": ("held-out likelihood, and generated against real data, with a report", run_evaluate),
 }
 
 

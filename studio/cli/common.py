@@ -22,7 +22,7 @@ class OneLineParser(argparse.ArgumentParser):
         parsed = super().parse_args(args, namespace)
         for action in self._actions:
             value = getattr(parsed, action.dest, None)
-            if action.nargs is None and action.option_strings and value == []:
+            if isinstance(action, argparse._StoreAction) and action.nargs is None and value == []:
                 self.error(f"argument {action.option_strings[0]}: expected one value")
         return parsed
 

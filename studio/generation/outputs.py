@@ -16,9 +16,9 @@ from typing import Any, Optional
 from studio.io import atomic_write_bytes, disk_error
 
 
-def new_folder(root: Path, run: str, seed: int) -> Path:
-    """A new folder `root/<run>/<time>-seed<seed>` (suffixed -2, -3, ... if taken), so nothing is overwritten."""
-    base = root / run / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
+def new_folder(root: Path, run: str, seed: int, prefix: str = "") -> Path:
+    """A new folder `root/<run>/[<prefix>-]<time>-seed<seed>` (suffixed -2, -3, ... if taken): nothing is overwritten."""
+    base = root / run / f"{prefix + '-' if prefix else ''}{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
     folder, n = base, 1
     while True:
         try:
@@ -44,15 +44,15 @@ class SampleFolder:
     one line. `settings.json` is written last, so a folder that has it is complete.
     """
 
-    def __init__(self, root: Path | str, ckpt: Path | str, seed: int) -> None:
-        self.root, self.ckpt, self.seed = Path(root), Path(ckpt), seed
+    def __init__(self, root: Path | str, ckpt: Path | str, seed: int, prefix: str = "") -> None:
+        self.root, self.ckpt, self.seed, self.prefix = Path(root), Path(ckpt), seed, prefix
         self.path: Optional[Path] = None
         self._made: list[Path] = []  # folders above `path` that this request created
 
     def __enter__(self) -> SampleFolder:
         run_folder = self.root / run_name(self.ckpt)
         self._made = [p for p in (run_folder, *run_folder.parents) if not p.exists()]
-        self.path = new_folder(self.root, run_name(self.ckpt), self.seed)
+        self.path = new_folder(self.root, run_name(self.ckpt), self.seed, self.prefix)
         return self
 
     def write(self, name: str, data: bytes) -> Path:

@@ -1,0 +1,117 @@
+"""`studio evaluate`: held-out likelihood of files, and statistics of generated against real data.
+
+    studio evaluate --ckpt RUN/best.ckpt --data held_out/            # NLL per token (and per second for MIDI)
+    studio evaluate --ckpt A --ckpt B --data held_out/               # side by side
+    studio evaluate --ckpt RUN/best.ckpt --samples 16 --against real/   # generated vs real, per statistic
+
+Writes a table on the terminal, and `evaluation.json` and `report.html` (with a picture per statistic)
+under `samples/<run>/eval-<time>/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from studio.cli.common import OneLineParser, resolve_device
+from studio.codecs.midi import MidiCodec
+from studio.codecs.text import TextCodec
+from studio.errors import StudioError
+from studio.evaluation.against import midi_against, text_against
+from studio.evaluation.likelihood import MIDI_SUFFIXES, TEXT_SUFFIXES, find_files, midi_likelihood, text_likelihood
+from studio.evaluation.report import statistic_plot, table, write_report
+from studio.generation import Generator
+from studio.generation.outputs import SampleFolder
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `studio evaluate` arguments."""
+    parser = OneLineParser(prog="studio evaluate", description="Measure Studio checkpoints on data you name.")
+    parser.add_argument("--ckpt", action="append", required=True, help="a checkpoint; repeat to compare several")
+    parser.add_argument("--data", action="append", default=[], help="files, folders or globs to score (repeatable)")
+    parser.add_argument("--samples", type=int, default=0, help="generate this many samples to compare with --against")
+    parser.add_argument("--against", action="append", default=[], help="real data the samples are compared with")
+    parser.add_argument("--seconds", type=float, default=10.0, help="MIDI: length of each generated piece")
+    parser.add_argument("--length", type=int, default=500, help="text: tokens per generated sample")
+    parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same samples")
+    parser.add_argument("--out_dir", default="samples", help="reports go under OUT_DIR/<run>/eval-<time>/")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, or cuda:N")
+    return parser
+
+
+def evaluate_main(argv: list[str]) -> None:
+    """Score every checkpoint, print the tables, write the reports."""
+    args = build_parser().parse_args(argv)
+    if not args.data and not args.samples:
+        raise StudioError("nothing to measure: pass --data FILES (likelihood) and/or --samples N --against FILES")
+    if args.samples and not args.against:
+        raise StudioError("--samples needs --against: the real data the generated samples are compared with")
+    device = resolve_device(args.device)
+    generators = [Generator.from_checkpoint(path, device, task="language_model") for path in args.ckpt]
+    kinds = {g.kind for g in generators}
+    if len(kinds) > 1:
+        raise StudioError(
+            f"the checkpoints are of different kinds ({', '.join(sorted(kinds))}): compare like with like"
+        )
+    results: dict[str, Any] = {}
+    for generator in generators:
+        with SampleFolder(args.out_dir, generator.path, args.seed, prefix="eval") as folder:
+            assert folder.path is not None
+            result, text, images = _evaluate(generator, args, folder.path)
+            write_report(folder.path, result, images, text)
+            folder.write_settings(vars(args))
+        results[str(generator.path)] = {**result, "report": str(folder.path)}
+        print(f"== {generator.path}\n{text}\nwrote {folder.path}/report.html")
+    if len(generators) > 1 and args.data:
+        rows = [
+            [path, r["likelihood"]["nats_per_token"], r["likelihood"]["bits_per_token"]] for path, r in results.items()
+        ]
+        print("\n" + table(rows, ["checkpoint", "nats/token", "bits/token"]))
+
+
+def _evaluate(generator: Generator, args: argparse.Namespace, folder: Path) -> tuple[dict[str, Any], str, list[Path]]:
+    result: dict[str, Any] = {"checkpoint": str(generator.path), "kind": generator.kind}
+    parts: list[str] = []
+    images: list[Path] = []
+    model, codec = generator.loaded.model, generator.loaded.codec
+    if args.data:
+        if isinstance(codec, MidiCodec):
+            found = midi_likelihood(model, codec, find_files(args.data, MIDI_SUFFIXES))
+        else:
+            assert isinstance(codec, TextCodec)
+            found = text_likelihood(model, codec, find_files(args.data, TEXT_SUFFIXES))
+        if not found.files:
+            raise StudioError(
+                f"--data: none of the files could be scored ({found.skipped[0][1] if found.skipped else 'none'})"
+            )
+        result["likelihood"] = found.as_dict()
+        rows = [[key, value] for key, value in found.as_dict().items() if key != "skipped"]
+        parts.append(table(rows, ["held-out likelihood", "value"]))
+        if found.skipped:
+            parts.append(
+                f"skipped {len(found.skipped)} file(s): " + ", ".join(f"{n} ({w})" for n, w in found.skipped[:10])
+            )
+    if args.samples:
+        if isinstance(codec, MidiCodec):
+            reference = find_files(args.against, MIDI_SUFFIXES)
+            comparisons, made, real, skipped = midi_against(generator, args.samples, args.seconds, reference, args.seed)
+            result["generated_vs_real"] = {name: c.as_dict() for name, c in comparisons.items()}
+            rows = [
+                [name, c.generated_mean, c.reference_mean, c.overlap, c.kl_divergence]
+                for name, c in comparisons.items()
+            ]
+            parts.append(table(rows, ["statistic", "generated", "real", "overlap", "KL"]))
+            for name in comparisons:
+                images.append(folder / f"{name}.png")
+                statistic_plot(name, made[name], real[name], images[-1])
+            if skipped:
+                parts.append(f"skipped {len(skipped)} reference file(s): " + ", ".join(n for n, _ in skipped[:10]))
+        else:
+            made_text, real_text = text_against(
+                generator, args.samples, args.length, find_files(args.against, TEXT_SUFFIXES), args.seed
+            )
+            result["generated_vs_real"] = {"generated": made_text, "reference": real_text}
+            rows = [[name, made_text[name], real_text[name]] for name in made_text]
+            parts.append(table(rows, ["statistic", "generated", "real text"]))
+    return result, "\n\n".join(parts), images

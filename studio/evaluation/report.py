@@ -1,0 +1,79 @@
+"""An evaluation's outputs: a table on the terminal, `evaluation.json`, and an HTML report with a picture per statistic."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio.evaluation.compare import Value
+from studio.io import atomic_write_bytes
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    """A plain-text table, numbers with four significant digits."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return "nan" if math.isnan(value) else f"{value:.4g}"
+        return str(value)
+
+    cells = [list(map(str, header)), *[[cell(v) for v in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(text.ljust(width) for text, width in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+def statistic_plot(name: str, generated: Sequence[Value], reference: Sequence[Value], path: Path) -> None:
+    """A PNG of one statistic over both sets: histograms for numbers, mean profiles for vectors."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    made, real = np.array([np.atleast_1d(v) for v in generated]), np.array([np.atleast_1d(v) for v in reference])
+    if made.shape[1] == 1:
+        bins = np.histogram_bin_edges(np.concatenate([made[:, 0], real[:, 0]]), bins=20).tolist()
+        ax.hist(real[:, 0], bins=bins, alpha=0.5, density=True, label="reference")
+        ax.hist(made[:, 0], bins=bins, alpha=0.5, density=True, label="generated")
+        ax.set_xlabel(name)
+    else:
+        ax.plot(real.mean(0), label="reference")
+        ax.plot(made.mean(0), label="generated")
+        ax.set_xlabel(f"{name} (component)")
+    ax.set_title(name)
+    ax.legend()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def write_report(folder: Path, results: dict[str, Any], images: Sequence[Path], text: str) -> None:
+    """`evaluation.json` and `report.html` (the table and every picture) in `folder`."""
+    atomic_write_bytes(folder / "evaluation.json", json.dumps(results, indent=2, default=_plain).encode())
+    pictures = "\n".join(
+        f'<figure><img src="{html.escape(p.name)}" alt="{html.escape(p.stem)}"></figure>' for p in images
+    )
+    page = (
+        "<!doctype html><meta charset=utf-8><title>Studio evaluation</title>"
+        "<style>body{font-family:sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em}"
+        "figure{display:inline-block;margin:.5em}</style>"
+        f"<h1>Studio evaluation</h1><pre>{html.escape(text)}</pre>{pictures}"
+    )
+    atomic_write_bytes(folder / "report.html", page.encode("utf-8"))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
