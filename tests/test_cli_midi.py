@@ -74,6 +74,7 @@ def test_fit_writes_a_midi_checkpoint_and_logs_audio_and_piano_rolls(trained_mid
     logged = summary(files[0])
     assert "val_loss" in logged["history"]
     assert {"samples/audio/captions", "samples/piano_roll/captions"} <= logged["history"]  # W&B audio and image records
+    assert {"samples/polyphony", "samples/scale_consistency", "samples/pitch_class_entropy"} <= logged["history"]
     media = list((files[0].parent / "files" / "media").rglob("*"))
     assert sum(p.suffix == ".wav" for p in media) == 4 and sum(p.suffix == ".png" for p in media) == 4  # steps 3 and 6
 

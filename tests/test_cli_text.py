@@ -39,6 +39,7 @@ def test_wandb_offline_run_holds_config_metrics_and_samples(trained_text: dict) 
         "train/tokens_per_s",
     } <= logged["history"]
     assert any(key.startswith("samples/text") for key in logged["history"])  # the generated-text table
+    assert {"samples/distinct_1", "samples/distinct_2", "samples/mean_word_length"} <= logged["history"]
 
 
 def _sample(trained_text: dict, *args: str) -> tuple[list[str], str]:

@@ -8,15 +8,15 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from studio.evaluation import midi_statistics as ms
-from studio.evaluation.compare import compare, intra_set_distances
-from studio.evaluation.text_statistics import (
+from studio.codecs.midi import statistics as ms
+from studio.codecs.text_statistics import (
     char_ngram_kl,
     distinct_n,
     known_word_share,
     mean_line_length,
     mean_word_length,
 )
+from studio.evaluation.compare import compare, intra_set_distances
 
 
 def _piece(notes: list[tuple[int, float, float]], velocity: int = 80) -> pretty_midi.PrettyMIDI:

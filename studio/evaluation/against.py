@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from studio.codecs.midi import load_midi
+from studio.codecs.midi.statistics import STATISTICS, piece_statistics
+from studio.codecs.text_statistics import text_statistics
 from studio.errors import StudioError
 from studio.evaluation.compare import Comparison, Value, compare
-from studio.evaluation.midi_statistics import STATISTICS, piece_statistics
-from studio.evaluation.text_statistics import text_statistics
 from studio.generation import Generator
 
 MidiValues = dict[str, list[Value]]

@@ -7,20 +7,26 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from studio.codecs.midi import MidiCodec
+from studio.codecs.midi.statistics import STATISTICS, pitched_notes
 from studio.generation.midi import sample_pieces
 from studio.generation.render import render_piano_roll, render_wav
 from studio.generation.sampling import SamplingSettings
+
+# Statistics logged (as samples/<name>, the mean over the pieces) each time pieces are sampled.
+LOGGED_STATISTICS = ("pitch_class_entropy", "polyphony", "scale_consistency", "notes_per_second", "empty_beat_rate")
 
 
 class MidiSampleLogger(L.Callback):
     """Every `every_n_steps` (and once when training ends), generates pieces on rank zero and logs them to W&B.
 
-    Logged keys: `samples/audio` (one wandb.Audio per piece) and `samples/piano_roll` (one image per
-    piece). Without a W&B logger nothing is generated, so the callback costs nothing.
+    Logged keys: `samples/audio` (one wandb.Audio per piece), `samples/piano_roll` (one image per
+    piece) and the mean of each of LOGGED_STATISTICS over the pieces (`samples/polyphony`, ...).
+    Without a W&B logger nothing is generated, so the callback costs nothing.
     """
 
     def __init__(
@@ -68,6 +74,11 @@ class MidiSampleLogger(L.Callback):
             max_note_seconds=self.max_note_seconds,
         )
         self.logged_steps.append(step)
+        # A few statistics of the pieces, so a run shows its music drifting towards the data's.
+        notes = [pitched_notes(piece.midi) for piece in pieces]
+        stats = {f"samples/{name}": float(np.mean([STATISTICS[name](n) for n in notes])) for name in LOGGED_STATISTICS}
+        for logger in trainer.loggers:
+            logger.log_metrics(stats, step=step)
         with tempfile.TemporaryDirectory(prefix="studio-midi-samples-") as tmp:
             wavs, rolls, captions = [], [], []
             for i, piece in enumerate(pieces, 1):

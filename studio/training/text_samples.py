@@ -8,6 +8,7 @@ import lightning as L
 from lightning.pytorch.loggers import WandbLogger
 
 from studio.codecs.text import TextCodec
+from studio.codecs.text_statistics import distinct_n, mean_word_length
 from studio.errors import StudioError
 from studio.generation.sampling import SamplingSettings
 from studio.generation.text import sample_text
@@ -58,6 +59,10 @@ class TextSampleLogger(L.Callback):
         # The same function as `studio sample` and the Python API, so the same seed gives the same text.
         texts = sample_text(pl_module, codec, self.prompt, self.length, self.num_samples, self.settings, self.seed)
         self.logged.extend((step, text) for text in texts)
+        stats = {f"samples/distinct_{n}": distinct_n(texts, n) for n in (1, 2)}
+        stats["samples/mean_word_length"] = mean_word_length(texts)
+        for logger in trainer.loggers:
+            logger.log_metrics(stats, step=step)
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 logger.log_table("samples/text", columns=["step", "text"], data=[[s, t] for s, t in self.logged])
