@@ -69,8 +69,8 @@ def music21_corpus_files(
         raise StudioError(f"unknown music21 collection {collection!r}: use one of {choices}")
     from music21 import corpus
 
-    folder, wanted = MUSIC21_COLLECTIONS[collection]
-    sources = sorted((Path(p) for p in corpus.getComposer(folder) if wanted(Path(p))), key=lambda p: p.name)
+    composer, wanted = MUSIC21_COLLECTIONS[collection]
+    sources = sorted((Path(p) for p in corpus.getComposer(composer) if wanted(Path(p))), key=lambda p: p.name)
     if limit is not None:
         sources = sources[: max(0, limit)]
     out_dir = Path(folder) if folder is not None else cache_root() / "music21"

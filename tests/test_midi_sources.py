@@ -121,6 +121,7 @@ def test_nothing_usable_raises_studio_error(corpus, tmp_path) -> None:
 def test_music21_chorales_convert_offline_once(tmp_path, monkeypatch) -> None:
     files = music21_corpus_files("bach_chorales", limit=2, folder=tmp_path)
     assert [f.name for f in files] == ["bwv1.6.mid", "bwv10.7.mid"]
+    assert all(f.parent == tmp_path / "bach_chorales" for f in files)  # in the folder asked for, nowhere else
     codec = MidiCodec()
     for f in files:
         ids = codec.encode_file(f)
