@@ -1,9 +1,10 @@
 """Learning efficiency: the CPU text preset vs a plain PyTorch 2x256 LSTM loop, each given 80 seconds.
 
-Bar (issue: foundation): on an English corpus, `studio fit --config configs/text/quickstart.yaml`
-(its model and optimisation settings) reaches a lower validation loss than a hand-written loop in the
-style of common char-RNN scripts: random windows of 64 characters, batch 32, Adam at 2e-3, clipping at
-5. Both get the same wall-clock budget in the same run and are scored by the same evaluator: one
+Bar: on an English corpus, `studio fit --config configs/text/quickstart.yaml` (its model and
+optimisation settings) given 80 s through `--trainer.max_time` alone (no step limit, so the learning-rate
+schedule is laid over the time budget) reaches a validation loss at least MARGIN nats/char lower than a
+hand-written loop in the style of common char-RNN scripts: random windows of 64 characters, batch 32,
+Adam at 2e-3, clipping at 5. Both get the same wall-clock budget in the same run and are scored by the same evaluator: one
 stateful pass over the same validation split. The corpus is the embedded `english` corpus (Lady Susan
 and the Python language reference, about 0.6 MB).
 """
@@ -25,7 +26,7 @@ from datamodules.streams import StreamBatches
 from studio.cli.fit import StudioCLI
 from studio.models import RecurrentLanguageModel
 
-BUDGET_S, CORPUS = 80, "english"
+BUDGET_S, CORPUS, MARGIN = 80, "english", 0.05
 ROOT = Path(__file__).resolve().parents[1]
 RUN_DIR = Path("/tmp/studio-bench-efficiency")
 
@@ -49,7 +50,7 @@ def evaluator(data: TextDataModule) -> StreamBatches:
 
 
 def studio_preset(*extra: str) -> float:
-    """Train with the quickstart preset (its own step budget, capped at BUDGET_S) on CORPUS; score its final model."""
+    """Train with the quickstart preset for BUDGET_S seconds (no step limit) on CORPUS; score its final model."""
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     cli = StudioCLI(
         args=[
@@ -58,6 +59,7 @@ def studio_preset(*extra: str) -> float:
             str(ROOT / "configs/text/quickstart.yaml"),
             f"--data.init_args.corpus={CORPUS}",
             f"--trainer.max_time=00:00:00:{BUDGET_S}",
+            "--trainer.max_steps=-1",
             "--trainer.logger=false",
             "--trainer.enable_progress_bar=false",
             "--trainer.callbacks=[]",
@@ -94,8 +96,8 @@ def main() -> None:
     lines = [
         f"Learning efficiency on the `{CORPUS}` corpus, {BUDGET_S} s of training each (CPU), validation loss in nats/char",
         f"  plain PyTorch 2x256 LSTM loop (random windows, Adam 2e-3): {baseline:.3f}",
-        f"  studio fit, configs/text/quickstart.yaml:                  {preset:.3f}",
-        f"  preset lower than the plain loop: {'MET' if preset < baseline else 'NOT MET'} "
+        f"  studio fit, configs/text/quickstart.yaml, --trainer.max_time only: {preset:.3f}",
+        f"  preset lower than the plain loop by >= {MARGIN}: {'MET' if baseline - preset >= MARGIN else 'NOT MET'} "
         f"(difference {baseline - preset:+.3f} nats/char; total {time.perf_counter() - start:.0f} s)",
     ]
     report(
