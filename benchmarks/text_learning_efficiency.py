@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -78,7 +79,7 @@ def plain_loop() -> float:
     model = RecurrentLanguageModel(vocab_size=data.codec.vocab_size, embedding_dim=64, hidden_size=256, num_layers=2)
     plain_training_loop(
         model,
-        RandomWindows(data.split()[0], 32, 64, seed=0),
+        RandomWindows(torch.from_numpy(data.split()[0].astype(np.int64)), 32, 64, seed=0),
         lr=2e-3,
         clip=5.0,
         max_steps=10**9,

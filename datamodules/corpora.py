@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from datamodules.corpus_reader import SEPARATOR, CorpusSource
 from studio.errors import StudioError
 from studio.io import atomic_write_bytes, cache_root
 
@@ -57,14 +58,28 @@ CORPUS_NAMES = tuple(EMBEDDED) + tuple(REMOTE)
 
 def load_named_corpus(name: str, folder: Optional[Path] = None) -> str:
     """Text of an embedded corpus, or of a remote one (downloaded once into `folder`, by default the cache's corpora/)."""
+    source = named_corpus_source(name, folder)
+    if source.text is not None:
+        return source.text
+    return decode_text(source.files[0].read_bytes(), source.files[0], source.encoding)
+
+
+def named_corpus_source(name: str, folder: Optional[Path] = None) -> CorpusSource:
+    """An embedded corpus (its text), or a remote one (its file, downloaded once into `folder`)."""
     if name in EMBEDDED:
-        return EMBEDDED[name]()
+        return CorpusSource(name, text=EMBEDDED[name]())
     if name in REMOTE:
-        path = download(REMOTE[name], (folder or cache_root() / "corpora") / f"{name}.txt")
-        return decode_text(path.read_bytes(), path, "utf-8")
+        return CorpusSource(name, (download(REMOTE[name], (folder or cache_root() / "corpora") / f"{name}.txt"),))
     raise StudioError(
         f"unknown corpus {name!r}: choose one of {', '.join(CORPUS_NAMES)}, or pass --data.init_args.path FILE_OR_DIR"
     )
+
+
+def corpus_source(path: Optional[str], corpus: str, encoding: str, folder: Optional[Path] = None) -> CorpusSource:
+    """What to read: the files at `path` when given (it wins), else the named `corpus`."""
+    if path:
+        return CorpusSource(path, tuple(corpus_files(path)), encoding=encoding)
+    return named_corpus_source(corpus, folder)
 
 
 def download(remote: RemoteCorpus, target: Path) -> Path:
@@ -91,8 +106,8 @@ def download(remote: RemoteCorpus, target: Path) -> Path:
     return target
 
 
-def read_corpus_path(path: str, encoding: str = "utf-8") -> str:
-    """Text of a file, or of every text file under a folder (sorted, joined by blank lines)."""
+def corpus_files(path: str) -> list[Path]:
+    """The file at `path`, or every text file under the folder `path` (sorted)."""
     root = Path(path).expanduser()
     if not root.exists():
         raise StudioError(
@@ -106,7 +121,12 @@ def read_corpus_path(path: str, encoding: str = "utf-8") -> str:
             )
     else:
         files = [root]
-    return "\n\n".join(decode_text(f.read_bytes(), f, encoding) for f in files)
+    return files
+
+
+def read_corpus_path(path: str, encoding: str = "utf-8") -> str:
+    """Text of a file, or of every text file under a folder (sorted, joined by blank lines); for small corpora."""
+    return SEPARATOR.join(decode_text(f.read_bytes(), f, encoding) for f in corpus_files(path))
 
 
 def decode_text(data: bytes, source: Path, encoding: str) -> str:
@@ -126,8 +146,3 @@ def decode_text(data: bytes, source: Path, encoding: str) -> str:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def corpus_fingerprint(text: str, settings: str) -> str:
-    """A short key for caches derived from `text` under `settings`."""
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass") + b"\0" + settings.encode()).hexdigest()[:24]

@@ -1,19 +1,24 @@
-"""TextDataModule: a corpus (files, a folder, or a named corpus) as stateful TBPTT streams of token ids."""
+"""TextDataModule: a corpus (files, a folder, or a named corpus) as stateful TBPTT streams of token ids.
+
+The ids live in a token store in the cache (see datamodules/token_store.py), prepared once in bounded
+memory the first time the codec, `model_dims()` or the data is asked for, and memory-mapped after
+that: resident memory does not grow with the corpus, and every DDP rank maps the same files.
+"""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any, Optional
 
-import torch
+import numpy as np
 
 from datamodules.base import StudioDataModule
-from datamodules.corpora import corpus_fingerprint, load_named_corpus, read_corpus_path
+from datamodules.corpora import corpus_source
 from datamodules.streams import StreamBatches
+from datamodules.token_store import TokenStore, token_store
 from studio.codecs.text import TextCodec
 from studio.errors import StudioError
-from studio.io import atomic_path, cache_root
+from studio.io import cache_root
 
 
 class TextDataModule(StudioDataModule):
@@ -46,60 +51,49 @@ class TextDataModule(StudioDataModule):
         self.batch_size, self.seq_len, self.val_batch_size = batch_size, seq_len, val_batch_size
         self.tokenizer_level, self.bpe_vocab_size = tokenizer, bpe_vocab_size
         self.cache_dir = Path(cache_dir) if cache_dir else cache_root()
-        self._codec: Optional[TextCodec] = None
-        self._ids: Optional[torch.Tensor] = None
+        self._store: Optional[TokenStore] = None
 
-    # -- corpus and vocabulary ---------------------------------------------------------------
-    def _load(self) -> None:
-        if self._ids is not None:
-            return
-        source = self.path or self.corpus
-        text = (
-            read_corpus_path(self.path, self.encoding)
-            if self.path
-            else load_named_corpus(self.corpus, self.cache_dir / "corpora")
-        )
-        if not text.strip():
-            raise StudioError(f"corpus {source} is empty: give it some text, or choose another --data.init_args.path")
-        settings = f"{self.tokenizer_level}:{self.bpe_vocab_size}"
-        cache_file = self.cache_dir / "text" / f"{corpus_fingerprint(text, settings)}.pt"
-        if cache_file.exists():
-            try:
-                cached = torch.load(cache_file, weights_only=True)
-                self._codec, self._ids = TextCodec.from_dict(cached["codec"]), cached["ids"].long()
-                return
-            except Exception:  # a truncated or foreign file in the cache: build it again
-                warnings.warn(f"rebuilding a damaged cache entry {cache_file}", stacklevel=2)
-        codec = TextCodec.train([text], self.tokenizer_level, self.bpe_vocab_size)
-        ids = torch.tensor(codec.encode(text), dtype=torch.int32)
-        with atomic_path(cache_file) as tmp:
-            torch.save({"codec": codec.to_dict(), "ids": ids}, tmp)
-        self._codec, self._ids = codec, ids.long()
+    # -- corpus, vocabulary and the token store --------------------------------------------
+    def _load(self) -> TokenStore:
+        """The corpus's token store, prepared once into the cache (bounded memory) and memory-mapped."""
+        if self._store is None:
+            source = corpus_source(self.path, self.corpus, self.encoding, self.cache_dir / "corpora")
+            self._store = token_store(
+                source, self.tokenizer_level, self.bpe_vocab_size, self.cache_dir, self.val_fraction
+            )
+        return self._store
+
+    def prepare_data(self) -> None:
+        """Prepare the token store (local rank zero); the other ranks wait on its lock, then map the same files."""
+        self._load()
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        """Map the token store (prepared by now, unless another process still holds its lock)."""
+        self._load()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle (spawned workers, DDP spawn) without the memory map: each process maps the store itself."""
+        return {**self.__dict__, "_store": None}
 
     @property
     def codec(self) -> TextCodec:
         """The tokenizer built from the corpus (it travels inside every checkpoint)."""
-        self._load()
-        assert self._codec is not None
-        return self._codec
+        return self._load().codec
 
     def model_dims(self) -> dict[str, Any]:
         """Model arguments that the data decides: the vocabulary, and stateful training over contiguous streams."""
         return {"vocab_size": self.codec.vocab_size, "stateful": True}
 
-    def split(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Contiguous train and validation token ids (validation is the corpus's tail)."""
-        self._load()
-        assert self._ids is not None
-        n_val = max(int(len(self._ids) * self.val_fraction), 2)
-        return self._ids[:-n_val], self._ids[-n_val:]
+    def split(self) -> tuple[np.ndarray, np.ndarray]:
+        """Contiguous train and validation token ids (validation is the corpus's tail), as memory-mapped views."""
+        return self._load().split(self.val_fraction)
 
     # -- loaders -----------------------------------------------------------------------------
     def _rank(self) -> tuple[int, int]:
         trainer = self.trainer
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
-    def _streams(self, ids: torch.Tensor, batch_size: int, split: str, consumed: Any = None) -> StreamBatches:
+    def _streams(self, ids: np.ndarray, batch_size: int, split: str, consumed: Any = None) -> StreamBatches:
         rank, world = self._rank()
         if len(ids) - 1 < batch_size * world:
             raise StudioError(

@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 from conftest import TINY_TEXT_FIT, assert_one_line_error, run_studio_here
 from tiny_runs import trained
 
@@ -103,9 +102,9 @@ def test_a_cache_that_cannot_be_written_is_one_line(tmp_path: Path, small_corpus
 def test_a_damaged_text_cache_entry_is_rebuilt_with_a_notice(tmp_path: Path, small_corpus: Path) -> None:
     first = TextDataModule(path=str(small_corpus), cache_dir=str(tmp_path))
     vocabulary = first.codec.to_dict()  # reading the codec prepares the corpus and writes the cache entry
-    entry = next((tmp_path / "text").glob("*.pt"))
+    entry = next((tmp_path / "text").glob("*/ids.bin"))
     entry.write_bytes(entry.read_bytes()[:100])
     second = TextDataModule(path=str(small_corpus), cache_dir=str(tmp_path))
     with pytest.warns(UserWarning, match="rebuilding a damaged cache entry"):
         assert second.codec.to_dict() == vocabulary
-    assert torch.load(entry, weights_only=True)["ids"].numel() > 1000  # the entry was written again, whole
+    assert entry.stat().st_size > 1000  # the entry was written again, whole

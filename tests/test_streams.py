@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from datamodules.streams import StreamBatches
@@ -54,3 +55,17 @@ def test_consumed_counter_overrides_prefetching() -> None:
     for _ in range(3):
         next(iterator)
     assert batches.state_dict() == {"position": 2}
+
+
+def test_a_memory_mapped_corpus_gives_the_same_int64_batches(tmp_path) -> None:
+    """The token store's uint16 memory map reads as the tensor would: int64 chunks, same values, same resume."""
+    path = tmp_path / "ids.bin"
+    np.arange(1001, dtype=np.uint16).tofile(path)
+    mapped = np.memmap(path, dtype=np.uint16, mode="r", shape=(1001,))
+    for rank in range(2):
+        from_map = list(StreamBatches(mapped, 3, 50, rank=rank, world_size=2))
+        from_tensor = list(StreamBatches(torch.arange(1001), 3, 50, rank=rank, world_size=2))
+        assert len(from_map) == len(from_tensor)
+        for (x, y), (x0, y0) in zip(from_map, from_tensor):
+            assert x.dtype == y.dtype == torch.int64
+            assert torch.equal(x, x0) and torch.equal(y, y0)
