@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -245,7 +246,7 @@ def _trained_on(folder: Path, tmp_path: Path, control: str) -> tuple[RecurrentLa
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     model.train()
-    for _ in range(35):
+    for _ in range(70):
         for inputs, targets, controls in dm.train_dataloader():
             logits, _ = model(inputs, controls=controls)
             loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
@@ -279,6 +280,6 @@ def test_a_model_trained_with_the_density_control_follows_it(tmp_path: Path) -> 
     rates = {}
     for asked in (2.0, 12.0):
         vector = control_vector(dm.codec.controls, notes_per_second=asked)
-        pieces = sample_pieces(model, dm.codec, 4, SamplingSettings(), seed=0, seconds=8.0, controls=vector)
-        rates[asked] = sum(p.notes for p in pieces) / sum(p.seconds for p in pieces)
-    assert rates[2.0] < 6 and rates[12.0] > max(8.0, 2 * rates[2.0]), rates
+        pieces = sample_pieces(model, dm.codec, 16, SamplingSettings(), seed=0, seconds=8.0, controls=vector)
+        rates[asked] = statistics.median(p.notes / p.seconds for p in pieces)  # the typical piece
+    assert rates[2.0] < 4 and rates[12.0] > 8, rates

@@ -29,7 +29,8 @@ from studio.generation.decoding import (
     prefill,
     report,
 )
-from studio.generation.filtering import SamplingSettings, draw
+from studio.generation.filtering import SamplingSettings, draw_with
+from studio.generation.rows import RowRandom, row_seed
 from studio.nn.state import select_state
 
 
@@ -138,10 +139,11 @@ def beam_search(
     beam_size, branch_factor, steps_per_iteration = beam.beam_size, beam.branch_factor, beam.steps_per_iteration
     with evaluating(model):
         device = next(model.parameters()).device
-        generator = torch.Generator(device=device).manual_seed(seed)
         run = conditioned_step(model, controls)
         width = beam.width
         total = num_samples * width
+        # Candidate slot r draws from the stream of sample r of `generate`: one iteration is best-of-n sampling.
+        random, slots = RowRandom([row_seed(seed, r) for r in range(total)], device), torch.arange(total, device=device)
         # Read the prompt once; at first every candidate of a piece continues it independently.
         logits, state = prefill(run, prompt, total, device)
         if constraint is not None:
@@ -157,7 +159,7 @@ def beam_search(
         try:
             for step in range(length):
                 filtered = next_scores(logits, constraint, settings)
-                token = draw(filtered.softmax(-1), generator)
+                token = draw_with(filtered.softmax(-1), random.next(step, slots))
                 log_prob = filtered.log_softmax(-1).gather(1, token[:, None]).squeeze(1)
                 scores += log_prob.double().masked_fill(finished, 0.0)  # a finished row's score is frozen
                 pair = torch.stack((seq_id, token.masked_fill(finished, -1)), 1)

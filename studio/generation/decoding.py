@@ -99,12 +99,17 @@ def prefill(
     return logits.expand(rows, -1), state
 
 
-def next_scores(logits: torch.Tensor, constraint: Optional[Constraint], settings: SamplingSettings) -> torch.Tensor:
-    """The log-scores a token is drawn from: grammar mask, then temperature, top-k and top-p."""
+def masked_scores(logits: torch.Tensor, constraint: Optional[Constraint]) -> torch.Tensor:
+    """The logits as float32, with what the constraint forbids masked out."""
     scores = logits.float()
     if constraint is not None:
         scores = scores.masked_fill(~constraint.allowed().to(scores.device), float("-inf"))
-    return filter_logits(scores, settings)
+    return scores
+
+
+def next_scores(logits: torch.Tensor, constraint: Optional[Constraint], settings: SamplingSettings) -> torch.Tensor:
+    """The log-scores a token is drawn from: grammar mask, then temperature, top-k and top-p."""
+    return filter_logits(masked_scores(logits, constraint), settings)
 
 
 class TokenBuffer:

@@ -54,12 +54,19 @@ def filter_logits(logits: torch.Tensor, settings: SamplingSettings) -> torch.Ten
 
 
 def draw(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """One token per row of `probs` [batch, vocab], by inverse CDF: one uniform number per row.
+    """One token per row of `probs` [batch, vocab], by inverse CDF: one uniform number per row from `generator`.
 
     Exact like torch.multinomial but far cheaper per row on a CPU; a zero-probability token is never drawn.
     """
+    return draw_with(probs, torch.rand(probs.shape[0], generator=generator, device=probs.device))
+
+
+def draw_with(probs: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """One token per row of `probs` [batch, vocab] by inverse CDF, given one uniform number in [0, 1) per row.
+
+    1 - u lies in (0, 1], so the target lies in (0, total]: the first token whose cumulative probability
+    reaches it exists and has a probability above zero (rounding cannot push it past the total).
+    """
     cdf = probs.cumsum(-1)
-    u = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device, dtype=cdf.dtype)
-    # 1 - u lies in (0, 1], so the target lies in (0, total]: the first token whose cumulative
-    # probability reaches it exists and has a probability above zero (rounding cannot push it past the total).
-    return torch.searchsorted(cdf, (1 - u) * cdf[:, -1:]).squeeze(1)
+    target = (1 - uniform.to(cdf.dtype))[:, None] * cdf[:, -1:]
+    return torch.searchsorted(cdf, target).squeeze(1)
