@@ -67,6 +67,13 @@ def run_tag(argv: list[str], from_console: bool) -> None:
     tag_main(argv[1:])
 
 
+def run_serve(argv: list[str], from_console: bool) -> None:
+    """`studio serve`."""
+    from studio.cli.serve import serve_main
+
+    serve_main(argv[1:])
+
+
 def run_evaluate(argv: list[str], from_console: bool) -> None:
     """`studio evaluate`."""
     from studio.cli.evaluate import evaluate_main
@@ -82,6 +89,7 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str], bool], None]]] = {
     "sample": ("generate text or MIDI from a checkpoint", run_sample),
     "tag": ("label audio files with a tagging checkpoint", run_tag),
     "evaluate": ("held-out likelihood, and generated against real data, with a report", run_evaluate),
+    "serve": ("the web studio: generate, listen, and watch training in the browser", run_serve),
 }
 
 

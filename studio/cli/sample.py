@@ -13,9 +13,11 @@ from typing import TypeVar
 
 from studio.cli.common import OneLineParser, resolve_device
 from studio.cli.progress import ProgressBar
+from studio.codecs.midi.controls import parse_pitch_weights
 from studio.errors import StudioError
 from studio.generation import BeamSettings, GenerationInterrupted, Generator
 from studio.generation.outputs import SampleFolder
+from studio.generation.saving import save_pieces, save_texts
 from studio.generation.text import DEFAULT_LENGTH
 
 T = TypeVar("T")
@@ -80,12 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
 def pitch_weights(text: str) -> list[float]:
     """Twelve numbers, written '[2, 0, 1, ...]' or '2,0,1,...'."""
     try:
-        weights = [float(part) for part in text.strip().strip("[]").split(",")]
-    except ValueError:
-        weights = []
-    if len(weights) != 12:
-        raise argparse.ArgumentTypeError(f"{text!r} is not 12 comma-separated numbers (C, C#, ... B)")
-    return weights
+        return parse_pitch_weights(text)
+    except StudioError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def sample_main(argv: list[str]) -> None:
@@ -121,7 +120,7 @@ def sample_text(generator: Generator, args: argparse.Namespace) -> None:
         )
         for i, text in enumerate(texts, 1):
             print(f"----- sample {i} -----\n{text}")
-            folder.write(f"sample_{i}.txt", text.encode("utf-8"))
+        save_texts(folder, texts)
         folder.write_settings({**vars(args), "interrupted": interrupted})
     finish(f"{len(texts)} sample(s)", folder, interrupted)
 
@@ -131,7 +130,6 @@ def sample_midi(generator: Generator, args: argparse.Namespace) -> None:
     if args.prompt is not None:
         raise StudioError(f"{args.ckpt} is a MIDI checkpoint: --prompt applies to text; use --primer FILE.mid")
     beam = BeamSettings(args.beam_size, args.branch_factor, args.steps_per_iteration)
-    renderers: set[str] = set()
     with SampleFolder(args.out_dir, generator.path, args.seed) as folder:
         pieces, interrupted = interruptible(
             lambda bar: generator.midi(
@@ -151,13 +149,8 @@ def sample_midi(generator: Generator, args: argparse.Namespace) -> None:
             ),
             "events",
         )
-        for i, piece in enumerate(pieces, 1):
-            path = folder.write(f"sample_{i}.mid", piece.to_midi())
-            if not args.no_render:
-                renderers.add(piece.render_wav(path.with_suffix(".wav")))
-                piece.piano_roll(
-                    path.with_suffix(".png"), title=f"sample {i}: {piece.seconds:.1f} s, {piece.notes} notes"
-                )
+        paths, renderers = save_pieces(folder, pieces, render=not args.no_render)
+        for path, piece in zip(paths, pieces):
             print(f"{path}  {piece.seconds:.1f} s  {piece.notes} notes")
         folder.write_settings({**vars(args), "interrupted": interrupted})
     rendered = f", rendered with {'/'.join(sorted(renderers))}" if renderers else " (not rendered)"

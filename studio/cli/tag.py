@@ -7,17 +7,15 @@ as TIMIT does) and `<stem>.json` under a fresh folder `OUT_DIR/<run>/<time>-seed
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from studio.cli.common import OneLineParser, resolve_device
 from studio.codecs.speech import read_audio
 from studio.errors import StudioError
 from studio.generation import Generator
 from studio.generation.outputs import SampleFolder
-from studio.generation.tagging import Span, phn_text
+from studio.generation.saving import save_tags
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,28 +57,9 @@ def tag_main(argv: list[str]) -> None:
             print(f"{path} ({audio.size / sr:.2f} s, {len(spans)} labels, {loss}):")
             for label, start, end in spans:
                 print(f"  {start:8.3f} {end:8.3f}  {label}")
-            folder.write(f"{stem}.phn", phn_text(spans, sr).encode("utf-8"))
-            record = _record(path, sr, audio.size, generator, args.beam_width, spans)
-            folder.write(f"{stem}.json", json.dumps(record, indent=2).encode("utf-8"))
+            save_tags(folder, stem, str(path), sr, audio.size, generator, args.beam_width, spans)
         folder.write_settings(vars(args))
     print(f"wrote labels of {len(clips)} file(s) to {folder.path}", file=sys.stderr)
-
-
-def _record(
-    path: Path, sr: int, n_samples: int, generator: Generator, beam_width: int, spans: list[Span]
-) -> dict[str, Any]:
-    hparams = generator.loaded.model.hparams
-    decoding = "prefix beam search" if hparams.loss == "ctc" and beam_width > 1 else "greedy"
-    return {
-        "audio": str(path),
-        "sample_rate": sr,
-        "duration_s": n_samples / sr,
-        "ckpt": str(generator.path),
-        "loss": hparams.loss,
-        "decoding": decoding,
-        "beam_width": beam_width,
-        "labels": [{"label": label, "start": start, "end": end} for label, start, end in spans],
-    }
 
 
 def _unique(stem: str, used: set[str]) -> str:

@@ -1,0 +1,66 @@
+"""Uploaded files: size-capped while they are read, checked for what they claim to be, kept only in a temporary folder."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import UploadFile
+
+from studio.errors import StudioError
+
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UploadKind:
+    """What an upload must be: a name for messages, a size cap, and the signatures its first bytes may have."""
+
+    what: str
+    max_bytes: int
+    suffix: str
+    signatures: tuple[tuple[int, bytes], ...]  # (offset, bytes) pairs; any one must match
+
+    def matches(self, head: bytes) -> bool:
+        return any(head[offset : offset + len(magic)] == magic for offset, magic in self.signatures)
+
+
+MIDI_UPLOAD = UploadKind("a MIDI file (.mid)", 10 * 1024**2, ".mid", ((0, b"MThd"),))
+AUDIO_UPLOAD = UploadKind(
+    "a WAV, FLAC or Ogg audio file",
+    50 * 1024**2,
+    ".audio",
+    ((8, b"WAVE"), (0, b"fLaC"), (0, b"OggS")),
+)
+
+
+class UploadTooLarge(StudioError):
+    """An upload over its cap (the server answers 413)."""
+
+
+async def read_capped(upload: UploadFile, kind: UploadKind) -> bytes:
+    """The upload's bytes, refused in one line once it passes `kind.max_bytes` or when it is not `kind`."""
+    data = bytearray()
+    while chunk := await upload.read(CHUNK):
+        data += chunk
+        if len(data) > kind.max_bytes:
+            raise UploadTooLarge(
+                f"{upload.filename or 'the upload'} is over {kind.max_bytes // 1024**2} MB: send a smaller file"
+            )
+    if not data:
+        raise StudioError(f"{upload.filename or 'the upload'} is empty: choose {kind.what}")
+    if not kind.matches(bytes(data[:16])):
+        raise StudioError(f"{upload.filename or 'the upload'} is not {kind.what}: choose one")
+    return bytes(data)
+
+
+@contextmanager
+def temporary_file(data: bytes, kind: UploadKind) -> Iterator[Path]:
+    """`data` in a fresh temporary folder for the duration of the block; removed afterwards, whatever happens."""
+    with tempfile.TemporaryDirectory(prefix="studio-upload-") as folder:
+        path = Path(folder) / f"upload{kind.suffix}"
+        path.write_bytes(data)
+        yield path

@@ -1,0 +1,36 @@
+"""Every `studio fit` keeps `metrics.csv` and `status.json` beside its checkpoints (the web studio draws them)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from conftest import TINY_TEXT_FIT, run_studio_here
+
+
+@pytest.mark.slow
+def test_a_run_writes_its_losses_and_says_when_it_finished(
+    tmp_path: Path, small_corpus: Path, studio_env: dict
+) -> None:
+    fit = [
+        *TINY_TEXT_FIT,
+        *["--data.init_args.path", str(small_corpus), "--trainer.logger", "false", "--run_name", "m"],
+        *["--trainer.log_every_n_steps", "2", "--trainer.val_check_interval", "3", "--trainer.max_steps", "7"],
+    ]
+    result = run_studio_here(fit, tmp_path, studio_env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = tmp_path / "checkpoints" / "m"
+    rows = list(csv.DictReader(open(folder / "metrics.csv", encoding="utf-8")))
+    train = [(int(r["step"]), float(r["train_loss"])) for r in rows if r["train_loss"]]
+    val = [(int(r["step"]), float(r["val_loss"])) for r in rows if r["val_loss"]]
+    assert [step for step, _ in train] == [2, 4, 6, 7]  # the last step too
+    assert [step for step, _ in val] == [3, 6]
+    assert all(0 < loss < 10 for _, loss in train + val)
+    assert json.loads((folder / "status.json").read_text())["state"] == "finished"
+
+    resumed = run_studio_here([*fit[:-1], "10", "--ckpt_path", "last"], tmp_path, studio_env)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    steps = [int(r["step"]) for r in csv.DictReader(open(folder / "metrics.csv", encoding="utf-8")) if r["train_loss"]]
+    assert steps == [2, 4, 6, 7, 8, 10]  # the resumed run appended to the same file
