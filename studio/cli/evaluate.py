@@ -3,9 +3,10 @@
     studio evaluate --ckpt RUN/best.ckpt --data held_out/            # NLL per token (and per second for MIDI)
     studio evaluate --ckpt A --ckpt B --data held_out/               # side by side
     studio evaluate --ckpt RUN/best.ckpt --samples 16 --against real/   # generated vs real, per statistic
+    studio evaluate --ckpt TAGGER/best.ckpt --data timit/TEST/       # label error rate, frame accuracy, confusions
 
-Writes a table on the terminal, and `evaluation.json` and `report.html` (with a picture per statistic)
-under `samples/<run>/eval-<time>/`.
+Writes a table on the terminal, and `evaluation.json` and `report.html` (with a picture per statistic,
+or a tagger's confusion matrix) under `samples/<run>/eval-<time>/`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from typing import Any
 
 from studio.cli.common import OneLineParser, resolve_device
 from studio.codecs.midi import MidiCodec
+from studio.codecs.speech import SpeechCodec
 from studio.codecs.text import TextCodec
 from studio.errors import StudioError
 from studio.evaluation.against import midi_against, text_against
 from studio.evaluation.likelihood import MIDI_SUFFIXES, TEXT_SUFFIXES, find_files, midi_likelihood, text_likelihood
-from studio.evaluation.report import statistic_plot, table, write_report
+from studio.evaluation.report import confusion_plot, statistic_plot, table, write_report
+from studio.evaluation.tagging import read_labelled, tag_corpus
 from studio.generation import Generator
 from studio.generation.outputs import SampleFolder
 
@@ -29,11 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
     """The `studio evaluate` arguments."""
     parser = OneLineParser(prog="studio evaluate", description="Measure Studio checkpoints on data you name.")
     parser.add_argument("--ckpt", action="append", required=True, help="a checkpoint; repeat to compare several")
-    parser.add_argument("--data", action="append", default=[], help="files, folders or globs to score (repeatable)")
+    parser.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        help="files, folders or globs to score; for a tagger, a TIMIT-style folder or a JSONL manifest (repeatable)",
+    )
     parser.add_argument("--samples", type=int, default=0, help="generate this many samples to compare with --against")
     parser.add_argument("--against", action="append", default=[], help="real data the samples are compared with")
     parser.add_argument("--seconds", type=float, default=10.0, help="MIDI: length of each generated piece")
     parser.add_argument("--length", type=int, default=500, help="text: tokens per generated sample")
+    parser.add_argument("--beam_width", type=int, default=1, help="taggers: CTC prefix beam width (1: greedy)")
     parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same samples")
     parser.add_argument("--out_dir", default="samples", help="reports go under OUT_DIR/<run>/eval-<time>/")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, or cuda:N")
@@ -48,12 +57,14 @@ def evaluate_main(argv: list[str]) -> None:
     if args.samples and not args.against:
         raise StudioError("--samples needs --against: the real data the generated samples are compared with")
     device = resolve_device(args.device)
-    generators = [Generator.from_checkpoint(path, device, task="language_model") for path in args.ckpt]
+    generators = [Generator.from_checkpoint(path, device) for path in args.ckpt]
     kinds = {g.kind for g in generators}
     if len(kinds) > 1:
         raise StudioError(
             f"the checkpoints are of different kinds ({', '.join(sorted(kinds))}): compare like with like"
         )
+    if kinds == {"speech"} and args.samples:
+        raise StudioError("--samples: a tagger generates nothing to compare; pass --data with labelled recordings")
     results: dict[str, Any] = {}
     for generator in generators:
         with SampleFolder(args.out_dir, generator.path, args.seed, prefix="eval") as folder:
@@ -63,7 +74,10 @@ def evaluate_main(argv: list[str]) -> None:
             folder.write_settings(vars(args))
         results[str(generator.path)] = {**result, "report": str(folder.path)}
         print(f"== {generator.path}\n{text}\nwrote {folder.path}/report.html")
-    if len(generators) > 1 and args.data:
+    if len(generators) > 1 and kinds == {"speech"}:
+        rows = [[path, r["tagging"]["label_error_rate"], r["tagging"]["frame_accuracy"]] for path, r in results.items()]
+        print("\n" + table(rows, ["checkpoint", "label error rate", "frame accuracy"]))
+    elif len(generators) > 1 and args.data:
         rows = [
             [path, r["likelihood"]["nats_per_token"], r["likelihood"]["bits_per_token"]] for path, r in results.items()
         ]
@@ -75,6 +89,8 @@ def _evaluate(generator: Generator, args: argparse.Namespace, folder: Path) -> t
     parts: list[str] = []
     images: list[Path] = []
     model, codec = generator.loaded.model, generator.loaded.codec
+    if isinstance(codec, SpeechCodec):
+        return _evaluate_tagger(generator, args, folder)
     if args.data:
         if isinstance(codec, MidiCodec):
             found = midi_likelihood(model, codec, find_files(args.data, MIDI_SUFFIXES))
@@ -115,3 +131,38 @@ def _evaluate(generator: Generator, args: argparse.Namespace, folder: Path) -> t
             rows = [[name, made_text[name], real_text[name]] for name in made_text]
             parts.append(table(rows, ["statistic", "generated", "real text"]))
     return result, "\n\n".join(parts), images
+
+
+def _evaluate_tagger(
+    generator: Generator, args: argparse.Namespace, folder: Path
+) -> tuple[dict[str, Any], str, list[Path]]:
+    codec = generator.loaded.codec
+    names = list(codec.labels.labels)
+    data = read_labelled(args.data)
+    found = tag_corpus(generator, data.utterances, args.beam_width)
+    skipped = data.skipped + found.skipped
+    score = found.score
+    if not score.utterances:
+        first = f"{skipped[0][0]} ({skipped[0][1]})" if skipped else "none found"
+        raise StudioError(f"--data: none of the {data.total} utterances could be scored, e.g. {first}")
+    report = {**score.as_dict(names), "skipped": [{"file": name, "why": why} for name, why in skipped]}
+    result = {"checkpoint": str(generator.path), "kind": generator.kind, "tagging": report}
+    accuracy = "n/a (CTC tagger or unaligned labels)" if score.frame_accuracy is None else score.frame_accuracy
+    rows: list[list[Any]] = [
+        ["utterances", score.utterances],
+        ["reference labels", score.reference_labels],
+        ["label edits", score.edits],
+        ["label error rate", score.label_error_rate],
+        ["frames", score.counted_frames],
+        ["frame accuracy", accuracy],
+    ]
+    parts = [table(rows, ["tagging", "value"])]
+    confused = [[names[ref], names[hyp], count, share] for ref, hyp, count, share in score.most_confused()]
+    if confused:
+        unit = "frames" if score.confusion_of == "frames" else "aligned labels"
+        parts.append(table(confused, ["reference", "predicted", unit, "share of reference"]))
+    if skipped:
+        parts.append(f"skipped {len(skipped)} utterance(s): " + ", ".join(f"{n} ({w})" for n, w in skipped[:10]))
+    picture = folder / "confusion.png"
+    confusion_plot(score.confusion, names, f"confusions of {score.confusion_of}", picture)
+    return result, "\n\n".join(parts), [picture]

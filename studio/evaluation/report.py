@@ -56,6 +56,35 @@ def statistic_plot(name: str, generated: Sequence[Value], reference: Sequence[Va
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def confusion_plot(confusion: np.ndarray, names: Sequence[str], title: str, path: Path) -> None:
+    """A PNG of a reference-by-predicted confusion matrix, each row as shares of its reference label."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    counts = np.asarray(confusion, dtype=float)
+    used = np.flatnonzero(counts.sum(0) + counts.sum(1))  # labels that never occur on either side are left out
+    counts = counts[np.ix_(used, used)]
+    shares = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    side = min(14.0, max(4.0, 0.25 * len(used) + 2))
+    fig = Figure(figsize=(side, side * 0.85), dpi=80)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    ticks = np.arange(len(used))
+    labels = [names[int(i)] for i in used]
+    size = 8 if len(used) <= 30 else 6
+    ax.set_xticks(ticks, labels, rotation=90, fontsize=size)
+    ax.set_yticks(ticks, labels, fontsize=size)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("reference")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the reference label")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
 def write_report(folder: Path, results: dict[str, Any], images: Sequence[Path], text: str) -> None:
     """`evaluation.json` and `report.html` (the table and every picture) in `folder`."""
     atomic_write_bytes(folder / "evaluation.json", json.dumps(results, indent=2, default=_plain).encode())
