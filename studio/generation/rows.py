@@ -34,7 +34,7 @@ from studio.nn.state import State, select_state
 # Each row's uniform numbers are drawn this many at a time from its own generator.
 RANDOM_BLOCK = 256
 # A watcher hears new tokens (and may cancel rows) every this many steps.
-WATCH_EVERY = 8
+WATCH_EVERY = 16
 # Row i of a request seeded s draws from the stream seeded s + i * ROW_STRIDE (mod 2**64).
 ROW_STRIDE = 0x9E3779B97F4A7C15
 

@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -92,6 +93,8 @@ class TextBatcher:
         self.window_s, self.max_rows = window_s, max_rows
         self._queue: queue.Queue[Optional[TextJob]] = queue.Queue()
         self._waiting: list[TextJob] = []
+        # Finished jobs are saved beside the worker, so the next batch starts at once.
+        self._savers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="studio-text-saver")
         self._thread = threading.Thread(target=self._work, name="studio-text-batcher", daemon=True)
         self._thread.start()
         self.batches: list[int] = []  # the number of jobs in each batch run so far (for tests and the benchmark)
@@ -106,6 +109,7 @@ class TextBatcher:
         """Stop the worker after the batch it is running."""
         self._queue.put(None)
         self._thread.join(timeout=30)
+        self._savers.shutdown(wait=True)
 
     def _next_batch(self) -> Optional[list[TextJob]]:
         """The oldest waiting job, and every job for the same checkpoint that arrives within the window."""
@@ -154,12 +158,16 @@ class TextBatcher:
             return
         first = 0
         for job in batch:
-            texts = job.texts(rows[first : first + len(job.rows)])
+            self._savers.submit(self._finish, job, rows[first : first + len(job.rows)])
             first += len(job.rows)
-            interrupted = job.cancelled.is_set()
-            try:
-                record = job.finish(texts, interrupted)
-            except Exception as error:  # saving failed (a full disk): the one-line reason
-                job.listen(("error", str(error).splitlines()[0] if str(error) else type(error).__name__))
-                continue
-            job.listen(("done", record))
+
+    @staticmethod
+    def _finish(job: TextJob, rows: list[list[int]]) -> None:
+        """Save one job's texts and tell its listener (or why saving failed)."""
+        texts = job.texts(rows)
+        try:
+            record = job.finish(texts, job.cancelled.is_set())
+        except Exception as error:  # saving failed (a full disk): the one-line reason
+            job.listen(("error", str(error).splitlines()[0] if str(error) else type(error).__name__))
+            return
+        job.listen(("done", record))
