@@ -141,11 +141,16 @@ def generate_rows(
         done_at = lengths.clone()
         random = RowRandom([row.seed for row in rows], device)
         settings = [row.settings for row in rows]
+        shared = settings[0] if all(s == settings[0] for s in settings) else None  # the usual case: one request
         active = torch.arange(len(rows), device=device)  # the row each batch row belongs to
         steps, told = 0, 0
         try:
             for step in range(longest):
-                scores = filtered_by_row(masked_scores(logits, constraint), [settings[i] for i in active.tolist()])
+                scores = masked_scores(logits, constraint)
+                if shared is not None:
+                    scores = filter_logits(scores, shared)
+                else:
+                    scores = filtered_by_row(scores, [settings[i] for i in active.tolist()])
                 token = draw_with(scores.softmax(-1), random.next(step, active))
                 out.put(step, token, active)
                 steps = step + 1
