@@ -59,9 +59,19 @@ def text_against(
     if len(text) < 2 * length:
         raise StudioError(f"--against holds {len(text)} characters, too little for samples of {length}")
     made = generator.text(length=length, num_samples=samples, seed=seed)
-    rng = np.random.default_rng(seed)
-    starts = rng.integers(0, len(text) - length, size=samples)
-    # The reference is split in two: slices of one half measured against the other half.
+    # The reference is split in two: slices of one half measured against the other half. The slices
+    # do not overlap where the half is long enough, since shared n-grams would lower distinct-n.
     half = len(text) // 2
-    slices = [text[:half][s % max(1, half - length) :][:length] for s in starts]
-    return text_statistics(made, text[half:]), text_statistics(slices, text[half:])
+    return text_statistics(made, text[half:]), text_statistics(
+        reference_slices(text[:half], samples, length, seed), text[half:]
+    )
+
+
+def reference_slices(text: str, samples: int, length: int, seed: int = 0) -> list[str]:
+    """`samples` slices of `length` characters at seeded places: disjoint blocks where the text has enough."""
+    rng = np.random.default_rng(seed)
+    blocks = len(text) // length
+    if blocks >= samples:
+        return [text[b * length : (b + 1) * length] for b in sorted(rng.choice(blocks, size=samples, replace=False))]
+    starts = rng.integers(0, max(1, len(text) - length), size=samples)
+    return [text[s : s + length] for s in starts]

@@ -8,7 +8,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -30,23 +30,35 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
 
 
-def statistic_plot(name: str, generated: Sequence[Value], reference: Sequence[Value], path: Path) -> None:
-    """A PNG of one statistic over both sets: histograms for numbers, mean profiles for vectors."""
+def statistic_plot(
+    name: str,
+    generated: Sequence[Value],
+    reference: Sequence[Value],
+    path: Path,
+    baseline: Optional[Sequence[Value]] = None,
+) -> None:
+    """A PNG of one statistic over the sets: histograms for numbers, mean profiles for vectors.
+
+    `baseline`, when given, is a third set (say, an untrained model's) drawn beside the generated one.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 3), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    made, real = np.array([np.atleast_1d(v) for v in generated]), np.array([np.atleast_1d(v) for v in reference])
-    if made.shape[1] == 1:
-        bins = np.histogram_bin_edges(np.concatenate([made[:, 0], real[:, 0]]), bins=20).tolist()
-        ax.hist(real[:, 0], bins=bins, alpha=0.5, density=True, label="reference")
-        ax.hist(made[:, 0], bins=bins, alpha=0.5, density=True, label="generated")
+    sets = [("reference", reference), ("generated", generated)]
+    if baseline is not None:
+        sets.append(("baseline", baseline))
+    arrays = [(label, np.array([np.atleast_1d(v) for v in values], dtype=float)) for label, values in sets]
+    if arrays[0][1].shape[1] == 1:
+        bins = np.histogram_bin_edges(np.concatenate([a[:, 0] for _, a in arrays]), bins=20).tolist()
+        for label, values in arrays:
+            ax.hist(values[:, 0], bins=bins, alpha=0.5, density=True, label=label)
         ax.set_xlabel(name)
     else:
-        ax.plot(real.mean(0), label="reference")
-        ax.plot(made.mean(0), label="generated")
+        for label, values in arrays:
+            ax.plot(values.mean(0), label=label)
         ax.set_xlabel(f"{name} (component)")
     ax.set_title(name)
     ax.legend()

@@ -1,0 +1,238 @@
+"""Evaluation report: the MIDI and text quickstarts against held-out data and against an untrained baseline.
+
+    python benchmarks/eval_report.py [--midi_ckpt A.ckpt] [--text_ckpt B.ckpt] [--midi_steps N] [--text_steps N]
+
+Each quickstart (configs/midi/quickstart.yaml, configs/text/quickstart.yaml) is trained here as shipped
+(its own step budget, about two minutes for both on 2 cores; --*_steps shortens it) or loaded from
+--*_ckpt, and measured on its own held-out split: the validation chorales of the MIDI preset, the
+validation tail of the text corpus. The baseline is the same architecture with the same
+codec, untrained (seeded initial weights), sampled through the same API and, for MIDI, the same grammar
+mask: its next-event distribution is close to uniform over the valid events, so it is a random-event
+generator that keeps the pieces well formed. Both go through `studio.evaluation`, as `studio evaluate` does.
+
+For every measure the trained model is "closer" when: its held-out NLL is lower; for a MIDI statistic,
+the mgeval overlap of its pieces with the held-out ones is larger; for a text statistic, its value is
+nearer the held-out text's own (slices of it measured as if generated). Bar (set before the first run):
+lower NLL on both, and closer on at least two thirds of the statistics of each kind.
+
+Writes benchmarks/results/eval_report/ (report.html, evaluation.json, a picture per statistic) and
+benchmarks/results/eval_report.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from datamodules.midi import MidiDataModule  # noqa: E402
+from datamodules.text import TextDataModule  # noqa: E402
+from studio.evaluation.against import midi_against, text_against  # noqa: E402
+from studio.evaluation.likelihood import midi_likelihood, text_likelihood  # noqa: E402
+from studio.evaluation.report import statistic_plot, table, write_report  # noqa: E402
+from studio.generation import Generator  # noqa: E402
+from studio.generation.loading import LoadedCheckpoint, build_model  # noqa: E402
+from studio.io import atomic_write_bytes  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+OUT = RESULTS / "eval_report"
+SHARE_NEEDED = 2 / 3
+
+
+def preset_data(kind: str) -> dict[str, Any]:
+    """The preset's data arguments, read from its YAML (the one source of the held-out split)."""
+    return yaml.safe_load((ROOT / "configs" / kind / "quickstart.yaml").read_text())["data"]["init_args"]
+
+
+def trained(kind: str, ckpt: Optional[str], steps: Optional[int]) -> tuple[Generator, str]:
+    """The quickstart of `kind` ("midi" or "text"): loaded from `ckpt`, or trained here (`steps`: the preset's if None)."""
+    if ckpt:
+        return Generator.from_checkpoint(ckpt, task="language_model"), f"loaded from {ckpt}"
+    from studio.cli.fit import StudioCLI
+
+    run_dir = Path(tempfile.mkdtemp(prefix=f"studio-eval-{kind}-"))
+    began = time.perf_counter()
+    cli = StudioCLI(
+        args=[
+            "fit",
+            "--config",
+            str(ROOT / "configs" / kind / "quickstart.yaml"),
+            *([f"--trainer.max_steps={steps}"] if steps else []),
+            "--trainer.logger=false",
+            "--trainer.enable_progress_bar=false",
+            "--trainer.callbacks=[]",
+            f"--checkpoint.dirpath={run_dir}",
+            f"--run_name=eval-report-{kind}",
+        ]
+    )
+    about = f"configs/{kind}/quickstart.yaml trained here: {cli.trainer.global_step} steps, {time.perf_counter() - began:.0f} s"
+    loaded = LoadedCheckpoint(cli.model.cpu().eval(), cli.datamodule.codec, {}, run_dir / "last.ckpt")
+    return Generator(loaded), about
+
+
+def untrained(generator: Generator, seed: int = 0) -> Generator:
+    """The same architecture and codec with freshly initialised weights (seeded)."""
+    model = generator.loaded.model
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        # Lightning's CLI adds `_class_path`-style entries; the checkpoint loader drops them the same way.
+        hparams = {key: value for key, value in model.hparams.items() if not key.startswith("_")}
+        fresh = build_model(type(model), hparams, "the baseline")
+    loaded = generator.loaded
+    return Generator(LoadedCheckpoint(fresh.eval(), loaded.codec, loaded.meta, loaded.path))
+
+
+def midi_part(args: argparse.Namespace, rows: list[list[Any]], images: list[Path]) -> dict[str, Any]:
+    """Held-out NLL and every piece statistic, trained against untrained, on the preset's validation chorales."""
+    model, about = trained("midi", args.midi_ckpt, args.midi_steps)
+    baseline = untrained(model)
+    held_out = MidiDataModule(**preset_data("midi")).split_files("val")
+    found: dict[str, Any] = {"model": about, "held_out_files": len(held_out)}
+    nll = {}
+    for name, gen in (("trained", model), ("baseline", baseline)):
+        nll[name] = midi_likelihood(gen.loaded.model, gen.loaded.codec, held_out).as_dict()["nats_per_token"]
+    rows.append(
+        [
+            "midi",
+            "held-out NLL (nats/event, lower)",
+            nll["trained"],
+            nll["baseline"],
+            "",
+            nll["trained"] < nll["baseline"],
+        ]
+    )
+    found["nll_nats_per_event"] = nll
+    compared = {}
+    sets = {}
+    for name, gen in (("trained", model), ("baseline", baseline)):
+        compared[name], sets[name], real, _ = midi_against(gen, args.pieces, args.seconds, held_out, seed=args.seed)
+    found["statistics"] = {}
+    for stat in compared["trained"]:
+        mine, base = compared["trained"][stat], compared["baseline"][stat]
+        closer = mine.overlap > base.overlap
+        rows.append(["midi", f"{stat} (overlap, higher)", mine.overlap, base.overlap, "", closer])
+        found["statistics"][stat] = {"trained": mine.as_dict(), "baseline": base.as_dict(), "closer": closer}
+        images.append(OUT / f"midi_{stat}.png")
+        statistic_plot(stat, sets["trained"][stat], real[stat], images[-1], baseline=sets["baseline"][stat])
+    return found
+
+
+def text_part(args: argparse.Namespace, rows: list[list[Any]], images: list[Path]) -> dict[str, Any]:
+    """Held-out NLL and every text statistic, trained against untrained, on the preset's validation text."""
+    model, about = trained("text", args.text_ckpt, args.text_steps)
+    baseline = untrained(model)
+    data = TextDataModule(**preset_data("text"))
+    held_text = data.codec.decode(data.split()[1].tolist())
+    held = Path(tempfile.mkdtemp(prefix="studio-eval-text-")) / "held_out.txt"
+    held.write_text(held_text, encoding="utf-8")
+    found: dict[str, Any] = {"model": about, "held_out_characters": len(held_text)}
+    nll = {}
+    for name, gen in (("trained", model), ("baseline", baseline)):
+        nll[name] = text_likelihood(gen.loaded.model, gen.loaded.codec, [held]).as_dict()["nats_per_token"]
+    rows.append(
+        [
+            "text",
+            "held-out NLL (nats/char, lower)",
+            nll["trained"],
+            nll["baseline"],
+            "",
+            nll["trained"] < nll["baseline"],
+        ]
+    )
+    found["nll_nats_per_token"] = nll
+    made, yardstick = text_against(model, args.texts, args.length, [held], seed=args.seed)
+    base, _ = text_against(baseline, args.texts, args.length, [held], seed=args.seed)
+    found["statistics"] = {}
+    for stat, real in yardstick.items():
+        closer = abs(made[stat] - real) < abs(base[stat] - real)
+        rows.append(["text", f"{stat} (nearer the data)", made[stat], base[stat], real, closer])
+        found["statistics"][stat] = {"trained": made[stat], "baseline": base[stat], "held_out": real, "closer": closer}
+    images.append(OUT / "text_statistics.png")
+    text_plot(made, base, yardstick, images[-1])
+    return found
+
+
+def text_plot(made: dict[str, float], base: dict[str, float], real: dict[str, float], path: Path) -> None:
+    """Bars of each text statistic for the held-out text, the trained model and the baseline."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = list(real)
+    fig = Figure(figsize=(8, 3), dpi=90)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(names))
+    for ax, name in zip(axes, names):
+        ax.bar([0, 1, 2], [real[name], made[name], base[name]], color=["C0", "C1", "C2"])
+        ax.set_title(name.replace("_", "\n"), fontsize=7)
+        ax.set_xticks([0, 1, 2], ["held-out", "trained", "baseline"], rotation=90, fontsize=7)
+        ax.tick_params(axis="y", labelsize=6)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def main() -> None:
+    """Train (or load) both quickstarts, measure them and their baselines, print and write the report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--midi_ckpt", default=None, help="a MIDI quickstart checkpoint (default: train one here)")
+    parser.add_argument("--text_ckpt", default=None, help="a text quickstart checkpoint (default: train one here)")
+    parser.add_argument("--midi_steps", type=int, default=None, help="training steps here (default: the preset's)")
+    parser.add_argument("--text_steps", type=int, default=None, help="training steps here (default: the preset's)")
+    parser.add_argument("--pieces", type=int, default=16, help="MIDI pieces generated per model")
+    parser.add_argument("--seconds", type=float, default=20.0, help="seconds per generated piece")
+    parser.add_argument("--texts", type=int, default=8, help="texts generated per model")
+    parser.add_argument("--length", type=int, default=400, help="characters per generated text")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    for old in OUT.glob("*.png"):
+        old.unlink()
+    rows: list[list[Any]] = []
+    images: list[Path] = []
+    results = {"midi": midi_part(args, rows, images), "text": text_part(args, rows, images)}
+    lines = [
+        "Evaluation report: trained quickstarts against an untrained baseline (same architecture and codec)",
+        f"  MIDI: {results['midi']['model']}; {args.pieces} pieces of {args.seconds:g} s against "
+        f"{results['midi']['held_out_files']} held-out chorales",
+        f"  text: {results['text']['model']}; {args.texts} texts of {args.length} characters against "
+        f"{results['text']['held_out_characters']} held-out characters",
+        "",
+        table(
+            [[*row[:5], "closer" if row[5] else "NOT closer"] for row in rows],
+            ["data", "measure", "trained", "baseline", "held-out", "trained vs baseline"],
+        ),
+        "",
+    ]
+    verdicts = []
+    for kind in ("midi", "text"):
+        nll = [row[5] for row in rows if row[0] == kind and "NLL" in row[1]]
+        stats = [row[5] for row in rows if row[0] == kind and "NLL" not in row[1]]
+        share = sum(stats) / len(stats)
+        verdicts.append(all(nll) and share >= SHARE_NEEDED)
+        lines.append(
+            f"{kind}: NLL {'lower' if all(nll) else 'NOT lower'}, closer on {sum(stats)} of {len(stats)} "
+            f"statistics ({share:.0%}, bar {SHARE_NEEDED:.0%})"
+        )
+    results["met"] = all(verdicts)
+    lines.append(
+        f"bar (lower held-out NLL, closer on >= 2/3 of the statistics, both kinds): {'MET' if all(verdicts) else 'NOT MET'}"
+    )
+    text = "\n".join(lines)
+    print(text)
+    write_report(OUT, results, images, text)
+    (RESULTS / "eval_report.txt").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
