@@ -22,7 +22,7 @@ def test_a_run_writes_its_losses_and_says_when_it_finished(
     result = run_studio_here(fit, tmp_path, studio_env)
     assert result.returncode == 0, result.stderr[-3000:]
     folder = tmp_path / "checkpoints" / "m"
-    rows = list(csv.DictReader(open(folder / "metrics.csv", encoding="utf-8")))
+    rows = list(csv.DictReader((folder / "metrics.csv").read_text(encoding="utf-8").splitlines()))
     train = [(int(r["step"]), float(r["train_loss"])) for r in rows if r["train_loss"]]
     val = [(int(r["step"]), float(r["val_loss"])) for r in rows if r["val_loss"]]
     assert [step for step, _ in train] == [2, 4, 6, 7]  # the last step too
@@ -32,5 +32,6 @@ def test_a_run_writes_its_losses_and_says_when_it_finished(
 
     resumed = run_studio_here([*fit[:-1], "10", "--ckpt_path", "last"], tmp_path, studio_env)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    steps = [int(r["step"]) for r in csv.DictReader(open(folder / "metrics.csv", encoding="utf-8")) if r["train_loss"]]
+    text = (folder / "metrics.csv").read_text(encoding="utf-8")
+    steps = [int(r["step"]) for r in csv.DictReader(text.splitlines()) if r["train_loss"]]
     assert steps == [2, 4, 6, 7, 8, 10]  # the resumed run appended to the same file
