@@ -198,7 +198,11 @@ def test_concurrent_requests_are_batched_and_each_gets_what_it_gets_alone(folder
     """In float64, where batched and single-row products round alike, batching changes no request's text."""
     generator = _double(Generator.from_checkpoint(folders["checkpoints"] / "text" / "last.ckpt"))
     codec = generator.loaded.codec
-    asks = [("The ", 30, 2, SamplingSettings(), 1), ("A", 45, 1, SamplingSettings(0.7, 5), 2), ("", 20, 3, SamplingSettings(top_p=0.8), 3)]
+    asks = [
+        ("The ", 30, 2, SamplingSettings(), 1),
+        ("A", 45, 1, SamplingSettings(0.7, 5), 2),
+        ("", 20, 3, SamplingSettings(top_p=0.8), 3),
+    ]
 
     def run(batcher: TextBatcher, requests: list) -> list[list[str]]:
         results: list = [None] * len(requests)
