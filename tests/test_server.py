@@ -186,7 +186,10 @@ def test_a_token_is_required_when_set(folders: dict[str, Path]) -> None:
         assert guarded.get("/api/runs").status_code == 401
         assert guarded.get("/api/runs", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert guarded.get("/api/runs", headers={"Authorization": "Bearer s3cret"}).status_code == 200
-        assert guarded.get("/?token=s3cret").status_code == 200
+        page = guarded.get("/?token=s3cret")
+        assert page.status_code == 200 and 'src="static/app.js?token=s3cret"' in page.text
+        assert guarded.get("/static/app.js").status_code == 401
+        assert guarded.get("/static/app.js?token=s3cret").status_code == 200
 
 
 def _double(generator: Generator) -> Generator:

@@ -12,16 +12,18 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import quote
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -145,8 +147,11 @@ def _add_guards(app: FastAPI, studio: Studio) -> None:
 
 def _add_api(app: FastAPI, studio: Studio) -> None:
     @app.get("/")
-    async def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+    async def page() -> HTMLResponse:
+        html = (STATIC / "index.html").read_text(encoding="utf-8")
+        if studio.token:  # the page's own files are fetched by the browser, which can only carry the token in the URL
+            html = re.sub(r'((?:href|src)="static/[^"?]+)"', rf'\1?token={quote(studio.token)}"', html)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -1,0 +1,376 @@
+// The web studio's page: runs, generation panels per task, loss curves and history, over the JSON API.
+"use strict";
+
+const TOKEN = new URLSearchParams(location.search).get("token");
+const state = { runs: [], run: null, timer: null, controller: null, recorder: null };
+const $ = (id) => document.getElementById(id);
+
+function withToken(url) {
+  if (!url || !TOKEN) return url;
+  return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(TOKEN);
+}
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+async function failure(response) {
+  try {
+    const body = await response.json();
+    return new Error(body.detail || `the server answered ${response.status}`);
+  } catch (_) {
+    return new Error(`the server answered ${response.status} ${response.statusText}`);
+  }
+}
+
+async function api(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {});
+  if (TOKEN) headers.Authorization = "Bearer " + TOKEN;
+  const response = await fetch(path, Object.assign({}, options, { headers }));
+  if (!response.ok) throw await failure(response);
+  return response;
+}
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+function download(url, label) {
+  return element("a", { href: withToken(url), download: "", text: label });
+}
+
+// -- runs -----------------------------------------------------------------------------------------
+function modelText(model) {
+  const parts = [model.cell, model.num_layers && `${model.num_layers}x${model.hidden_size}`, model.bidirectional && "bi", model.loss];
+  return parts.filter(Boolean).join(" ");
+}
+
+async function loadRuns() {
+  const { runs } = await (await api("/api/runs")).json();
+  state.runs = runs;
+  const body = $("runs").querySelector("tbody");
+  body.replaceChildren();
+  for (const run of runs) {
+    const name = element("td", { text: run.name });
+    if (run.training) name.append(element("span", { class: "badge", text: "training" }));
+    const row = element(
+      "tr",
+      { "data-run": run.name, "data-task": run.task, onclick: () => selectRun(run.name) },
+      name,
+      element("td", {}, element("span", { class: "task", text: run.task === "speech" ? "tagging" : run.task })),
+      element("td", { text: modelText(run.model || {}) }),
+      element("td", { text: run.steps }),
+      element("td", { text: run.best_val_loss == null ? "–" : run.best_val_loss.toFixed(3) }),
+      element("td", { text: run.date.replace("T", " ") }),
+    );
+    if (state.run && state.run.name === run.name) row.classList.add("selected");
+    body.append(row);
+  }
+  $("runs-empty").hidden = runs.length > 0;
+  const compare = $("compare-run");
+  const chosen = compare.value;
+  compare.replaceChildren(element("option", { value: "", text: "(none)" }), ...runs.map((r) => element("option", { value: r.name, text: r.name })));
+  compare.value = chosen;
+  if (state.run) state.run = runs.find((r) => r.name === state.run.name) || state.run;
+}
+
+function selectRun(name) {
+  const run = state.runs.find((r) => r.name === name);
+  if (!run) return;
+  state.run = run;
+  showError("");
+  for (const row of $("runs").querySelectorAll("tbody tr")) row.classList.toggle("selected", row.dataset.run === name);
+  $("work").hidden = false;
+  $("chosen").textContent = `${run.name} (${$("checkpoint").value})`;
+  $("text-panel").hidden = run.task !== "text";
+  $("midi-panel").hidden = run.task !== "midi";
+  $("tag-panel").hidden = run.task !== "speech";
+  $("midi-density").hidden = !(run.controls && run.controls.density);
+  $("midi-pitch").hidden = !(run.controls && run.controls.pitch);
+  if (run.task === "unreadable") showError(run.error || `${run.name}: its checkpoint cannot be read`);
+  $("output").replaceChildren();
+  refreshMetrics();
+  loadHistory();
+}
+
+// -- generation results ---------------------------------------------------------------------------
+function resultBox(title, files) {
+  const head = element("div", { class: "result-head" }, element("span", { text: title }));
+  for (const [name, url] of Object.entries(files || {})) if (url) head.append(download(url, name));
+  return element("div", { class: "result" }, head);
+}
+
+function textResult(index, text, file) {
+  const box = resultBox(`sample ${index + 1}`, file ? { [file.split("/").pop()]: file } : {});
+  const pre = element("pre", { class: "text-sample", id: `text-sample-${index}` });
+  pre.textContent = text;
+  const copy = element("button", { type: "button", text: "copy", onclick: () => navigator.clipboard && navigator.clipboard.writeText(pre.textContent) });
+  box.firstChild.append(copy);
+  box.append(pre);
+  return box;
+}
+
+function renderGeneration(generation, into) {
+  into.replaceChildren();
+  const note = generation.interrupted ? " (stopped early)" : "";
+  if (generation.kind === "text") {
+    generation.texts.forEach((text, i) => into.append(textResult(i, text, generation.files[`sample_${i + 1}.txt`])));
+  } else if (generation.kind === "midi") {
+    for (const piece of generation.pieces) {
+      const box = resultBox(`piece ${piece.index}: ${piece.seconds.toFixed(1)} s, ${piece.notes.length} notes${note}`, piece.files);
+      const audio = piece.files.wav ? element("audio", { controls: "", preload: "auto", src: withToken(piece.files.wav) }) : null;
+      box.append(pianoRoll(piece.notes, piece.seconds, audio));
+      if (audio) box.append(audio);
+      into.append(box);
+    }
+  } else if (generation.kind === "tag") {
+    const files = Object.fromEntries(Object.entries(generation.files).filter(([name]) => name !== "settings.json"));
+    const box = resultBox(`${generation.spans.length} labels, ${(generation.duration || 0).toFixed(2)} s`, files);
+    box.append(waveformWithLabels(generation.waveform, generation.spans, generation.duration));
+    into.append(box);
+  }
+}
+
+// -- text: streamed ---------------------------------------------------------------------------------
+async function generateText(event) {
+  event.preventDefault();
+  showError("");
+  const body = {
+    run: state.run.name,
+    checkpoint: $("checkpoint").value,
+    prompt: $("text-prompt").value,
+    length: +$("text-length").value,
+    temperature: +$("text-temperature").value,
+    top_k: +$("text-top-k").value,
+    top_p: +$("text-top-p").value,
+    seed: +$("text-seed").value,
+    num_samples: +$("text-num").value,
+  };
+  const output = $("output");
+  output.replaceChildren();
+  const samples = [];
+  state.controller = new AbortController();
+  $("text-generate").disabled = true;
+  $("text-stop").disabled = false;
+  try {
+    const response = await api("/api/text", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      signal: state.controller.signal,
+    });
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let pending = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      pending += decoder.decode(value, { stream: true });
+      const lines = pending.split("\n");
+      pending = lines.pop();
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        const message = JSON.parse(line);
+        if (message.event === "chunk") {
+          if (!samples[message.sample]) {
+            samples[message.sample] = textResult(message.sample, "", null);
+            output.append(samples[message.sample]);
+          }
+          samples[message.sample].querySelector("pre").textContent += message.text;
+        } else if (message.event === "done") {
+          renderGeneration(message.generation, output);
+          loadHistory();
+        } else if (message.event === "error") {
+          showError(message.message);
+        }
+      }
+    }
+  } catch (error) {
+    if (error.name === "AbortError") setTimeout(loadHistory, 500);  // the server saved what it had
+    else showError(error.message);
+  } finally {
+    $("text-generate").disabled = false;
+    $("text-stop").disabled = true;
+    state.controller = null;
+  }
+}
+
+// -- MIDI and tagging: one request each -----------------------------------------------------------
+async function submitForm(path, form, button) {
+  showError("");
+  $("busy").hidden = false;
+  button.disabled = true;
+  try {
+    const generation = await (await api(path, { method: "POST", body: form })).json();
+    renderGeneration(generation, $("output"));
+    loadHistory();
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    $("busy").hidden = true;
+    button.disabled = false;
+  }
+}
+
+function pitchWeights() {
+  return [...$("midi-keys").querySelectorAll("input")].map((input) => input.value).join(",");
+}
+
+function generateMidi(event) {
+  event.preventDefault();
+  const form = new FormData();
+  const fields = {
+    run: state.run.name, checkpoint: $("checkpoint").value, seconds: $("midi-seconds").value,
+    temperature: $("midi-temperature").value, seed: $("midi-seed").value, num_samples: $("midi-num").value,
+    beam_size: $("midi-beam").value, branch_factor: $("midi-branch").value, steps_per_iteration: $("midi-steps").value,
+  };
+  for (const [key, value] of Object.entries(fields)) form.append(key, value);
+  if (!$("midi-density").hidden && $("midi-density-on").checked) form.append("notes_per_second", $("midi-density-value").value);
+  if (!$("midi-pitch").hidden && $("midi-pitch-on").checked) form.append("pitch_class_histogram", pitchWeights());
+  const primer = $("midi-primer").files[0];
+  if (primer) form.append("primer", primer, primer.name);
+  submitForm("/api/midi", form, $("midi-generate"));
+}
+
+function tagAudio(file) {
+  const form = new FormData();
+  form.append("run", state.run.name);
+  form.append("checkpoint", $("checkpoint").value);
+  form.append("beam_width", $("tag-beam").value);
+  form.append("audio", file, file.name);
+  submitForm("/api/tag", form, $("tag-generate"));
+}
+
+function tagUpload(event) {
+  event.preventDefault();
+  const file = $("tag-file").files[0];
+  if (!file) return showError("choose a WAV file to tag (or record one)");
+  tagAudio(file);
+}
+
+async function toggleRecording() {
+  const button = $("tag-record");
+  try {
+    if (!state.recorder) {
+      state.recorder = await startRecording();
+      button.textContent = "Stop recording";
+      state.recorder.done.then(tagAudio, (error) => showError(error.message));
+    } else {
+      state.recorder.stop();
+      state.recorder = null;
+      button.textContent = "Record";
+    }
+  } catch (error) {
+    state.recorder = null;
+    button.textContent = "Record";
+    showError(error.message);
+  }
+}
+
+function buildKeyboard() {
+  const names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
+  const keys = $("midi-keys");
+  names.forEach((name, i) => {
+    const black = name.includes("#");
+    keys.append(element("label", { class: "key" + (black ? " black" : "") },
+      element("input", { type: "range", min: "0", max: "3", step: "0.5", value: "1", "aria-label": name, "data-pc": i }),
+      element("span", { text: name })));
+  });
+  for (const preset of document.querySelectorAll("[data-preset]")) {
+    preset.addEventListener("click", () => {
+      const weights = preset.dataset.preset.split(",");
+      keys.querySelectorAll("input").forEach((input, i) => { input.value = weights[i]; });
+      $("midi-pitch-on").checked = true;
+    });
+  }
+  $("midi-density-value").addEventListener("input", (e) => { $("midi-density-out").textContent = e.target.value; });
+}
+
+// -- metrics and history --------------------------------------------------------------------------
+async function metricsOf(name) {
+  const { rows, training } = await (await api(`/api/runs/${encodeURIComponent(name)}/metrics`)).json();
+  return {
+    training,
+    train: rows.filter((r) => r.train_loss != null).map((r) => [r.step, r.train_loss]),
+    val: rows.filter((r) => r.val_loss != null).map((r) => [r.step, r.val_loss]),
+  };
+}
+
+async function refreshMetrics() {
+  clearTimeout(state.timer);
+  if (!state.run) return;
+  try {
+    const main = await metricsOf(state.run.name);
+    const series = [
+      { name: `${state.run.name} train`, colour: "#2f6fde", points: main.train },
+      { name: `${state.run.name} val`, colour: "#e07a1f", points: main.val },
+    ];
+    const other = $("compare-run").value;
+    let live = main.training;
+    if (other && other !== state.run.name) {
+      const second = await metricsOf(other);
+      series.push({ name: `${other} train`, colour: "#1b9e77", points: second.train });
+      series.push({ name: `${other} val`, colour: "#9b59b6", points: second.val });
+      live = live || second.training;
+    }
+    $("loss-chart").replaceChildren(lossChart(series));
+    $("live").hidden = !live;
+    if (live) state.timer = setTimeout(() => { refreshMetrics(); loadRuns(); }, 3000);
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+async function loadHistory() {
+  if (!state.run) return;
+  const list = $("history");
+  try {
+    const { generations } = await (await api(`/api/runs/${encodeURIComponent(state.run.name)}/history`)).json();
+    list.replaceChildren();
+    for (const generation of generations) {
+      const s = generation.settings || {};
+      const what = generation.kind === "text" ? `${(generation.texts || []).length} text(s), ${JSON.stringify(s.prompt || "")}`
+        : generation.kind === "midi" ? `${generation.pieces.length} piece(s), ${s.seconds} s`
+        : `${(generation.spans || []).length} labels`;
+      list.append(element("li", {},
+        element("span", { text: new Date(generation.time * 1000).toLocaleString() }),
+        element("span", { class: "what", text: `${generation.kind}: ${what}, seed ${s.seed ?? 0}${generation.interrupted ? ", stopped early" : ""}` }),
+        element("button", { type: "button", text: "replay", onclick: () => renderGeneration(generation, $("history-view")) })));
+    }
+    if (!generations.length) list.append(element("li", { class: "muted", text: "nothing generated from this run yet" }));
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+// -- wiring ---------------------------------------------------------------------------------------
+function showTab(name) {
+  for (const button of document.querySelectorAll(".tabs button")) button.classList.toggle("active", button.dataset.tab === name);
+  for (const tab of ["generate", "metrics", "history"]) $(`tab-${tab}`).hidden = tab !== name;
+  if (name === "metrics") refreshMetrics();
+  if (name === "history") loadHistory();
+}
+
+function start() {
+  for (const button of document.querySelectorAll(".tabs button")) button.addEventListener("click", () => showTab(button.dataset.tab));
+  $("text-panel").addEventListener("submit", generateText);
+  $("text-stop").addEventListener("click", () => state.controller && state.controller.abort());
+  $("midi-panel").addEventListener("submit", generateMidi);
+  $("tag-panel").addEventListener("submit", tagUpload);
+  $("tag-record").addEventListener("click", toggleRecording);
+  $("compare-run").addEventListener("change", refreshMetrics);
+  $("checkpoint").addEventListener("change", () => state.run && selectRun(state.run.name));
+  buildKeyboard();
+  loadRuns().catch((error) => showError(error.message));
+}
+
+start();
