@@ -17,7 +17,10 @@ from pathlib import Path
 import pytest
 from tiny_runs import trained
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
+CHROMIUM, CHROMEDRIVER = (
+    shutil.which("chromium") or "/usr/bin/chromium",
+    shutil.which("chromedriver") or "/usr/bin/chromedriver",
+)
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
 if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
     pytest.skip(
@@ -64,7 +67,10 @@ def served(tmp_path_factory: pytest.TempPathFactory):
 def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+    flags = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000")
+    # A fake microphone (a beep) that needs no permission prompt, for the Record button.
+    fake_microphone = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
+    for flag in (*flags, *fake_microphone):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
@@ -99,7 +105,12 @@ def test_generate_listen_tag_and_watch_in_the_browser(served: dict, browser, tmp
     _set(browser, "midi-seconds", "3")
     browser.find_element(By.ID, "midi-generate").click()
     _until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#output .piano-roll rect.note"))
-    duration = _until(browser, lambda d: d.execute_script("const a = document.querySelector('#output audio'); return a && a.duration > 0 && a.duration"))
+    duration = _until(
+        browser,
+        lambda d: d.execute_script(
+            "const a = document.querySelector('#output audio'); return a && a.duration > 0 && a.duration"
+        ),
+    )
     assert duration > 0
     notes = browser.find_elements(By.CSS_SELECTOR, "#output .piano-roll rect.note")
     assert len(notes) > 2 and "velocity" in notes[0].find_element(By.TAG_NAME, "title").get_attribute("textContent")
@@ -109,7 +120,13 @@ def test_generate_listen_tag_and_watch_in_the_browser(served: dict, browser, tmp
     _set(browser, "text-length", "10000")
     _set(browser, "text-num", "4")
     browser.find_element(By.ID, "text-generate").click()
-    _until(browser, lambda d: len(d.execute_script("const p = document.getElementById('text-sample-0'); return p ? p.textContent : ''")) > 20)
+    _until(
+        browser,
+        lambda d: (
+            len(d.execute_script("const p = document.getElementById('text-sample-0'); return p ? p.textContent : ''"))
+            > 20
+        ),
+    )
     assert browser.find_element(By.ID, "text-stop").is_enabled()  # still streaming
     browser.find_element(By.ID, "text-stop").click()
     _until(browser, lambda d: d.find_element(By.ID, "text-generate").is_enabled())
@@ -125,6 +142,14 @@ def test_generate_listen_tag_and_watch_in_the_browser(served: dict, browser, tmp
     browser.find_element(By.ID, "tag-generate").click()
     _until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#tag-labels .label"))
     assert browser.find_elements(By.CSS_SELECTOR, "#output .waveform path")
+    # Recording from the (fake) microphone: encoded as WAV in the page, uploaded and tagged the same way.
+    browser.execute_script("document.getElementById('output').replaceChildren()")
+    browser.find_element(By.ID, "tag-record").click()
+    _until(browser, lambda d: d.find_element(By.ID, "tag-record").text == "Stop recording", 10)
+    time.sleep(1.5)
+    browser.find_element(By.ID, "tag-record").click()
+    _until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#output .waveform path"))
+    assert "recording.phn" in browser.find_element(By.ID, "output").text  # named after the recording
 
     # Runs: the loss curve from the run's metrics.csv.
     _choose(browser, "midi")
@@ -142,4 +167,3 @@ def test_generate_listen_tag_and_watch_in_the_browser(served: dict, browser, tmp
     browser.find_element(By.ID, "text-generate").click()
     _until(browser, lambda d: d.find_element(By.ID, "error").is_displayed())
     assert "temperature" in browser.find_element(By.ID, "error").text
-    time.sleep(0)  # nothing left running: the fixtures stop the server and the browser

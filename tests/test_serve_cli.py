@@ -74,3 +74,28 @@ def test_a_long_generation_blocks_nothing_and_a_closed_stream_keeps_its_text(
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_listening_beyond_this_machine_warns_and_a_random_token_is_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """(uvicorn.run is replaced so nothing listens beyond 127.0.0.1 in a test; the app it would serve is checked.)"""
+    import uvicorn
+
+    from studio.cli.serve import serve_main
+
+    served: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **_: served.update(app=app, host=host, port=port))
+    monkeypatch.chdir(tmp_path)
+    serve_main(["--host", "0.0.0.0", "--port", "8123"])
+    err = capsys.readouterr().err
+    assert "warning: listening on 0.0.0.0" in err and "pass --token" in err
+    assert served["host"] == "0.0.0.0" and served["port"] == 8123 and served["app"].state.studio.token is None
+    serve_main(["--host", "0.0.0.0", "--token", "random"])
+    err = capsys.readouterr().err
+    token = served["app"].state.studio.token
+    assert token and len(token) >= 16 and f"?token={token}" in err and "pass --token" not in err
+    monkeypatch.setenv("STUDIO_TOKEN", "from-env")
+    from studio.cli.serve import build_parser
+
+    assert build_parser().parse_args([]).token == "from-env"
