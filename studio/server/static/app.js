@@ -67,10 +67,10 @@ async function loadRuns() {
       { "data-run": run.name, "data-task": run.task, onclick: () => selectRun(run.name) },
       name,
       element("td", {}, element("span", { class: "task", text: run.task === "speech" ? "tagging" : run.task })),
-      element("td", { text: modelText(run.model || {}) }),
+      element("td", { class: "model", text: modelText(run.model || {}) }),
       element("td", { text: run.steps }),
       element("td", { text: run.best_val_loss == null ? "–" : run.best_val_loss.toFixed(3) }),
-      element("td", { text: run.date.replace("T", " ") }),
+      element("td", { text: run.date.slice(5, 16).replace("T", " "), title: run.date }),
     );
     if (state.run && state.run.name === run.name) row.classList.add("selected");
     body.append(row);
