@@ -162,7 +162,7 @@ def _add_api(app: FastAPI, studio: Studio) -> None:
     @app.get("/api/runs/{run}/metrics")
     async def metrics(run: str) -> dict[str, Any]:
         folder = run_folder(studio.checkpoints, run)
-        return {"training": training_now(folder), "rows": await run_in_threadpool(read_metrics, folder)}
+        return {"training": training_now(folder), "series": await run_in_threadpool(read_metrics, folder)}
 
     @app.get("/api/runs/{run}/history")
     async def generations(run: str) -> dict[str, Any]:

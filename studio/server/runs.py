@@ -71,28 +71,24 @@ def training_now(folder: Path) -> bool:
         return False
 
 
-def read_metrics(folder: Path, limit: int = 20000) -> list[dict[str, Any]]:
-    """The rows of the run's metrics.csv (step, train_loss, val_loss), at most `limit`, evenly thinned beyond it."""
+def read_metrics(folder: Path, limit: int = 20000) -> dict[str, list[list[float]]]:
+    """Each metric of the run's metrics.csv as [step, value] pairs (at most `limit` each, evenly thinned beyond it)."""
     path = folder / METRICS_FILE
+    series: dict[str, list[list[float]]] = {}
     if not path.is_file():
-        return []
-    rows: list[dict[str, Any]] = []
+        return series
     with open(path, encoding="utf-8", errors="replace") as handle:
         for record in csv.DictReader(handle):
             try:
-                rows.append(
-                    {
-                        "step": int(record["step"]),
-                        "train_loss": _loss(record.get("train_loss")),
-                        "val_loss": _loss(record.get("val_loss")),
-                    }
-                )
+                value = _loss(record["value"])
+                if value is not None:
+                    series.setdefault(str(record["name"]), []).append([int(record["step"]), value])
             except (KeyError, TypeError, ValueError):
                 continue  # a row being written, or a damaged one
-    if len(rows) > limit:
-        stride = math.ceil(len(rows) / limit)
-        rows = rows[::stride]
-    return rows
+    for name, points in series.items():
+        if len(points) > limit:
+            series[name] = points[:: math.ceil(len(points) / limit)]
+    return series
 
 
 def _loss(text: Optional[str]) -> Optional[float]:
@@ -140,8 +136,7 @@ class RunCatalog:
             cached = _Cached(key, _describe(path))
             with self._lock:
                 self._cache[path] = cached
-        metrics = read_metrics(folder)
-        losses = [row["val_loss"] for row in metrics if row["val_loss"] is not None]
+        losses = [value for _, value in read_metrics(folder).get("val_loss", [])]
         best = min(losses) if losses else cached.summary.get("best_val_loss")
         return {
             **cached.summary,

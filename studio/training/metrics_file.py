@@ -1,9 +1,10 @@
 """The run's metrics as a CSV beside its checkpoints, and whether it is still training, for the web studio.
 
-`checkpoints/<run>/metrics.csv` gets a row `step,epoch,train_loss,val_loss,time` at every logging
-step and after every validation (a resumed run appends to it); `checkpoints/<run>/status.json` says
-`training` (with the process id), `finished` or `stopped`. Both are written by rank zero only, and
-whatever logger the run uses (W&B gets the same metrics).
+`checkpoints/<run>/metrics.csv` holds rows `step,epoch,name,value,time`: `train_loss` at every logging
+step, `val_loss` after every validation, and the statistics the sample loggers compute of their samples
+(`samples/...`); a resumed run appends to it. `checkpoints/<run>/status.json` says `training` (with the
+process id), `finished` or `stopped`. Both are written by rank zero only, whatever logger the run uses
+(W&B gets the same metrics).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import lightning as L
 from studio.io import atomic_write_bytes
 
 METRICS_FILE, STATUS_FILE = "metrics.csv", "status.json"
-COLUMNS = ("step", "epoch", "train_loss", "val_loss", "time")
+COLUMNS = ("step", "epoch", "name", "value", "time")
+# What the model logs, and the names the file gives them.
 TRAIN_KEY, VAL_KEY = "train/loss", "val_loss"
+TRAIN_NAME, VAL_NAME = "train_loss", "val_loss"
 
 
 def write_status(folder: Path, state: str) -> None:
@@ -31,46 +34,44 @@ def write_status(folder: Path, state: str) -> None:
     atomic_write_bytes(folder / STATUS_FILE, json.dumps(record).encode("utf-8"))
 
 
+def run_folder(trainer: L.Trainer) -> Optional[Path]:
+    """The run's checkpoint folder, on rank zero only (None elsewhere, or when the run keeps no checkpoints)."""
+    dirpath = getattr(trainer.checkpoint_callback, "dirpath", None)
+    if not trainer.is_global_zero or not dirpath:
+        return None
+    folder = Path(dirpath)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def append_metrics(trainer: L.Trainer, values: dict[str, Any]) -> None:
+    """Append `values` (name -> number; absent or non-finite ones are left out) at the trainer's step."""
+    folder = run_folder(trainer)
+    rows = [(name, _number(value)) for name, value in values.items()]
+    rows = [(name, value) for name, value in rows if value]
+    if folder is None or not rows:
+        return
+    path = folder / METRICS_FILE
+    new = not path.exists()
+    with open(path, "a", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(COLUMNS)
+        for name, value in rows:
+            writer.writerow((trainer.global_step, trainer.current_epoch, name, value, f"{time.time():.3f}"))
+
+
 class MetricsFile(L.Callback):
     """Appends training and validation losses to `metrics.csv` in the checkpoint folder, and keeps `status.json`."""
 
     def __init__(self) -> None:
-        self._folder: Optional[Path] = None
         self._last_train_row = -1
-
-    def _target(self, trainer: L.Trainer) -> Optional[Path]:
-        callback = trainer.checkpoint_callback
-        dirpath = getattr(callback, "dirpath", None)
-        if not trainer.is_global_zero or not dirpath:
-            return None
-        folder = Path(dirpath)
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-
-    def _append(self, trainer: L.Trainer, train_loss: Any = None, val_loss: Any = None) -> None:
-        if self._folder is None:
-            return
-        path = self._folder / METRICS_FILE
-        new = not path.exists()
-        with open(path, "a", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            if new:
-                writer.writerow(COLUMNS)
-            writer.writerow(
-                (
-                    trainer.global_step,
-                    trainer.current_epoch,
-                    _number(train_loss),
-                    _number(val_loss),
-                    f"{time.time():.3f}",
-                )
-            )
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """The run has started (or resumed): say so."""
-        self._folder = self._target(trainer)
-        if self._folder is not None:
-            write_status(self._folder, "training")
+        folder = run_folder(trainer)
+        if folder is not None:
+            write_status(folder, "training")
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -80,7 +81,7 @@ class MetricsFile(L.Callback):
             self._train_row(trainer)
 
     def _train_row(self, trainer: L.Trainer) -> None:
-        self._append(trainer, train_loss=trainer.callback_metrics.get(TRAIN_KEY))
+        append_metrics(trainer, {TRAIN_NAME: trainer.callback_metrics.get(TRAIN_KEY)})
         self._last_train_row = trainer.global_step
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -91,17 +92,19 @@ class MetricsFile(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """After each validation (not the sanity check), a row with the validation loss."""
         if not trainer.sanity_checking:
-            self._append(trainer, val_loss=trainer.callback_metrics.get(VAL_KEY))
+            append_metrics(trainer, {VAL_NAME: trainer.callback_metrics.get(VAL_KEY)})
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """The run ended as planned."""
-        if self._folder is not None:
-            write_status(self._folder, "finished")
+        folder = run_folder(trainer)
+        if folder is not None:
+            write_status(folder, "finished")
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         """The run stopped early (an error, Ctrl-C); it can be resumed."""
-        if self._folder is not None:
-            write_status(self._folder, "stopped")
+        folder = run_folder(trainer)
+        if folder is not None:
+            write_status(folder, "stopped")
 
 
 def _number(value: Any) -> str:

@@ -16,6 +16,7 @@ from studio.codecs.midi.statistics import STATISTICS, pitched_notes
 from studio.generation.midi import sample_pieces
 from studio.generation.render import render_piano_roll, render_wav
 from studio.generation.sampling import SamplingSettings
+from studio.training.metrics_file import append_metrics
 
 # Statistics logged (as samples/<name>, the mean over the pieces) each time pieces are sampled.
 LOGGED_STATISTICS = ("pitch_class_entropy", "polyphony", "scale_consistency", "notes_per_second", "empty_beat_rate")
@@ -79,6 +80,7 @@ class MidiSampleLogger(L.Callback):
         stats = {f"samples/{name}": float(np.mean([STATISTICS[name](n) for n in notes])) for name in LOGGED_STATISTICS}
         for logger in trainer.loggers:
             logger.log_metrics(stats, step=step)
+        append_metrics(trainer, stats)  # beside the losses, for the web studio
         with tempfile.TemporaryDirectory(prefix="studio-midi-samples-") as tmp:
             wavs, rolls, captions = [], [], []
             for i, piece in enumerate(pieces, 1):

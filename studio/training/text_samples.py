@@ -12,6 +12,7 @@ from studio.codecs.text_statistics import distinct_n, mean_word_length
 from studio.errors import StudioError
 from studio.generation.sampling import SamplingSettings
 from studio.generation.text import sample_text
+from studio.training.metrics_file import append_metrics
 
 
 class TextSampleLogger(L.Callback):
@@ -63,6 +64,7 @@ class TextSampleLogger(L.Callback):
         stats["samples/mean_word_length"] = mean_word_length(texts)
         for logger in trainer.loggers:
             logger.log_metrics(stats, step=step)
+        append_metrics(trainer, stats)  # beside the losses, for the web studio
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 logger.log_table("samples/text", columns=["step", "text"], data=[[s, t] for s, t in self.logged])

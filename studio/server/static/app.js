@@ -297,12 +297,8 @@ function buildKeyboard() {
 
 // -- metrics and history --------------------------------------------------------------------------
 async function metricsOf(name) {
-  const { rows, training } = await (await api(`/api/runs/${encodeURIComponent(name)}/metrics`)).json();
-  return {
-    training,
-    train: rows.filter((r) => r.train_loss != null).map((r) => [r.step, r.train_loss]),
-    val: rows.filter((r) => r.val_loss != null).map((r) => [r.step, r.val_loss]),
-  };
+  const { series, training } = await (await api(`/api/runs/${encodeURIComponent(name)}/metrics`)).json();
+  return { training, train: series.train_loss || [], val: series.val_loss || [] };
 }
 
 async function refreshMetrics() {
