@@ -6,6 +6,7 @@ where it may). Nothing downloads a browser or a driver: both are the system's.
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import socket
@@ -15,7 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from tiny_runs import trained
+from conftest import run_studio_here
+from tiny_runs import TINY_MIDI_FIT, trained
 
 CHROMIUM, CHROMEDRIVER = (
     shutil.which("chromium") or "/usr/bin/chromium",
@@ -28,8 +30,12 @@ if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
         allow_module_level=True,
     )
 
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+from studio.training.metrics_file import COLUMNS, METRICS_FILE, write_status  # noqa: E402
 
 TOKEN = "browser-test"
 
@@ -42,25 +48,39 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
-    """`studio serve` on 127.0.0.1 over a tiny text, MIDI and tagging run; its URL and a clip to tag."""
+    """`studio serve` on 127.0.0.1 over tiny text, MIDI, steered MIDI and tagging runs; its URL and a clip to tag."""
     root = tmp_path_factory.mktemp("browser")
     for task in ("text", "midi", "tagger"):
         shutil.copytree(trained(task, tmp_path_factory)["ckpt"].parent, root / "checkpoints" / task)
+    midi = trained("midi", tmp_path_factory)
+    controls = ["--data.init_args.controls", "[density, pitch_histogram]", "--trainer.logger", "false"]
+    songs = ["--data.init_args.paths", str(midi["work"] / "songs"), "--run_name", "steered"]
+    fit = run_studio_here([*TINY_MIDI_FIT, *controls, *songs], root, midi["env"])
+    assert fit.returncode == 0, fit.stderr[-3000:]
     clip = sorted((trained("tagger", tmp_path_factory)["work"] / "corpus").glob("*/U000.wav"))[0]
-    port = _free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("studio")), "serve", "--port", str(port), "--token", TOKEN],
-        cwd=root,
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stderr is not None and "Studio is at" in server.stderr.readline()
+    port, log = _free_port(), root / "serve.log"
+    with open(log, "w", encoding="utf-8") as output:  # a file, not a pipe: the server never waits on a full pipe
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("studio")), "serve", "--port", str(port), "--token", TOKEN],
+            cwd=root,
+            env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1"),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
+        deadline = time.monotonic() + 60
+        while "Studio is at" not in log.read_text(encoding="utf-8"):
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"studio serve did not start: {log.read_text(encoding='utf-8')[-2000:]}")
+            time.sleep(0.1)
         yield {"url": f"http://127.0.0.1:{port}/?token={TOKEN}", "clip": clip, "root": root}
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +101,27 @@ def browser():
 
 
 def _until(driver, condition, timeout: float = 60):
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+    # The page rebuilds parts of itself (the runs table while a run trains): a stale element is looked up again.
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=ignored).until(condition)
 
 
 def _choose(driver, run: str) -> None:
-    driver.find_element(By.CSS_SELECTOR, f'#runs tr[data-run="{run}"]').click()
+    _until(driver, lambda d: d.find_element(By.CSS_SELECTOR, f'#runs tr[data-run="{run}"]').click() or True, 10)
+
+
+def _points(driver, series: str) -> int:
+    """How many points the loss chart draws for `series` ("midi val"); 0 when it draws none."""
+    lines = driver.find_elements(By.CSS_SELECTOR, f'#loss-chart polyline[data-name="{series}"]')
+    return len(lines[0].get_attribute("points").split()) if lines else 0
+
+
+def _log(folder: Path, step: int, values: dict[str, float]) -> None:
+    """Append rows to the run's metrics file, as a training run does while the page watches."""
+    with open(folder / METRICS_FILE, "a", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        for name, value in values.items():
+            writer.writerow({"step": step, "epoch": 0, "name": name, "value": value, "time": time.time()})
 
 
 def _set(driver, element_id: str, value: str) -> None:
@@ -97,11 +133,13 @@ def _set(driver, element_id: str, value: str) -> None:
 @pytest.mark.slow
 def test_generate_listen_tag_and_watch_in_the_browser(served: dict, browser, tmp_path: Path) -> None:
     browser.get(served["url"])
-    _until(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 3)
+    _until(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 4)
     assert not browser.find_element(By.ID, "error").is_displayed()
 
     # MIDI: a piece with a playable WAV and a piano roll drawn from its notes.
     _choose(browser, "midi")
+    Select(browser.find_element(By.ID, "checkpoint")).select_by_value("best")
+    assert browser.find_element(By.ID, "chosen").text == "midi (best)"
     _set(browser, "midi-seconds", "3")
     browser.find_element(By.ID, "midi-generate").click()
     _until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#output .piano-roll rect.note"))
@@ -113,10 +151,37 @@ def test_generate_listen_tag_and_watch_in_the_browser(served: dict, browser, tmp
     )
     assert duration > 0
     notes = browser.find_elements(By.CSS_SELECTOR, "#output .piano-roll rect.note")
-    assert len(notes) > 2 and "velocity" in notes[0].find_element(By.TAG_NAME, "title").get_attribute("textContent")
+    assert len(notes) > 2
+    # The playhead follows the audio; a note shows its pitch, time and velocity on hover.
+    playhead = lambda d: float(d.find_element(By.CSS_SELECTOR, "#output .piano-roll .playhead").get_attribute("x1"))
+    at_start = playhead(browser)
+    browser.execute_script("const a = document.querySelector('#output audio'); a.currentTime = a.duration / 2")
+    _until(browser, lambda d: playhead(d) > at_start + 200, 10)  # halfway along a roll 1000 wide
+    widest = max(notes, key=lambda note: float(note.get_attribute("width")))
+    ActionChains(browser).move_to_element(widest).perform()
+    tooltip = _until(
+        browser, lambda d: d.find_element(By.ID, "tooltip").is_displayed() and d.find_element(By.ID, "tooltip"), 10
+    )
+    assert "velocity" in tooltip.text and " s" in tooltip.text
+
+    # A run trained with controls offers them: note density, and pitch-class weights with presets.
+    assert not browser.find_element(By.ID, "midi-pitch").is_displayed()  # the first run has none
+    _choose(browser, "steered")
+    _until(browser, lambda d: d.find_element(By.ID, "midi-pitch").is_displayed(), 10)
+    browser.find_element(By.ID, "midi-density-on").click()
+    browser.find_element(By.CSS_SELECTOR, '[data-preset="2,0,1,0,1,1,0,1,0,1,0,1"]').click()  # C major
+    keys = browser.find_elements(By.CSS_SELECTOR, "#midi-keys input")
+    assert [key.get_attribute("value") for key in keys][:3] == ["2", "0", "1"] and len(keys) == 12
+    browser.find_element(By.ID, "midi-generate").click()
+    browser.find_element(By.CSS_SELECTOR, '[data-tab="history"]').click()
+    _until(browser, lambda d: "pitch classes 2,0,1,0,1,1,0,1,0,1,0,1" in d.find_element(By.ID, "history").text)
+    assert "6 notes/s" in browser.find_element(By.ID, "history").text  # the server generated with both controls
+    browser.find_element(By.CSS_SELECTOR, '[data-tab="generate"]').click()
 
     # Text: it streams in (seen while the request is still running), and Stop keeps what came.
-    _choose(browser, "text")
+    _choose(browser, "text")  # a run too short to have a best checkpoint: its last one is used
+    assert browser.find_element(By.CSS_SELECTOR, '#checkpoint option[value="best"]').get_attribute("disabled")
+    assert browser.find_element(By.ID, "chosen").text == "text (last)"
     _set(browser, "text-length", "10000")
     _set(browser, "text-num", "4")
     browser.find_element(By.ID, "text-generate").click()
@@ -134,6 +199,9 @@ def test_generate_listen_tag_and_watch_in_the_browser(served: dict, browser, tmp
     assert shown.startswith("The ") and len(shown) < 10004
     browser.find_element(By.CSS_SELECTOR, '[data-tab="history"]').click()
     _until(browser, lambda d: "stopped early" in d.find_element(By.ID, "history").text)
+    browser.find_element(By.CSS_SELECTOR, "#history li button").click()  # replay the newest
+    replayed = _until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#history-view pre.text-sample"), 10)
+    assert replayed[0].get_attribute("textContent").startswith(shown)  # what was saved holds what was shown
 
     # Tagging: an uploaded WAV gets labels on a timeline.
     browser.find_element(By.CSS_SELECTOR, '[data-tab="generate"]').click()
@@ -151,10 +219,31 @@ def test_generate_listen_tag_and_watch_in_the_browser(served: dict, browser, tmp
     _until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#output .waveform path"))
     assert "recording.phn" in browser.find_element(By.ID, "output").text  # named after the recording
 
-    # Runs: the loss curve from the run's metrics.csv.
+    # Runs: a run being trained is marked, and its loss curves follow its metrics file as it grows.
+    folder = served["root"] / "checkpoints" / "midi"
+    write_status(folder, "training")  # by this process, which is alive
+    browser.get(served["url"])
+    _until(browser, lambda d: "training" in d.find_element(By.CSS_SELECTOR, '#runs tr[data-run="midi"]').text)
     _choose(browser, "midi")
     browser.find_element(By.CSS_SELECTOR, '[data-tab="metrics"]').click()
-    _until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#loss-chart polyline"))
+    _until(browser, lambda d: d.find_element(By.ID, "live").is_displayed() and _points(d, "midi train") > 0, 10)
+    validations = _points(browser, "midi val")
+    _log(folder, 50, {"val_loss": 3.5, "samples/pitch_range": 12.0})
+    _log(folder, 60, {"samples/pitch_range": 15.0})
+    _until(browser, lambda d: _points(d, "midi val") == validations + 1, 15)  # without reloading the page
+    # A second run overlaid, in colours of its own, named in the legend.
+    Select(browser.find_element(By.ID, "compare-run")).select_by_value("text")
+    _until(browser, lambda d: _points(d, "text train") > 0, 10)
+    lines = browser.find_elements(By.CSS_SELECTOR, "#loss-chart polyline")
+    assert len({line.get_attribute("stroke") for line in lines}) == len(lines) >= 3
+    assert "text train" in browser.find_element(By.ID, "loss-chart").text
+    # Any other series the runs log can be drawn instead of the loss.
+    _until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#metric option[value="samples/pitch_range"]'), 15)
+    Select(browser.find_element(By.ID, "metric")).select_by_value("samples/pitch_range")
+    _until(browser, lambda d: _points(d, "midi samples/pitch_range") == 2, 10)
+    # The run ends: the page stops watching it.
+    write_status(folder, "finished")
+    _until(browser, lambda d: not d.find_element(By.ID, "live").is_displayed(), 15)
     assert not browser.find_element(By.ID, "error").is_displayed()
 
     shot = tmp_path / "studio.png"

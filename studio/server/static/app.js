@@ -2,7 +2,7 @@
 "use strict";
 
 const TOKEN = new URLSearchParams(location.search).get("token");
-const state = { runs: [], run: null, timer: null, controller: null, recorder: null };
+const state = { runs: [], run: null, timer: null, controller: null, recorder: null, tickets: {} };
 const $ = (id) => document.getElementById(id);
 
 function withToken(url) {
@@ -44,6 +44,13 @@ function element(tag, attributes = {}, ...children) {
   return node;
 }
 
+// A number for each new call of `kind`; an older call whose answer comes late sees it is stale and drops it.
+function ticket(kind) {
+  state.tickets[kind] = (state.tickets[kind] || 0) + 1;
+  const mine = state.tickets[kind];
+  return () => state.tickets[kind] !== mine;
+}
+
 function download(url, label) {
   return element("a", { href: withToken(url), download: "", text: label });
 }
@@ -70,16 +77,19 @@ async function loadRuns() {
       element("td", { class: "model", text: modelText(run.model || {}) }),
       element("td", { text: run.steps }),
       element("td", { text: run.best_val_loss == null ? "–" : run.best_val_loss.toFixed(3) }),
-      element("td", { text: run.date.slice(5, 16).replace("T", " "), title: run.date }),
+      element("td", { class: "date", text: (run.date || "").slice(5, 16).replace("T", " "), title: run.date || "" }),
     );
     if (state.run && state.run.name === run.name) row.classList.add("selected");
     body.append(row);
   }
   $("runs-empty").hidden = runs.length > 0;
   const compare = $("compare-run");
-  const chosen = compare.value;
-  compare.replaceChildren(element("option", { value: "", text: "(none)" }), ...runs.map((r) => element("option", { value: r.name, text: r.name })));
-  compare.value = chosen;
+  const names = ["", ...runs.map((r) => r.name)];
+  if ([...compare.options].map((o) => o.value).join("\n") !== names.join("\n")) {  // an open picker stays open
+    const chosen = compare.value;
+    compare.replaceChildren(...names.map((name) => element("option", { value: name, text: name || "(none)" })));
+    compare.value = names.includes(chosen) ? chosen : "";
+  }
   if (state.run) state.run = runs.find((r) => r.name === state.run.name) || state.run;
 }
 
@@ -90,6 +100,10 @@ function selectRun(name) {
   showError("");
   for (const row of $("runs").querySelectorAll("tbody tr")) row.classList.toggle("selected", row.dataset.run === name);
   $("work").hidden = false;
+  // Only the checkpoints the run has can be chosen (a run early in training may have no best yet).
+  const roles = run.checkpoints || ["last", "best"];
+  for (const option of $("checkpoint").options) option.disabled = !roles.includes(option.value);
+  if (!roles.includes($("checkpoint").value) && roles.length) $("checkpoint").value = roles[0];
   $("chosen").textContent = `${run.name} (${$("checkpoint").value})`;
   $("text-panel").hidden = run.task !== "text";
   $("midi-panel").hidden = run.task !== "midi";
@@ -98,6 +112,7 @@ function selectRun(name) {
   $("midi-pitch").hidden = !(run.controls && run.controls.pitch);
   if (run.task === "unreadable") showError(run.error || `${run.name}: its checkpoint cannot be read`);
   $("output").replaceChildren();
+  $("history-view").replaceChildren();
   refreshMetrics();
   loadHistory();
 }
@@ -109,21 +124,45 @@ function resultBox(title, files) {
   return element("div", { class: "result" }, head);
 }
 
-function textResult(index, text, file) {
+// `named`: the page's own output, whose parts carry ids (a replay in History does not).
+function textResult(index, text, file, named = true) {
   const box = resultBox(`sample ${index + 1}`, file ? { [file.split("/").pop()]: file } : {});
-  const pre = element("pre", { class: "text-sample", id: `text-sample-${index}` });
+  const pre = element("pre", named ? { class: "text-sample", id: `text-sample-${index}` } : { class: "text-sample" });
   pre.textContent = text;
-  const copy = element("button", { type: "button", text: "copy", onclick: () => navigator.clipboard && navigator.clipboard.writeText(pre.textContent) });
+  const copy = element("button", { type: "button", text: "copy", onclick: () => copyText(pre, copy) });
   box.firstChild.append(copy);
   box.append(pre);
   return box;
 }
 
+// The clipboard API needs a secure page (https or localhost); elsewhere the selection is copied instead.
+async function copyText(pre, button) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) await navigator.clipboard.writeText(pre.textContent);
+    else {
+      const range = document.createRange();
+      range.selectNodeContents(pre);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+      if (!document.execCommand("copy")) throw new Error("the browser refused");
+    }
+    button.textContent = "copied";
+    setTimeout(() => { button.textContent = "copy"; }, 1200);
+  } catch (error) {
+    showError("could not copy the text: " + error.message);
+  }
+}
+
 function renderGeneration(generation, into) {
   into.replaceChildren();
+  const named = into.id === "output";
   const note = generation.interrupted ? " (stopped early)" : "";
   if (generation.kind === "text") {
-    generation.texts.forEach((text, i) => into.append(textResult(i, text, generation.files[`sample_${i + 1}.txt`])));
+    generation.texts.forEach((text, i) => {
+      const box = textResult(i, text, generation.files[`sample_${i + 1}.txt`], named);
+      box.querySelector(".result-head span").textContent += note;
+      into.append(box);
+    });
   } else if (generation.kind === "midi") {
     for (const piece of generation.pieces) {
       const box = resultBox(`piece ${piece.index}: ${piece.seconds.toFixed(1)} s, ${piece.notes.length} notes${note}`, piece.files);
@@ -135,7 +174,7 @@ function renderGeneration(generation, into) {
   } else if (generation.kind === "tag") {
     const files = Object.fromEntries(Object.entries(generation.files).filter(([name]) => name !== "settings.json"));
     const box = resultBox(`${generation.spans.length} labels, ${(generation.duration || 0).toFixed(2)} s`, files);
-    box.append(waveformWithLabels(generation.waveform, generation.spans, generation.duration));
+    box.append(waveformWithLabels(generation.waveform, generation.spans, generation.duration, named));
     into.append(box);
   }
 }
@@ -230,7 +269,8 @@ function generateMidi(event) {
   const form = new FormData();
   const fields = {
     run: state.run.name, checkpoint: $("checkpoint").value, seconds: $("midi-seconds").value,
-    temperature: $("midi-temperature").value, seed: $("midi-seed").value, num_samples: $("midi-num").value,
+    temperature: $("midi-temperature").value, top_k: $("midi-top-k").value, top_p: $("midi-top-p").value,
+    seed: $("midi-seed").value, num_samples: $("midi-num").value,
     beam_size: $("midi-beam").value, branch_factor: $("midi-branch").value, steps_per_iteration: $("midi-steps").value,
   };
   for (const [key, value] of Object.entries(fields)) form.append(key, value);
@@ -296,55 +336,78 @@ function buildKeyboard() {
 }
 
 // -- metrics and history --------------------------------------------------------------------------
+const LOSSES = { train_loss: "train", val_loss: "val" };
+const PALETTE = [["#2f6fde", "#e07a1f"], ["#1b9e77", "#9b59b6"]];  // [run, compared run] x [first, second series]
+
 async function metricsOf(name) {
   const { series, training } = await (await api(`/api/runs/${encodeURIComponent(name)}/metrics`)).json();
-  return { training, train: series.train_loss || [], val: series.val_loss || [] };
+  return { name, training, series: series || {} };
+}
+
+// The picker offers the loss (training and validation together) and every other series the runs log.
+function offerMetrics(runs) {
+  const others = [...new Set(runs.flatMap((r) => Object.keys(r.series)))].filter((n) => !(n in LOSSES)).sort();
+  const wanted = ["loss", ...others];
+  const select = $("metric");
+  if ([...select.options].map((o) => o.value).join("\n") === wanted.join("\n")) return;  // an open picker stays open
+  const chosen = select.value;
+  select.replaceChildren(...wanted.map((n) => element("option", { value: n, text: n })));
+  select.value = wanted.includes(chosen) ? chosen : "loss";
 }
 
 async function refreshMetrics() {
   clearTimeout(state.timer);
   if (!state.run) return;
+  const stale = ticket("metrics");
   try {
-    const main = await metricsOf(state.run.name);
-    const series = [
-      { name: `${state.run.name} train`, colour: "#2f6fde", points: main.train },
-      { name: `${state.run.name} val`, colour: "#e07a1f", points: main.val },
-    ];
+    const names = [state.run.name];
     const other = $("compare-run").value;
-    let live = main.training;
-    if (other && other !== state.run.name) {
-      const second = await metricsOf(other);
-      series.push({ name: `${other} train`, colour: "#1b9e77", points: second.train });
-      series.push({ name: `${other} val`, colour: "#9b59b6", points: second.val });
-      live = live || second.training;
-    }
-    $("loss-chart").replaceChildren(lossChart(series));
+    if (other && other !== state.run.name) names.push(other);
+    const runs = await Promise.all(names.map(metricsOf));
+    if (stale()) return;
+    offerMetrics(runs);
+    const metric = $("metric").value;
+    const keys = metric === "loss" ? Object.keys(LOSSES) : [metric];
+    const series = runs.flatMap((run, i) =>
+      keys.map((key, j) => ({ name: `${run.name} ${LOSSES[key] || key}`, colour: PALETTE[i][j], points: run.series[key] || [] })));
+    $("loss-chart").replaceChildren(lossChart(series, metric));
+    const live = runs.some((r) => r.training);
     $("live").hidden = !live;
-    if (live) state.timer = setTimeout(() => { refreshMetrics(); loadRuns(); }, 3000);
+    if (live) {
+      state.timer = setTimeout(() => {
+        refreshMetrics();
+        loadRuns().catch((error) => showError(error.message));
+      }, 3000);
+    }
   } catch (error) {
-    showError(error.message);
+    if (!stale()) showError(error.message);
   }
 }
 
 async function loadHistory() {
   if (!state.run) return;
   const list = $("history");
+  const stale = ticket("history");
   try {
     const { generations } = await (await api(`/api/runs/${encodeURIComponent(state.run.name)}/history`)).json();
+    if (stale()) return;
     list.replaceChildren();
     for (const generation of generations) {
       const s = generation.settings || {};
       const what = generation.kind === "text" ? `${(generation.texts || []).length} text(s), ${JSON.stringify(s.prompt || "")}`
         : generation.kind === "midi" ? `${generation.pieces.length} piece(s), ${s.seconds} s`
         : `${(generation.spans || []).length} labels`;
+      const seeded = generation.kind === "tag" ? "" : `, seed ${s.seed ?? 0}`;
+      const steered = (s.notes_per_second != null ? `, ${s.notes_per_second} notes/s` : "")
+        + (s.pitch_class_histogram ? `, pitch classes ${[].concat(s.pitch_class_histogram).join(",")}` : "");
       list.append(element("li", {},
         element("span", { text: new Date(generation.time * 1000).toLocaleString() }),
-        element("span", { class: "what", text: `${generation.kind}: ${what}, seed ${s.seed ?? 0}${generation.interrupted ? ", stopped early" : ""}` }),
+        element("span", { class: "what", text: `${generation.kind}: ${what}${seeded}${steered}${generation.interrupted ? ", stopped early" : ""}` }),
         element("button", { type: "button", text: "replay", onclick: () => renderGeneration(generation, $("history-view")) })));
     }
     if (!generations.length) list.append(element("li", { class: "muted", text: "nothing generated from this run yet" }));
   } catch (error) {
-    showError(error.message);
+    if (!stale()) showError(error.message);
   }
 }
 
@@ -364,6 +427,7 @@ function start() {
   $("tag-panel").addEventListener("submit", tagUpload);
   $("tag-record").addEventListener("click", toggleRecording);
   $("compare-run").addEventListener("change", refreshMetrics);
+  $("metric").addEventListener("change", refreshMetrics);
   $("checkpoint").addEventListener("change", () => state.run && selectRun(state.run.name));
   buildKeyboard();
   loadRuns().catch((error) => showError(error.message));

@@ -1,4 +1,4 @@
-// Loss against step (SVG): training and validation curves of one run, and of a second one to compare.
+// A metric against step (SVG), the loss by default: training and validation curves of one run, and of a second one to compare.
 "use strict";
 
 function niceTicks(low, high, count) {
@@ -10,9 +10,9 @@ function niceTicks(low, high, count) {
   return ticks;
 }
 
-// series: [{name, colour, points: [[step, loss], ...]}]
-function lossChart(series) {
-  const width = 900, height = 320, pad = { left: 52, right: 14, top: 14, bottom: 34 };
+// series: [{name, colour, points: [[step, value], ...]}]; sparse series (validation) get a dot at each point.
+function lossChart(series, metric = "loss") {
+  const width = 900, height = 320, pad = { left: 52, right: 14, top: 24, bottom: 34 };
   const all = series.flatMap((s) => s.points);
   const svg = svgElement("svg", { viewBox: `0 0 ${width} ${height}` });
   if (!all.length) {
@@ -41,6 +41,9 @@ function lossChart(series) {
   const title = svgElement("text", { x: width - pad.right, y: height - 4, "text-anchor": "end" });
   title.textContent = "step";
   axis.appendChild(title);
+  const yTitle = svgElement("text", { x: 4, y: 12, "text-anchor": "start" });
+  yTitle.textContent = metric;
+  axis.appendChild(yTitle);
   axis.appendChild(svgElement("line", { x1: pad.left, x2: width - pad.right, y1: height - pad.bottom, y2: height - pad.bottom }));
   axis.appendChild(svgElement("line", { x1: pad.left, x2: pad.left, y1: pad.top, y2: height - pad.bottom }));
   svg.appendChild(axis);
@@ -53,6 +56,15 @@ function lossChart(series) {
       "data-name": s.name,
     });
     svg.appendChild(line);
+    if (s.points.length <= 60) {
+      for (const [a, b] of s.points) {
+        const dot = svgElement("circle", { cx: x(a).toFixed(1), cy: y(b).toFixed(1), r: 2.5, fill: s.colour });
+        const tip = svgElement("title");
+        tip.textContent = `${s.name}: ${+b.toPrecision(4)} at step ${a}`;
+        dot.appendChild(tip);
+        svg.appendChild(dot);
+      }
+    }
     const key = svgElement("text", { x: width - pad.right - 4, y: legendY + 10, "text-anchor": "end", fill: s.colour, "font-size": 12 });
     key.textContent = s.name;
     svg.appendChild(key);

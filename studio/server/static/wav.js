@@ -46,7 +46,8 @@ async function startRecording() {
 }
 
 // The waveform from [min, max] pairs, and the labels as blocks on a timeline under it.
-function waveformWithLabels(pairs, spans, duration) {
+// `named`: the page's own output, whose timeline has the id #tag-labels (a replay in History does not).
+function waveformWithLabels(pairs, spans, duration, named = true) {
   const box = document.createElement("div");
   const width = 1000, height = 110, mid = height / 2;
   if (pairs && pairs.length) {
@@ -62,7 +63,7 @@ function waveformWithLabels(pairs, spans, duration) {
   }
   const timeline = document.createElement("div");
   timeline.className = "timeline";
-  timeline.id = "tag-labels";
+  if (named) timeline.id = "tag-labels";
   const total = duration || Math.max(0.01, ...spans.map((s) => s.end));
   for (const span of spans) {
     const label = document.createElement("div");
