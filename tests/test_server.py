@@ -258,3 +258,12 @@ def test_a_stopped_request_keeps_what_it_had(folders: dict[str, Path]) -> None:
     assert interrupted and len("The ") < len(texts[0]) < len("The ") + 5000
     assert texts == [generator.text("The ", 5000, 1, seed=9)[0][: len(texts[0])]]
     assert torch.get_num_threads() >= 1
+
+
+def test_metrics_of_the_early_column_layout_still_read(tmp_path: Path) -> None:
+    from studio.server.runs import read_metrics
+
+    (tmp_path / "metrics.csv").write_text(
+        "step,epoch,train_loss,val_loss,time\n10,0,2.5,,1\n20,0,2.1,1.9,2\n20,0,,x,3\n"
+    )
+    assert read_metrics(tmp_path) == {"train_loss": [[10, 2.5], [20, 2.1]], "val_loss": [[20, 1.9]]}

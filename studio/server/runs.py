@@ -79,12 +79,17 @@ def read_metrics(folder: Path, limit: int = 20000) -> dict[str, list[list[float]
         return series
     with open(path, encoding="utf-8", errors="replace") as handle:
         for record in csv.DictReader(handle):
-            try:
-                value = _loss(record["value"])
-                if value is not None:
-                    series.setdefault(str(record["name"]), []).append([int(record["step"]), value])
-            except (KeyError, TypeError, ValueError):
-                continue  # a row being written, or a damaged one
+            # Rows of step, name, value; or (an early layout) one column per loss.
+            pairs = [(record.get("name"), record.get("value"))] if "name" in record else list(record.items())
+            for name, text in pairs:
+                if name in (None, "step", "epoch", "time"):
+                    continue
+                try:
+                    value = _loss(text)
+                    if value is not None:
+                        series.setdefault(str(name), []).append([int(record["step"]), value])
+                except (KeyError, TypeError, ValueError):
+                    continue  # a row being written, or a damaged one
     for name, points in series.items():
         if len(points) > limit:
             series[name] = points[:: math.ceil(len(points) / limit)]
