@@ -32,5 +32,7 @@ RUN useradd --create-home --uid 1000 studio \
 COPY --chown=studio:studio configs /workspace/configs
 USER studio
 WORKDIR /workspace
+# `studio serve --host 0.0.0.0` listens here (publish it with -p 8000:8000).
+EXPOSE 8000
 ENTRYPOINT ["studio"]
 CMD ["--help"]
