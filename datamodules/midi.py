@@ -1,8 +1,9 @@
 """MidiDataModule: a MIDI collection (or music21's Bach chorales) as independent, augmented windows of event ids.
 
 Loading is lazy: `__init__` only checks arguments and builds the codec (which alone decides the
-vocabulary), so `studio fit` can size the model at once. Files are converted and encoded once into
-an on-disk cache (`prepare_data`, rank zero); every rank then reads the cache in `setup`.
+vocabulary), so `studio fit` can size the model at once. Files are encoded once, in parallel, into
+the MIDI store in the cache (`prepare_data`, under a lock; see midi_store); every rank then maps
+the store's shards in `setup`, and only files added since are encoded on a later run.
 
 Pieces are split by file, so no piece is heard in both splits. Each split's pieces are joined
 into one stream (BOS, events, EOS, BOS, ...), and each example is a window of `window + 1` events
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -24,7 +26,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from datamodules.base import StudioDataModule
-from datamodules.midi_sources import EncodedCorpus, encode_files, find_midi_files, music21_corpus_files
+from datamodules.midi_sources import find_midi_files, music21_corpus_files
+from datamodules.midi_store import MidiStore, midi_store, store_folder
+from datamodules.midi_stream import JoinedPieces
 from studio.codecs.midi import MidiCodec
 from studio.codecs.midi.controls import DENSITY_WINDOW_S, HISTOGRAM_WINDOW_S, control_slices, shift_steps
 from studio.errors import StudioError
@@ -50,18 +54,18 @@ def split_by_file(paths: Sequence[Path], val_fraction: float, seed: int) -> tupl
     return sorted(rank[n_val:]), val
 
 
-def window_starts(lengths: Sequence[int], window: int, stride: int) -> list[tuple[int, int]]:
-    """(piece, start) of every window of window + 1 ids, `stride` apart, the last one flush with the piece's end."""
-    starts: list[tuple[int, int]] = []
+def window_starts(lengths: Sequence[int], window: int, stride: int) -> np.ndarray:
+    """Rows (piece, start) of every window of window + 1 ids, `stride` apart, the last one flush with the piece's end."""
+    parts = [np.zeros((0, 2), dtype=np.int64)]
     for piece, n in enumerate(lengths):
         last = n - (window + 1)
         if last < 0:
             continue
-        offsets = list(range(0, last + 1, stride))
+        offsets = np.arange(0, last + 1, stride, dtype=np.int64)
         if offsets[-1] != last:  # so the ending of every piece is trained on too
-            offsets.append(last)
-        starts.extend((piece, s) for s in offsets)
-    return starts
+            offsets = np.append(offsets, last)
+        parts.append(np.stack([np.full_like(offsets, piece), offsets], axis=1))
+    return np.concatenate(parts)
 
 
 class MidiWindows(Dataset):
@@ -74,7 +78,7 @@ class MidiWindows(Dataset):
 
     def __init__(
         self,
-        pieces: Sequence[np.ndarray],
+        pieces: Sequence[Union[np.ndarray, JoinedPieces]],
         codec: MidiCodec,
         window: int,
         stride: int,
@@ -87,8 +91,6 @@ class MidiWindows(Dataset):
         self.index = window_starts([len(p) for p in self.pieces], window, stride)
         layout = codec.layout
         self._notes = (layout.note_on_offset, layout.shift_offset)  # NOTE_ON and NOTE_OFF ids, contiguous
-        # Each event's time in steps after it acts, to find how far the controls look ahead.
-        self._times = [np.cumsum(shift_steps(p, layout)) for p in self.pieces] if codec.controls else []
         slowest = stretch[0] if stretch is not None else 1.0
         self._ahead_steps = math.ceil(
             max(DENSITY_WINDOW_S, HISTOGRAM_WINDOW_S) / codec.step_seconds / min(1.0, slowest)
@@ -117,11 +119,18 @@ class MidiWindows(Dataset):
         return window[:-1], window[1:], controls
 
     def _lookahead_end(self, piece: int, end: int) -> int:
-        # Past the window's end by as much music as the controls look at (more when stretched slower).
-        times = self._times[piece]
-        return min(len(times), int(np.searchsorted(times, times[end - 1] + self._ahead_steps, side="right")) + 1)
+        # Past the window's end by as much music as the controls look at (more when stretched slower): up to
+        # and including the first event more than that many steps after the window's last one.
+        ids, at, elapsed, chunk = self.pieces[piece], end, 0, 256
+        while at < len(ids):
+            steps = elapsed + np.cumsum(shift_steps(np.asarray(ids[at : at + chunk]), self.codec.layout))
+            beyond = int(np.searchsorted(steps, self._ahead_steps, side="right"))
+            if beyond < len(steps):
+                return at + beyond + 1
+            at, elapsed, chunk = at + len(steps), int(steps[-1]), chunk * 2
+        return len(ids)
 
-    def _stretched(self, ids: np.ndarray, start: int, end: int) -> np.ndarray:
+    def _stretched(self, ids: Union[np.ndarray, JoinedPieces], start: int, end: int) -> np.ndarray:
         # Re-quantized timing changes how many TIME_SHIFTs there are, so stretch a little more than
         # needed and crop; near a piece's end, take the margin from before the window instead.
         need, margin = self.window + 1, self.window // 4 + 16
@@ -133,7 +142,7 @@ class MidiWindows(Dataset):
         before = self.codec.stretch(ids[max(0, start - margin) : start + need], factor)
         if len(before) >= need:
             return np.asarray(before[-need:], dtype=np.int64)
-        return ids[start : start + need]  # a piece barely longer than a window: leave its timing alone
+        return np.asarray(ids[start : start + need])  # a piece barely longer than a window: leave its timing alone
 
     def _transposed(self, seq: np.ndarray) -> np.ndarray:
         # Draw the shift among those that keep this window's own notes inside 0..127 (0 always qualifies).
@@ -175,7 +184,7 @@ class MidiDataModule(StudioDataModule):
         stretch: Optional[tuple[float, float]] = (0.95, 1.05),
         seed: int = 0,
         num_workers: int = 0,
-        encode_workers: int = 0,
+        encode_workers: Optional[int] = None,
         cache_dir: Optional[str] = None,
         workers: Optional[int] = None,
     ) -> None:
@@ -185,7 +194,7 @@ class MidiDataModule(StudioDataModule):
         inputs, so `studio sample --notes_per_second / --pitch_class_histogram` can steer it; during
         training each control is left out (zeros) of a window with probability `control_dropout`.
         `num_workers` are the DataLoader's worker processes, `encode_workers` the processes that encode
-        MIDI files the first time (`workers` is its old name, still read from saved configs).
+        new MIDI files (default: one per core; `workers` is its old name, still read from saved configs).
         `cache_dir` is the Studio cache folder (default `$STUDIO_CACHE` or ~/.cache/studio).
         """
         super().__init__()
@@ -214,7 +223,7 @@ class MidiDataModule(StudioDataModule):
                 f"control_dropout={control_dropout} is outside [0, 1): pass e.g. --data.init_args.control_dropout 0.25"
             )
         encode_workers = encode_workers if workers is None else workers  # `workers`: the old name, in saved configs
-        if num_workers < 0 or encode_workers < 0:
+        if num_workers < 0 or (encode_workers is not None and encode_workers < 0):
             raise StudioError("num_workers (DataLoader) and encode_workers (MIDI encoding) must be >= 0")
         self._codec = MidiCodec(resolution_ms, max_shift_ms, velocity_bins, keep_drums, tuple(controls or ()))
         self.control_dropout = control_dropout
@@ -226,8 +235,8 @@ class MidiDataModule(StudioDataModule):
         self.num_workers, self.encode_workers = num_workers, encode_workers
         self.cache_dir = Path(cache_dir) if cache_dir else cache_root()
         self.skipped: list[Path] = []
-        self._corpus: Optional[EncodedCorpus] = None
-        self._splits: Optional[dict[str, list[tuple[Path, np.ndarray]]]] = None
+        self._store: Optional[MidiStore] = None
+        self._splits: Optional[dict[str, list[int]]] = None
         self._datasets: dict[str, MidiWindows] = {}
 
     @property
@@ -249,28 +258,32 @@ class MidiDataModule(StudioDataModule):
             return found[: self.limit] if self.limit else found
         return music21_corpus_files(self.corpus, self.limit, self.cache_dir / "music21")
 
-    def encoded(self) -> EncodedCorpus:
-        """Every usable piece's event ids (cached on disk); unreadable files are skipped, named in a warning."""
-        if self._corpus is None:
-            self._corpus = encode_files(self.files(), self.codec, self.cache_dir / "midi_events", self.encode_workers)
-            self.skipped = self._corpus.skipped
-        return self._corpus
+    def encoded(self) -> MidiStore:
+        """The collection's store (encoded once, memory-mapped); unreadable files are skipped, named in a warning."""
+        if self._store is None:
+            if self.paths:
+                items = [self.paths] if isinstance(self.paths, str) else list(self.paths)
+                inputs = [os.path.abspath(str(item)) for item in items]
+            else:
+                inputs = [f"music21:{self.corpus}"]
+            folder = store_folder(self.cache_dir, inputs, self.limit, self.codec)
+            self._store = midi_store(self.files(), self.codec, folder, self.encode_workers)
+            self.skipped = self._store.skipped
+        return self._store
 
-    def _load(self) -> dict[str, list[tuple[Path, np.ndarray]]]:
+    def _load(self) -> dict[str, list[int]]:
         if self._splits is None:
-            items = self.encoded().items
-            train, val = split_by_file([p for p, _ in items], self.val_fraction, self.seed)
-            self._splits = {"train": [items[i] for i in train], "val": [items[i] for i in val]}
+            train, val = split_by_file(self.encoded().files, self.val_fraction, self.seed)
+            self._splits = {"train": train, "val": val}
         return self._splits
 
     def split_files(self, split: str) -> list[Path]:
         """The files of "train" or "val"."""
-        return [path for path, _ in self._load()[split]]
+        return [self.encoded().files[i] for i in self._load()[split]]
 
-    def stream(self, split: str) -> np.ndarray:
-        """The pieces of `split` joined into one stream, each as BOS, events, EOS."""
-        bos, eos = [self.codec.bos_id], [self.codec.eos_id]
-        return np.concatenate([np.concatenate((bos, ids, eos)) for _, ids in self._load()[split]]).astype(np.int64)
+    def stream(self, split: str) -> JoinedPieces:
+        """The pieces of `split` as one stream, each as BOS, events, EOS (read from the store on demand)."""
+        return self.encoded().joined(self._load()[split], self.codec)
 
     def dataset(self, split: str) -> MidiWindows:
         """Windows of `split`: training ones overlap (`stride`) and are augmented; validation ones do not."""
@@ -295,11 +308,11 @@ class MidiDataModule(StudioDataModule):
 
     # -- Lightning hooks -----------------------------------------------------------------------
     def prepare_data(self) -> None:
-        """Convert and encode every file once (rank zero); later calls and other ranks read the cache."""
+        """Encode every new file into the store (one process at a time); later calls and other ranks map it."""
         self.encoded()
 
     def setup(self, stage: Optional[str] = None) -> None:
-        """Read the encoded pieces from the cache and build the split's datasets."""
+        """Map the store and build the split's datasets."""
         for split in ("train", "val") if stage in (None, "fit") else ("val",):
             if split not in self._datasets:
                 self._datasets[split] = self.dataset(split)

@@ -1,19 +1,18 @@
-"""Music sources: find MIDI files, convert music21's bundled corpus to MIDI, and encode files with a cache."""
+"""Music sources: find MIDI files, convert music21's bundled corpus to MIDI, and encode a few files into memory with a cache."""
 
 from __future__ import annotations
 
 import glob
 import hashlib
 import json
-import multiprocessing
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from datamodules.midi_encoding import encode_many
 from datamodules.skipped import warn_skipped
 from studio.codecs.midi import MidiCodec
 from studio.errors import StudioError
@@ -137,13 +136,6 @@ def cache_key(path: Path, codec: MidiCodec) -> str:
     return digest.hexdigest()[:32]
 
 
-def _checked(ids: list[int], path: str) -> tuple[np.ndarray | None, str]:
-    # A file that parses but holds no notes is as useless for training as a corrupt one.
-    if not ids:
-        return None, f"{path} has no notes"
-    return np.asarray(ids, dtype=np.int64), ""
-
-
 def _save(entry: Path, ids: np.ndarray | None, error: str) -> None:
     # Ids as raw little-endian int32 (read back in microseconds); a failure as its message, so a second
     # run never re-parses a corrupt file.
@@ -168,7 +160,10 @@ def _load(entry: Path) -> tuple[np.ndarray | None, str] | None:
 
 
 def encode_files(files: Sequence[str | Path], codec: MidiCodec, folder: str | Path, workers: int = 0) -> EncodedCorpus:
-    """Encode MIDI files with codec (in parallel when workers > 1), reusing cached ids; skip unreadable files."""
+    """Encode MIDI files into memory with codec (in parallel when workers > 1), reusing cached ids; skip unreadable files.
+
+    For a few files (benchmarks, tools); training reads whole collections from the MIDI store (midi_store).
+    """
     paths = [Path(f) for f in files]
     if not paths:
         raise StudioError("no MIDI files to encode: pass a folder, a .mid file or a glob with MIDI files in it")
@@ -187,8 +182,9 @@ def encode_files(files: Sequence[str | Path], codec: MidiCodec, folder: str | Pa
         else:
             todo.append((i, entry))
 
-    encoded = _encode_many([str(paths[i]) for i, _ in todo], codec, workers)
-    for (i, entry), (ids, error) in zip(todo, encoded):
+    for (i, entry), (ids, error) in zip(
+        todo, encode_many([paths[i] for i, _ in todo], codec, workers, np.dtype(np.int64))
+    ):
         _save(entry, ids, error)
         results[i] = (ids, error)
 
@@ -203,25 +199,3 @@ def encode_files(files: Sequence[str | Path], codec: MidiCodec, folder: str | Pa
     reasons = {paths[i]: error for i, (ids, error) in sorted(results.items()) if ids is None}
     warn_skipped([(p.name, reasons[p] or "unreadable") for p in skipped], len(paths), "MIDI files", stacklevel=2)
     return EncodedCorpus(items, skipped, reasons)
-
-
-def _encode_many(paths: list[str], codec: MidiCodec, workers: int) -> list[tuple[np.ndarray | None, str]]:
-    results: list[tuple[np.ndarray | None, str]] = []
-    if workers <= 1 or len(paths) < 2:
-        for path in paths:
-            try:
-                results.append(_checked(codec.encode_file(path), path))
-            except StudioError as exc:
-                results.append((None, str(exc)))
-        return results
-    # 'spawn' because forking a process that holds torch threads can deadlock; the task is the codec's
-    # own bound method so workers import only studio.codecs.midi, not this (heavier) package.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(paths)), mp_context=context) as pool:
-        futures = [pool.submit(codec.encode_file, path) for path in paths]
-        for path, future in zip(paths, futures):
-            try:
-                results.append(_checked(future.result(), path))
-            except StudioError as exc:
-                results.append((None, str(exc)))
-        return results
