@@ -237,6 +237,61 @@ def test_the_data_module_streams_memory_mapped_ids(tmp_path: Path) -> None:
     assert data.model_dims() == {"vocab_size": len(set(TEXT)) + 1, "stateful": True}
 
 
+class _Rank(SimpleNamespace):
+    """What the data module reads of a DDP trainer: its rank, the world size, and the batches consumed."""
+
+    def __init__(self, rank: int, world: int) -> None:
+        progress = SimpleNamespace(current=SimpleNamespace(processed=0))
+        super().__init__(
+            global_rank=rank,
+            world_size=world,
+            fit_loop=SimpleNamespace(epoch_loop=SimpleNamespace(batch_progress=progress)),
+        )
+
+    def consumed(self, batches: int) -> None:
+        """The trainer finished `batches` more training steps."""
+        self.fit_loop.epoch_loop.batch_progress.current.processed += batches
+
+
+def _ranked(path: Path, cache: Path, rank: int, world: int) -> tuple[TextDataModule, _Rank]:
+    data = TextDataModule(path=str(path), batch_size=2, seq_len=16, cache_dir=str(cache))
+    data.trainer = _Rank(rank, world)  # type: ignore[assignment]
+    return data, data.trainer  # type: ignore[return-value]
+
+
+def test_ddp_ranks_read_disjoint_streams_of_the_mapped_store_and_resume_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "corpus.txt"
+    path.write_text(TEXT)
+    train = TextDataModule(path=str(path), cache_dir=str(tmp_path / "cache")).split()[0]
+    read: list[set[int]] = []
+    for rank in range(2):
+        data, trainer = _ranked(path, tmp_path / "cache", rank, 2)
+        assert isinstance(data.split()[0], np.memmap)
+        # Where each id of this rank's batches sits in the training split: the same streams over positions.
+        positions = list(StreamBatches(np.arange(len(train)), 2, 16, rank, 2))
+        batches = list(data.train_dataloader())
+        assert len(batches) == len(positions) > 4
+        for (x, y), (px, py) in zip(batches, positions):
+            assert torch.equal(x, torch.from_numpy(train[px.numpy()].astype(np.int64)))
+            assert torch.equal(y, torch.from_numpy(train[py.numpy()].astype(np.int64)))
+        read.append({int(p) for px, _ in positions for p in px.flatten()})
+        # Stopped after 3 steps, saved, and resumed by a new process mapping the same store: the same batches follow.
+        loader = data.train_dataloader()
+        iterator = iter(loader)
+        for _ in range(4):  # one more than consumed: a prefetched batch is not counted
+            next(iterator)
+        trainer.consumed(3)
+        state = loader.state_dict()
+        resumed, _ = _ranked(path, tmp_path / "cache", rank, 2)
+        again = resumed.train_dataloader()
+        again.load_state_dict(state)
+        rest = list(again)
+        assert state == {"position": 3} and len(rest) == len(batches) - 3
+        assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(rest, batches[3:]))
+    assert not read[0] & read[1]  # no position is read by both ranks
+    assert len(read[0] | read[1]) == 4 * ((len(train) - 1) // 4)  # together they cover the streams
+
+
 def test_the_progress_line_shows_rate_and_time_left() -> None:
     stream = io.StringIO()
     line = ProgressLine("encoding corpus.txt", 100, started=0.0, after=0.0, every=0.0, stream=stream)
