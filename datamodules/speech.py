@@ -1,8 +1,10 @@
 """SpeechDataModule: a TIMIT-style folder, JSONL manifests, or the embedded synthetic corpus, as padded batches of features.
 
 Loading is lazy: `__init__` only checks arguments; the corpus is scanned when the codec or the model
-sizes are first asked for, and features are computed once into the FeatureCache (`prepare_data`),
-so later epochs and runs read cached `.npy` files and no audio.
+sizes are first asked for, and every utterance's features and labels are computed once into a packed
+feature store in the cache (`prepare_data`, see datamodules/speech_store.py). Later epochs and runs
+map that store and read no audio; resident memory does not grow with the corpus, and DDP ranks wait
+on the store's lock and map the same files.
 
 Labels outside the label set stop the run with a one-line error naming the label and the fix (they
 are not skipped: a silently shrunken label set would make results incomparable). Utterances too short
@@ -16,24 +18,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from datamodules import synthetic_speech
 from datamodules.base import StudioDataModule
-from datamodules.speech_batches import BucketedBatches, SpeechItem, UtteranceDataset, collate
+from datamodules.speech_batches import BucketedBatches, UtteranceDataset, collate
 from datamodules.speech_corpus import (
     TIMIT_FOLDING,
-    FeatureCache,
     Utterance,
     read_manifest,
     scan_timit,
     split_by_speaker,
     warn_skipped,
 )
-from studio.codecs.speech import FeatureSettings, LabelSet, SpeechCodec, frame_labels
-from studio.codecs.speech.ctc import collapse, ctc_frames_needed
+from datamodules.speech_store import FeatureStore, StoreSettings, check_dtype, feature_store, utterance_key
+from studio.codecs.speech import FeatureSettings, LabelSet, SpeechCodec
+from studio.codecs.speech.ctc import ctc_frames_needed
 from studio.errors import StudioError
 from studio.io import cache_root
 
@@ -42,7 +43,7 @@ SPLITS = ("train", "val", "test")
 
 
 class SpeechDataModule(StudioDataModule):
-    """Speech tagging data: features from the FeatureCache, frame labels and label sequences, split by speaker."""
+    """Speech tagging data: features, frame labels and label sequences from the feature store, split by speaker."""
 
     def __init__(
         self,
@@ -71,8 +72,12 @@ class SpeechDataModule(StudioDataModule):
         synthetic_speakers: int = 12,
         synthetic_utterances: int = 20,
         cache_dir: Optional[str] = None,
+        feature_dtype: str = "float32",
     ) -> None:
-        """`root` (TIMIT-style) or `manifest` (JSONL); neither: the embedded synthetic corpus. `label_map`: a folding or label file, or "timit39"."""
+        """`root` (TIMIT-style) or `manifest` (JSONL); neither: the embedded synthetic corpus. `label_map`: a folding or label file, or "timit39".
+
+        `feature_dtype` float16 halves the store on disk and in the page cache; batches are float32 either way.
+        """
         super().__init__()
         if root and manifest:
             raise StudioError(
@@ -96,7 +101,9 @@ class SpeechDataModule(StudioDataModule):
             "sample_rate": sample_rate,
         }
         self.cache_dir = Path(cache_dir) if cache_dir else cache_root()
-        self.cache = FeatureCache(self.settings, self.cache_dir / "speech_features")
+        check_dtype(feature_dtype)
+        self.feature_dtype = feature_dtype
+        self._store: Optional[FeatureStore] = None
         self._labels: Optional[LabelSet] = None
         self._utterances: Optional[dict[str, list[Utterance]]] = None
         self._datasets: dict[str, UtteranceDataset] = {}
@@ -214,11 +221,21 @@ class SpeechDataModule(StudioDataModule):
         return self._utterances[split]
 
     # -- features and items ------------------------------------------------------------------
+    def store(self) -> FeatureStore:
+        """The feature store of every split's utterances, prepared once into the cache and memory-mapped."""
+        if self._store is None:
+            every = [u for split in SPLITS for u in self.utterances(split)]
+            settings = StoreSettings(self.settings, self.labels, self.merge_repeats, self.feature_dtype)
+            self._store = feature_store(every, settings, self.cache_dir, workers=min(4, os.cpu_count() or 1))
+        return self._store
+
     def prepare_data(self) -> None:
-        """Scan the corpus and compute missing features once (rank zero; other ranks then read the cache)."""
-        self._load()
-        every = [u.audio for split in SPLITS for u in self.utterances(split)]
-        self.cache.prefetch(every, workers=min(4, os.cpu_count() or 1))
+        """Scan the corpus and prepare the feature store (local rank zero; the other ranks wait on its lock)."""
+        self.store()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle (spawned workers, DDP spawn) without the memory maps: each process maps the store itself."""
+        return {**self.__dict__, "_store": None}
 
     def setup(self, stage: Optional[str] = None) -> None:
         """Build the datasets, with the model's rules (see `configure_for_model`) for skipping and alignment."""
@@ -237,29 +254,27 @@ class SpeechDataModule(StudioDataModule):
                 self._datasets[split] = self._dataset(split)
 
     def _dataset(self, split: str) -> UtteranceDataset:
-        items, skipped = [], []
+        store = self.store()
+        lengths = store.lengths
+        entries, skipped = [], []
         for utt in self.utterances(split):
-            label_ids = self.labels.encode(utt.labels)
-            if self.merge_repeats:
-                label_ids = collapse(label_ids)
-            cached = self.cache.path_for(utt.audio)
-            n_frames = self.cache.frames(utt.audio)
+            entry = store.index[utterance_key(utt)]
+            label_ids, n_frames = store.labels_of(entry).tolist(), int(lengths[entry])
             if not label_ids:
                 skipped.append((utt.name, "no label left after folding"))
                 continue
             if n_frames < self.frames_needed(label_ids):
                 skipped.append((utt.name, f"{n_frames} frames are too few for {len(label_ids)} labels"))
                 continue
-            frames = frame_labels(utt.segments or [], n_frames, self.settings, self.labels)
-            items.append(SpeechItem(utt.name, cached, n_frames, frames, np.asarray(label_ids, dtype=np.int64)))
+            entries.append(entry)
         if skipped:
             warn_skipped(skipped, len(self.utterances(split)), f"{split} utterances")
         self.skipped[split] = skipped
-        if not items:
+        if not entries:
             raise StudioError(
                 f"no usable {split} utterance is left ({len(skipped)} skipped); check the warning above for why"
             )
-        return UtteranceDataset(items)
+        return UtteranceDataset(store, entries)
 
     def dataset(self, split: str) -> UtteranceDataset:
         """The items of `split` (after `setup`)."""

@@ -1,4 +1,4 @@
-"""Batches of speech utterances: cached features per item, padding collate, and length-bucketed batches.
+"""Batches of speech utterances: items read from the feature store, padding collate, and length-bucketed batches.
 
 Both datasets are map-style, so a plain `DataLoader` over them lets Lightning put a
 `DistributedSampler` in front under DDP (over items, or over whole buckets).
@@ -7,14 +7,13 @@ Both datasets are map-style, so a plain `DataLoader` over them lets Lightning pu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from datamodules.speech_store import FeatureStore
 from studio.codecs.speech import IGNORE_INDEX
 
 
@@ -28,35 +27,28 @@ class SpeechBatch(NamedTuple):
     target_lengths: torch.Tensor
 
 
-@dataclass
-class SpeechItem:
-    """One usable utterance: where its cached features are, and its labels per frame and as a sequence."""
-
-    name: str
-    features: Path
-    n_frames: int
-    frame_labels: np.ndarray
-    label_ids: np.ndarray
-
-
 class UtteranceDataset(Dataset):
-    """Utterances as (features [T, F], frame labels [T], label ids [S]) tensors, features read from the cache."""
+    """Some entries of a feature store as (features [T, F], frame labels [T], label ids [S]) tensors.
 
-    def __init__(self, items: Sequence[SpeechItem]) -> None:
-        self.items = list(items)
+    It holds the store's memory maps and one integer per utterance, so it costs the same resident
+    memory for a small corpus as for a large one; each item is read from the maps when asked for.
+    """
+
+    def __init__(self, store: FeatureStore, entries: Sequence[int]) -> None:
+        self.store = store
+        self.entries = np.asarray(entries, dtype=np.int64)
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.entries)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        item = self.items[index]
-        features = torch.from_numpy(np.load(item.features, allow_pickle=False))
-        return features, torch.from_numpy(item.frame_labels), torch.from_numpy(item.label_ids)
+        features, frame_labels, label_ids = self.store.item(int(self.entries[index]))
+        return torch.from_numpy(features), torch.from_numpy(frame_labels), torch.from_numpy(label_ids)
 
     @property
     def lengths(self) -> list[int]:
         """Frames per utterance."""
-        return [item.n_frames for item in self.items]
+        return self.store.lengths[self.entries].tolist()
 
 
 class BucketedBatches(Dataset):

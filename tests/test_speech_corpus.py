@@ -1,9 +1,8 @@
-"""Reading TIMIT-style folders and JSONL manifests, skipping bad utterances, speaker splits and the feature cache."""
+"""Reading TIMIT-style folders and JSONL manifests, skipping bad utterances, and speaker splits (the feature store: test_speech_store.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,14 +11,11 @@ import soundfile
 
 from datamodules.skipped import CorpusWarning
 from datamodules.speech_corpus import (
-    FeatureCache,
     Utterance,
     read_manifest,
     scan_timit,
     split_by_speaker,
 )
-from studio.codecs.speech import FeatureSettings, extract, read_audio
-from studio.codecs.speech import features as speech_features
 from studio.errors import StudioError
 
 
@@ -144,50 +140,3 @@ def test_split_falls_back_to_utterances_without_speakers() -> None:
     assert split_by_speaker(one_speaker, 0.5, seed=0) == (one_speaker, [])
     with pytest.raises(StudioError, match="val_fraction"):
         split_by_speaker(one_speaker, 1.0, seed=0)
-
-
-def test_feature_cache_second_call_reads_no_audio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    audio_path = tmp_path / "a.wav"
-    _wav(audio_path, seconds=0.5)
-    settings = FeatureSettings(kind="mfcc")
-    cache = FeatureCache(settings, tmp_path / "cache")
-    first = cache.get(audio_path)
-    np.testing.assert_array_equal(first, extract(*read_audio(audio_path), settings))
-    assert (cache.hits, cache.misses) == (0, 1) and cache.path_for(audio_path).is_file()
-
-    def no_audio(*args: object, **kwargs: object) -> None:
-        raise AssertionError("audio was read on a cache hit")
-
-    monkeypatch.setattr(speech_features, "read_audio", no_audio)
-    monkeypatch.setattr(soundfile, "read", no_audio)
-    fresh = FeatureCache(settings, tmp_path / "cache")  # a new epoch or worker: only the disk is shared
-    np.testing.assert_array_equal(fresh.get(audio_path), first)
-    assert (fresh.hits, fresh.misses) == (1, 0)
-    # Other settings are another key, so they do need the audio.
-    with pytest.raises(AssertionError, match="cache hit"):
-        FeatureCache(FeatureSettings(kind="logmel"), tmp_path / "cache").get(audio_path)
-
-
-def test_feature_cache_notices_a_changed_file_and_a_damaged_entry(tmp_path: Path) -> None:
-    audio_path = tmp_path / "a.wav"
-    _wav(audio_path, seconds=0.3, seed=1)
-    cache = FeatureCache(FeatureSettings(), tmp_path / "cache")
-    old_key = cache.key(audio_path)
-    old = cache.get(audio_path)
-    _wav(audio_path, seconds=0.4, seed=2)
-    os.utime(audio_path, ns=(1, 1))
-    assert cache.key(audio_path) != old_key
-    assert cache.get(audio_path).shape[0] > old.shape[0]
-    cache.path_for(audio_path).write_bytes(b"truncated")
-    assert cache.get(audio_path).shape[0] > old.shape[0] and cache.misses == 3
-
-
-def test_prefetch_in_threads_fills_the_cache(tmp_path: Path) -> None:
-    paths = [tmp_path / f"{i}.wav" for i in range(6)]
-    for i, path in enumerate(paths):
-        _wav(path, seconds=0.2, seed=i)
-    cache = FeatureCache(FeatureSettings(), tmp_path / "cache")
-    assert cache.prefetch(paths + paths[:2], workers=2) == 6
-    assert cache.prefetch(paths, workers=2) == 0
-    assert all(cache.path_for(p).is_file() for p in paths)
-    np.testing.assert_array_equal(cache.get(paths[3]), extract(*read_audio(paths[3]), FeatureSettings()))

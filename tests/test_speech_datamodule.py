@@ -140,11 +140,11 @@ def test_timit39_folding_maps_and_drops_labels_and_sa_sentences_are_left_out(tmp
     assert len(data.labels) == 40  # 39 classes + blank
     assert all(not u.audio.name.startswith("SA") for s in ("train", "val") for u in data.utterances(s))
     data.setup("fit")
-    item = data.dataset("train").items[0]
-    assert data.labels.decode(item.label_ids.tolist()) == ["sil", "b", "ih", "iy", "sil"]  # h# bcl merge; q dropped
+    _, frame_labels, label_ids = data.dataset("train")[0]
+    assert data.labels.decode(label_ids.tolist()) == ["sil", "b", "ih", "iy", "sil"]  # h# bcl merge; q dropped
     hop = data.settings.hop_length
     centre = lambda i: i * hop + data.settings.win_length / 2
-    for i, label in enumerate(item.frame_labels.tolist()):
+    for i, label in enumerate(frame_labels.tolist()):
         if 4800 <= centre(i) < 5600:
             assert label == IGNORE_INDEX  # the dropped `q`
         elif 3200 <= centre(i) < 4800:
