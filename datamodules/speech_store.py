@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from datamodules.progress_line import ProgressLine
-from datamodules.store_entry import StoreUnusable, prepared_entry
+from datamodules.store_entry import StoreUnusable, prepared_entry, read_meta
 from studio.codecs.speech import FeatureSettings, LabelSet, frame_labels
 from studio.codecs.speech import features as speech_features
 from studio.codecs.speech.corpus import Utterance
@@ -127,13 +127,7 @@ class FeatureStore:
 
 def open_store(folder: Path) -> FeatureStore:
     """Map a published store; StoreUnusable when it is of another format or damaged."""
-    try:
-        meta = json.loads((folder / META).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise StoreUnusable(f"damaged ({META}: {type(error).__name__})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        version = meta.get("format") if isinstance(meta, dict) else None
-        raise StoreUnusable(f"it has format {version}, this version reads format {FORMAT}")
+    meta = read_meta(folder, META, FORMAT)
     try:
         frames, labels, width = int(meta["frames"]), int(meta["labels"]), int(meta["num_features"])
         dtype, ids_dtype = np.dtype(meta["dtype"]), np.dtype(meta["label_dtype"])

@@ -8,12 +8,13 @@ place and rename that into place. A half-written entry is never at the published
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Optional, TypeVar
+from typing import Any, Optional, TypeVar
 
 from datamodules.file_lock import exclusive
 
@@ -22,6 +23,18 @@ Entry = TypeVar("Entry")
 
 class StoreUnusable(Exception):
     """A folder that is not a usable store of this format; the message says why ("damaged ..." or a format)."""
+
+
+def read_meta(folder: Path, name: str, version: int) -> dict[str, Any]:
+    """A published entry's metadata file `name`; StoreUnusable when it is missing, damaged or of another format."""
+    try:
+        meta = json.loads((folder / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise StoreUnusable(f"damaged ({name}: {type(error).__name__})") from None
+    if not isinstance(meta, dict) or meta.get("format") != version:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise StoreUnusable(f"it has format {found}, this version reads format {version}")
+    return meta
 
 
 def prepared_entry(

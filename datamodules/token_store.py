@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
 from datamodules.corpus_reader import BLOCK_BYTES, CorpusSource, read_pieces, source_digest
-from datamodules.file_lock import exclusive
 from datamodules.progress_line import ProgressLine
+from datamodules.store_entry import StoreUnusable, prepared_entry, read_meta
 from datamodules.token_encoding import BPE_PIECE, CharacterSet, bpe_sample, encode_pieces, store_dtype
 from studio.codecs.text import TextCodec
 from studio.errors import StudioError
@@ -54,10 +52,6 @@ class TokenStore:
         return self.ids[:point], self.ids[point:]
 
 
-class StoreUnusable(Exception):
-    """A folder that is not a usable store of this format; the message says why."""
-
-
 def split_point(tokens: int, val_fraction: float) -> int:
     """Where validation starts: the last `val_fraction` of the tokens (at least 2)."""
     return tokens - max(int(tokens * val_fraction), 2)
@@ -71,13 +65,7 @@ def store_key(digest: str, level: str, bpe_vocab_size: int, encoding: str) -> st
 
 def open_store(folder: Path) -> TokenStore:
     """Map a published store; StoreUnusable when it is of another format or damaged."""
-    try:
-        meta = json.loads((folder / META).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise StoreUnusable(f"damaged ({META}: {type(error).__name__})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        version = meta.get("format") if isinstance(meta, dict) else None
-        raise StoreUnusable(f"it has format {version}, this version reads format {FORMAT}")
+    meta = read_meta(folder, META, FORMAT)
     try:
         dtype = np.dtype(meta["dtype"])
         tokens = int(meta["tokens"])
@@ -104,57 +92,38 @@ def token_store(
     digest = source_digest(source, progress.advance)
     progress.close()
     folder = cache / "text" / store_key(digest, level, bpe_vocab_size, source.encoding)
-    if folder.exists():
-        try:
-            return open_store(folder)
-        except StoreUnusable as why:
-            notice = (
-                "rebuilding a damaged cache entry" if str(why).startswith("damaged") else "rebuilding the token store"
-            )
-            warnings.warn(f"{notice} {folder}: {why}", stacklevel=2)
-    with exclusive(folder.parent / f".{folder.name}.lock"):
-        try:  # another process may have prepared it while this one waited
-            return open_store(folder)
-        except StoreUnusable:
-            pass
-        for stale in folder.parent.glob(f".{folder.name}.*.tmp"):  # left by a killed preparation
-            shutil.rmtree(stale, ignore_errors=True)
-        _prepare(source, level, bpe_vocab_size, digest, folder, val_fraction, started)
-        return open_store(folder)
+
+    def prepare(tmp: Path) -> None:
+        _prepare(tmp, source, level, bpe_vocab_size, digest, val_fraction, started)
+
+    return prepared_entry(folder, open_store, prepare, "token store")
 
 
 def _prepare(
+    tmp: Path,
     source: CorpusSource,
     level: str,
     bpe_vocab_size: int,
     digest: str,
-    folder: Path,
     val_fraction: float,
     started: float,
 ) -> None:
-    """Build the store in a temporary folder beside `folder` and rename it into place."""
-    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        codec, characters = _vocabulary(source, level, bpe_vocab_size, digest, started)
-        dtype = store_dtype(codec.vocab_size)
-        _check_disk(tmp, characters * dtype.itemsize, source)
-        tokens = _write_ids(tmp / IDS, source, codec, dtype, digest, started)
-        meta = {
-            "format": FORMAT,
-            "dtype": dtype.name,
-            "tokens": tokens,
-            "val_fraction": val_fraction,
-            "split": split_point(tokens, val_fraction),
-            "codec": codec.to_dict(),
-            "source": {"name": source.name, "digest": digest, "encoding": source.encoding, "characters": characters},
-            "settings": {"level": level, "bpe_vocab_size": bpe_vocab_size},
-        }
-        (tmp / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        _publish(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    """Build the store's files in the temporary folder `tmp` (published by `prepared_entry`)."""
+    codec, characters = _vocabulary(source, level, bpe_vocab_size, digest, started)
+    dtype = store_dtype(codec.vocab_size)
+    _check_disk(tmp, characters * dtype.itemsize, source)
+    tokens = _write_ids(tmp / IDS, source, codec, dtype, digest, started)
+    meta = {
+        "format": FORMAT,
+        "dtype": dtype.name,
+        "tokens": tokens,
+        "val_fraction": val_fraction,
+        "split": split_point(tokens, val_fraction),
+        "codec": codec.to_dict(),
+        "source": {"name": source.name, "digest": digest, "encoding": source.encoding, "characters": characters},
+        "settings": {"level": level, "bpe_vocab_size": bpe_vocab_size},
+    }
+    (tmp / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
 
 def _vocabulary(
@@ -202,15 +171,3 @@ def _write_ids(path: Path, source: CorpusSource, codec: TextCodec, dtype: np.dty
         raise disk_error(f"the token store of {source.name}", error) from None
     progress.close()
     return tokens
-
-
-def _publish(tmp: Path, folder: Path) -> None:
-    """Rename the finished store into place, moving an unusable one aside first (a folder cannot replace another)."""
-    old: Optional[Path] = None
-    if folder.exists():
-        old = folder.with_name(f".{folder.name}.{os.getpid()}.old.tmp")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(folder, old)
-    os.replace(tmp, folder)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
