@@ -63,6 +63,7 @@ class MidiStore:
     skipped: list[Path] = field(default_factory=list)
     reasons: dict[Path, str] = field(default_factory=dict)  # why each skipped file is unusable
     encoded: int = 0  # files this call encoded (0 when the store was up to date)
+    _maps: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -70,7 +71,9 @@ class MidiStore:
     def piece(self, index: int) -> np.ndarray:
         """The ids of usable file `index` (a read-only view of its shard)."""
         shard, lo, hi = (int(v) for v in self.table[index])
-        return np.memmap(self.shards[shard], dtype=self.dtype, mode="r")[lo:hi]
+        if shard not in self._maps:
+            self._maps[shard] = np.memmap(self.shards[shard], dtype=self.dtype, mode="r")
+        return self._maps[shard][lo:hi]
 
     def joined(self, indices: Sequence[int], codec: MidiCodec) -> JoinedPieces:
         """The pieces of the files `indices`, in that order, as one BOS, ids, EOS, ... stream."""
