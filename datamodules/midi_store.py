@@ -36,6 +36,8 @@ from datamodules.midi_shards import ShardWriter, is_small, read_ids, read_offset
 from datamodules.midi_stream import JoinedPieces
 from datamodules.progress_line import ProgressLine
 from datamodules.skipped import warn_skipped
+from datamodules.store_entry import StoreUnusable
+from datamodules.store_entry import read_meta as read_entry_meta
 from datamodules.token_encoding import store_dtype
 from studio.codecs.midi import MidiCodec
 from studio.errors import StudioError
@@ -45,10 +47,6 @@ FORMAT = 1  # version of the layout above; a store of another version is rebuilt
 META = "meta.json"
 FOLDER = "midi"  # under the cache
 Stamp = tuple[int, int]  # size, modification time (ns)
-
-
-class StoreUnusable(Exception):
-    """A folder that is not a usable store of this format; the message says why."""
 
 
 @dataclass
@@ -109,15 +107,9 @@ def _stamps(paths: Sequence[Path]) -> dict[Path, Union[Stamp, str]]:
 
 def read_meta(folder: Path, codec: MidiCodec) -> dict[str, Any]:
     """A published store's meta.json, its shards checked; StoreUnusable when of another format or damaged."""
-    try:
-        meta = json.loads((folder / META).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StoreUnusable("missing") from None
-    except (OSError, ValueError) as error:
-        raise StoreUnusable(f"damaged ({META}: {type(error).__name__})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        version = meta.get("format") if isinstance(meta, dict) else None
-        raise StoreUnusable(f"it has format {version}, this version reads format {FORMAT}")
+    if not (folder / META).exists():
+        raise StoreUnusable("missing")  # not prepared yet, or its first preparation was interrupted
+    meta = read_entry_meta(folder, META, FORMAT)
     if meta.get("codec") != codec.events_dict():
         raise StoreUnusable("damaged (made with other codec settings)")
     try:
