@@ -9,6 +9,7 @@ import lightning as L
 import torch
 
 from studio.errors import StudioError
+from studio.training.log_steps import loggers_record
 
 
 class NonFiniteGuard(L.Callback):
@@ -16,7 +17,7 @@ class NonFiniteGuard(L.Callback):
 
     A skipped step leaves the weights untouched (every gradient is dropped, so the optimizer passes
     over every parameter), so the checkpoint written when stopping predates the divergence.
-    Logs `train/grad_norm` (before clipping) and `train/skipped_steps`.
+    Logs `train/grad_norm` (before clipping) and `train/skipped_steps` on the steps the loggers record.
     """
 
     def __init__(self, max_consecutive: int = 10) -> None:
@@ -33,7 +34,9 @@ class NonFiniteGuard(L.Callback):
             return
         norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach().float()) for g in grads]))
         finite = bool(torch.isfinite(norm))
-        pl_module.log("train/grad_norm", norm if finite else torch.tensor(float("nan")))
+        if loggers_record(trainer, step_done=False):
+            pl_module.log("train/grad_norm", norm if finite else torch.tensor(float("nan")))
+            pl_module.log("train/skipped_steps", float(self.skipped + (not finite)))
         if finite:
             self.consecutive = 0
         else:
@@ -41,7 +44,6 @@ class NonFiniteGuard(L.Callback):
                 parameter.grad = None
             self.skipped += 1
             self.consecutive += 1
-        pl_module.log("train/skipped_steps", float(self.skipped))
         if self.consecutive >= self.max_consecutive:
             self._stop(trainer)
 
