@@ -21,7 +21,7 @@ from datamodules import TextDataModule
 from studio.cli.fit import StudioCLI
 from studio.models import RecurrentLanguageModel
 
-STEPS, WARMUP, PAIRS = 130, 30, 5
+STEPS, WARMUP, PAIRS = 130, 30, 7
 MODEL = dict(
     embedding_dim=64,
     hidden_size=256,
