@@ -91,3 +91,25 @@ def test_sigkill_leaves_a_loadable_last_checkpoint(tmp_path: Path, small_corpus:
     process.communicate(timeout=30)
     checkpoint = torch.load(last, weights_only=True)
     assert checkpoint["global_step"] % 5 == 0 and checkpoint["global_step"] >= 5
+
+
+def test_last_checkpoint_holds_the_final_step_when_max_steps_ends_the_run(
+    tmp_path: Path, small_corpus: Path, studio_env: dict
+) -> None:
+    # Validation at step 3 writes last.ckpt; the run goes on to step 5 and stops there.
+    args = [
+        *TINY_TEXT_FIT,
+        "--data.init_args.path",
+        str(small_corpus),
+        "--trainer.logger",
+        "false",
+        "--run_name",
+        "ends",
+        "--trainer.max_steps",
+        "5",
+        "--trainer.val_check_interval",
+        "3",
+    ]
+    result = run_studio(args, tmp_path, studio_env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert torch.load(tmp_path / "checkpoints" / "ends" / "last.ckpt", weights_only=True)["global_step"] == 5

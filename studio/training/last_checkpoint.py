@@ -1,4 +1,6 @@
-"""Keeps `last.ckpt` fresh during long runs, and saves it when the run is stopped by SIGTERM or Ctrl-C.
+"""Keeps `last.ckpt` fresh during long runs, saves it when the run is stopped by SIGTERM or Ctrl-C, and
+at the end of a run, so `last.ckpt` holds the last step even when `max_steps` or `max_time` ends a run
+after the last validation (Lightning's own end-of-run save is skipped once any `last.ckpt` exists).
 
 A crash then costs at most one interval of training: `studio fit ... --ckpt_path last` resumes.
 """
@@ -48,6 +50,12 @@ class RefreshLastCheckpoint(L.Callback):
                 trainer._signal_connector.received_sigterm = True
 
             signal.signal(signal.SIGINT, graceful)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """The run ended as planned: `last.ckpt` gets the final step unless it has it already."""
+        saved_at = getattr(trainer.checkpoint_callback, "_last_global_step_saved", None)
+        if trainer.global_step > 0 and saved_at != trainer.global_step:
+            self._save(trainer)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Give Ctrl-C back."""
