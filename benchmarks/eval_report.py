@@ -11,9 +11,14 @@ mask: its next-event distribution is close to uniform over the valid events, so 
 generator that keeps the pieces well formed. Both go through `studio.evaluation`, as `studio evaluate` does.
 
 For every measure the trained model is "closer" when: its held-out NLL is lower; for a MIDI statistic,
-the mgeval overlap of its pieces with the held-out ones is larger; for a text statistic, its value is
-nearer the held-out text's own (slices of it measured as if generated). Bar (set before the first run):
-lower NLL on both, and closer on at least two thirds of the statistics of each kind.
+the mgeval overlap of its pieces with the held-out ones is larger (the held-out set's own spread is the
+yardstick); for the character 3-gram KL divergence from the held-out text, it is lower (0 is a perfect
+match); for every other text statistic, its value is nearer the held-out text's own (slices of it, as
+many and as long as the generated texts, measured as if generated). Samples are drawn at temperature
+1.0, the models' own distributions (--temperature changes it for both models). Bar (the issue's): lower NLL on both, and
+closer on every statistic. The default text samples (16 of 750 characters) take as much text as the
+held-out split holds in disjoint slices, so both sides of each text statistic are measured on equal
+amounts.
 
 Writes benchmarks/results/eval_report/ (report.html, evaluation.json, a picture per statistic) and
 benchmarks/results/eval_report.txt.
@@ -37,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from datamodules.midi import MidiDataModule  # noqa: E402
 from datamodules.text import TextDataModule  # noqa: E402
+from studio.codecs.text_statistics import DIVERGENCES  # noqa: E402
 from studio.evaluation.against import midi_against, text_against  # noqa: E402
 from studio.evaluation.likelihood import midi_likelihood, text_likelihood  # noqa: E402
 from studio.evaluation.report import statistic_plot, table, write_report  # noqa: E402
@@ -46,7 +52,6 @@ from studio.io import atomic_write_bytes  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 OUT = RESULTS / "eval_report"
-SHARE_NEEDED = 2 / 3
 
 
 def preset_data(kind: str) -> dict[str, Any]:
@@ -115,7 +120,9 @@ def midi_part(args: argparse.Namespace, rows: list[list[Any]], images: list[Path
     compared = {}
     sets = {}
     for name, gen in (("trained", model), ("baseline", baseline)):
-        compared[name], sets[name], real, _ = midi_against(gen, args.pieces, args.seconds, held_out, seed=args.seed)
+        compared[name], sets[name], real, _ = midi_against(
+            gen, args.pieces, args.seconds, held_out, seed=args.seed, temperature=args.temperature
+        )
     found["statistics"] = {}
     for stat in compared["trained"]:
         mine, base = compared["trained"][stat], compared["baseline"][stat]
@@ -150,12 +157,16 @@ def text_part(args: argparse.Namespace, rows: list[list[Any]], images: list[Path
         ]
     )
     found["nll_nats_per_token"] = nll
-    made, yardstick = text_against(model, args.texts, args.length, [held], seed=args.seed)
-    base, _ = text_against(baseline, args.texts, args.length, [held], seed=args.seed)
+    settings = dict(seed=args.seed, temperature=args.temperature)
+    made, yardstick = text_against(model, args.texts, args.length, [held], **settings)
+    base, _ = text_against(baseline, args.texts, args.length, [held], **settings)
     found["statistics"] = {}
     for stat, real in yardstick.items():
-        closer = abs(made[stat] - real) < abs(base[stat] - real)
-        rows.append(["text", f"{stat} (nearer the data)", made[stat], base[stat], real, closer])
+        if stat in DIVERGENCES:
+            closer, how = made[stat] < base[stat], "lower"
+        else:
+            closer, how = abs(made[stat] - real) < abs(base[stat] - real), "nearer the data"
+        rows.append(["text", f"{stat} ({how})", made[stat], base[stat], real, closer])
         found["statistics"][stat] = {"trained": made[stat], "baseline": base[stat], "held_out": real, "closer": closer}
     images.append(OUT / "text_statistics.png")
     text_plot(made, base, yardstick, images[-1])
@@ -191,9 +202,10 @@ def main() -> None:
     parser.add_argument("--text_steps", type=int, default=None, help="training steps here (default: the preset's)")
     parser.add_argument("--pieces", type=int, default=16, help="MIDI pieces generated per model")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds per generated piece")
-    parser.add_argument("--texts", type=int, default=8, help="texts generated per model")
-    parser.add_argument("--length", type=int, default=400, help="characters per generated text")
+    parser.add_argument("--texts", type=int, default=16, help="texts generated per model")
+    parser.add_argument("--length", type=int, default=750, help="characters per generated text")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of both models")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.png"):
@@ -206,7 +218,7 @@ def main() -> None:
         f"  MIDI: {results['midi']['model']}; {args.pieces} pieces of {args.seconds:g} s against "
         f"{results['midi']['held_out_files']} held-out chorales",
         f"  text: {results['text']['model']}; {args.texts} texts of {args.length} characters against "
-        f"{results['text']['held_out_characters']} held-out characters",
+        f"{results['text']['held_out_characters']} held-out characters; samples at temperature {args.temperature:g}",
         "",
         table(
             [[*row[:5], "closer" if row[5] else "NOT closer"] for row in rows],
@@ -218,15 +230,13 @@ def main() -> None:
     for kind in ("midi", "text"):
         nll = [row[5] for row in rows if row[0] == kind and "NLL" in row[1]]
         stats = [row[5] for row in rows if row[0] == kind and "NLL" not in row[1]]
-        share = sum(stats) / len(stats)
-        verdicts.append(all(nll) and share >= SHARE_NEEDED)
+        verdicts.append(all(nll) and all(stats))
         lines.append(
-            f"{kind}: NLL {'lower' if all(nll) else 'NOT lower'}, closer on {sum(stats)} of {len(stats)} "
-            f"statistics ({share:.0%}, bar {SHARE_NEEDED:.0%})"
+            f"{kind}: NLL {'lower' if all(nll) else 'NOT lower'}, closer on {sum(stats)} of {len(stats)} statistics"
         )
     results["met"] = all(verdicts)
     lines.append(
-        f"bar (lower held-out NLL, closer on >= 2/3 of the statistics, both kinds): {'MET' if all(verdicts) else 'NOT MET'}"
+        f"bar (lower held-out NLL, closer on every statistic, both kinds): {'MET' if all(verdicts) else 'NOT MET'}"
     )
     text = "\n".join(lines)
     print(text)

@@ -76,8 +76,11 @@ def test_midi_likelihood_per_event_and_second_and_generated_against_real(
 
 def test_bad_evaluate_requests_are_one_line(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     run = trained("text", tmp_path_factory)
+    real = tmp_path_factory.mktemp("real") / "real.txt"
+    real.write_text("Some real text to compare with, long enough for two samples of its length.\n" * 20)
     for args, needle in [
         ([], "nothing to measure"),
+        (["--samples", "2", "--against", str(real), "--length", "50", "--temperature", "0"], "temperature"),
         (["--samples", "4"], "--against"),
         (["--data", str(tmp_path / "nope*.txt")], "matches no file"),
     ]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.evaluation.against import reference_slices
+from studio.evaluation.against import reference_slices, text_against
 
 
 def test_reference_slices_are_disjoint_blocks_when_the_text_is_long_enough() -> None:
@@ -18,3 +18,27 @@ def test_reference_slices_are_disjoint_blocks_when_the_text_is_long_enough() -> 
 def test_reference_slices_of_a_short_text_may_overlap_but_keep_their_length() -> None:
     slices = reference_slices("abcdefghij" * 3, samples=5, length=10, seed=0)
     assert len(slices) == 5 and all(len(s) == 10 for s in slices)
+
+
+class _Echo:
+    """Stands in for a generator: its 'samples' are fixed texts, so only the comparison is tested."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+
+    def text(self, length: int, num_samples: int, seed: int, temperature: float) -> list[str]:
+        return self.texts[:num_samples]
+
+
+def test_the_yardstick_measures_the_whole_reference_but_known_words_only_across_halves(tmp_path) -> None:
+    # First half: short lines of one vocabulary; second half: long lines of another.
+    first = "\n".join(["ab cd ef"] * 100) + "\n"
+    second = "\n".join(["ghij klmn opqr stuv wxyz ghij klmn opqr stuv"] * 20) + "\n"  # as long as the first
+    path = tmp_path / "reference.txt"
+    path.write_text(first + second)
+    # 8 slices of 200 out of 9 blocks: most of either half is measured.
+    made, yardstick = text_against(_Echo(["ghij klmn\n"] * 8), 8, 200, [path], seed=0)  # type: ignore[arg-type]
+    # Lengths come from slices of both halves (slices of the first half alone would give 8).
+    assert 8 < yardstick["mean_line_length"] < 44
+    # Known words: slices of the first half hold none of the second half's words.
+    assert yardstick["known_word_share"] == 0.0 and made["known_word_share"] == 1.0

@@ -84,6 +84,18 @@ def test_alike_sets_overlap_more_than_different_ones() -> None:
         compare([1.0], reference)
 
 
+def test_the_reference_spread_is_the_yardstick_and_a_collapsed_set_shows_on_its_own_side() -> None:
+    rng = np.random.default_rng(1)
+    reference = list(rng.normal(5.0, 1.0, 40))
+    collapsed = list(5.0 + rng.normal(0.0, 1e-3, 40))  # every member at the data's typical value
+    spread_off = list(rng.normal(6.5, 1.0, 40))
+    at_mean, off = compare(collapsed, reference), compare(spread_off, reference)
+    # Seen from the reference, the collapsed set sits where the data is; the shifted one does not.
+    assert at_mean.overlap > off.overlap and at_mean.overlap > 0.6
+    # Its own members lie far closer to each other than to the reference: the generated side says so.
+    assert at_mean.generated_overlap < 0.2 < off.generated_overlap
+
+
 def test_text_statistics_on_known_text() -> None:
     reference = "the cat sat on the mat\nthe dog sat on the log\n"
     assert known_word_share(["the cat sat", "a zebra"], reference) == pytest.approx(3 / 5)

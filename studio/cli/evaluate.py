@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--against", action="append", default=[], help="real data the samples are compared with")
     parser.add_argument("--seconds", type=float, default=10.0, help="MIDI: length of each generated piece")
     parser.add_argument("--length", type=int, default=500, help="text: tokens per generated sample")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of --samples (> 0)")
     parser.add_argument("--beam_width", type=int, default=1, help="taggers: CTC prefix beam width (1: greedy)")
     parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same samples")
     parser.add_argument("--out_dir", default="samples", help="reports go under OUT_DIR/<run>/eval-<time>/")
@@ -111,13 +112,15 @@ def _evaluate(generator: Generator, args: argparse.Namespace, folder: Path) -> t
     if args.samples:
         if isinstance(codec, MidiCodec):
             reference = find_files(args.against, MIDI_SUFFIXES)
-            comparisons, made, real, skipped = midi_against(generator, args.samples, args.seconds, reference, args.seed)
+            comparisons, made, real, skipped = midi_against(
+                generator, args.samples, args.seconds, reference, args.seed, args.temperature
+            )
             result["generated_vs_real"] = {name: c.as_dict() for name, c in comparisons.items()}
             rows = [
-                [name, c.generated_mean, c.reference_mean, c.overlap, c.kl_divergence]
+                [name, c.generated_mean, c.reference_mean, c.overlap, c.kl_divergence, c.generated_overlap]
                 for name, c in comparisons.items()
             ]
-            parts.append(table(rows, ["statistic", "generated", "real", "overlap", "KL"]))
+            parts.append(table(rows, ["statistic", "generated", "real", "overlap", "KL", "overlap (generated side)"]))
             for name in comparisons:
                 images.append(folder / f"{name}.png")
                 statistic_plot(name, made[name], real[name], images[-1])
@@ -125,7 +128,12 @@ def _evaluate(generator: Generator, args: argparse.Namespace, folder: Path) -> t
                 parts.append(f"skipped {len(skipped)} reference file(s): " + ", ".join(n for n, _ in skipped[:10]))
         else:
             made_text, real_text = text_against(
-                generator, args.samples, args.length, find_files(args.against, TEXT_SUFFIXES), args.seed
+                generator,
+                args.samples,
+                args.length,
+                find_files(args.against, TEXT_SUFFIXES),
+                args.seed,
+                args.temperature,
             )
             result["generated_vs_real"] = {"generated": made_text, "reference": real_text}
             rows = [[name, made_text[name], real_text[name]] for name in made_text]

@@ -8,6 +8,11 @@ from collections import Counter
 from collections.abc import Sequence
 
 WORD = re.compile(r"[A-Za-z']+")
+# The statistics that measure a text against the reference; the rest describe a text on its own.
+AGAINST_REFERENCE = ("known_word_share", "char_3gram_kl")
+# Divergences from the reference: 0 is a perfect match, so lower is closer (a real text's own figure,
+# measured on a slice of it, is no target: it is inflated by the slice's sampling noise).
+DIVERGENCES = ("char_3gram_kl",)
 
 
 def words(text: str) -> list[str]:

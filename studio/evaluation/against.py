@@ -9,7 +9,7 @@ import numpy as np
 
 from studio.codecs.midi import load_midi
 from studio.codecs.midi.statistics import STATISTICS, piece_statistics
-from studio.codecs.text_statistics import text_statistics
+from studio.codecs.text_statistics import AGAINST_REFERENCE, text_statistics
 from studio.errors import StudioError
 from studio.evaluation.compare import Comparison, Value, compare
 from studio.generation import Generator
@@ -33,38 +33,54 @@ def reference_midi_statistics(paths: Sequence[Path]) -> tuple[MidiValues, list[t
 
 
 def midi_against(
-    generator: Generator, samples: int, seconds: float, reference: Sequence[Path], seed: int = 0
+    generator: Generator,
+    samples: int,
+    seconds: float,
+    reference: Sequence[Path],
+    seed: int = 0,
+    temperature: float = 1.0,
 ) -> tuple[dict[str, Comparison], MidiValues, MidiValues, list[tuple[str, str]]]:
-    """Generate `samples` pieces and compare each statistic with the reference pieces'."""
+    """Generate `samples` pieces (at `temperature`) and compare each statistic with the reference pieces'."""
     if samples < 2:
         raise StudioError(f"--samples {samples}: comparing sets needs at least 2 generated pieces")
     real, skipped = reference_midi_statistics(reference)
     if len(real["pitch_range"]) < 2:
         raise StudioError("--against needs at least 2 readable MIDI files to compare with")
     made: MidiValues = {name: [] for name in STATISTICS}
-    for piece in generator.midi(seconds=seconds, num_samples=samples, seed=seed):
+    for piece in generator.midi(seconds=seconds, num_samples=samples, seed=seed, temperature=temperature):
         for name, value in piece_statistics(piece.midi).items():
             made[name].append(value)
     return {name: compare(made[name], real[name]) for name in STATISTICS}, made, real, skipped
 
 
 def text_against(
-    generator: Generator, samples: int, length: int, reference: Sequence[Path], seed: int = 0
+    generator: Generator,
+    samples: int,
+    length: int,
+    reference: Sequence[Path],
+    seed: int = 0,
+    temperature: float = 1.0,
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """Statistics of `samples` generated texts against the reference text, and of the reference against itself.
+    """Statistics of `samples` generated texts (at `temperature`) against the reference text, and of the
+    reference against itself.
 
-    The reference's own figures (a slice of it as if it were generated) are the yardstick.
+    The reference's own figures (slices of it as many and as long as the generated texts, measured as
+    if generated) are the yardstick: distinct-n and mean line length depend on how much text is
+    measured and where it is cut, so both sides are measured on the same amounts.
     """
     text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in reference)
     if len(text) < 2 * length:
         raise StudioError(f"--against holds {len(text)} characters, too little for samples of {length}")
-    made = generator.text(length=length, num_samples=samples, seed=seed)
-    # The reference is split in two: slices of one half measured against the other half. The slices
-    # do not overlap where the half is long enough, since shared n-grams would lower distinct-n.
+    made = generator.text(length=length, num_samples=samples, seed=seed, temperature=temperature)
+    # Statistics of a text on its own (repetition, lengths) come from slices of the whole reference,
+    # disjoint where it is long enough, since shared n-grams would lower distinct-n. Statistics measured
+    # against the reference (known words, n-gram divergence) would flatter slices of the text they are
+    # measured against, so there the reference is split in two: slices of one half against the other.
     half = len(text) // 2
-    return text_statistics(made, text[half:]), text_statistics(
-        reference_slices(text[:half], samples, length, seed), text[half:]
-    )
+    yardstick = text_statistics(reference_slices(text, samples, length, seed), text[half:])
+    crossed = text_statistics(reference_slices(text[:half], samples, length, seed), text[half:])
+    yardstick.update({name: crossed[name] for name in AGAINST_REFERENCE})
+    return text_statistics(made, text[half:]), yardstick
 
 
 def reference_slices(text: str, samples: int, length: int, seed: int = 0) -> list[str]:
