@@ -26,7 +26,7 @@ class _Echo:
     def __init__(self, texts: list[str]) -> None:
         self.texts = texts
 
-    def text(self, length: int, num_samples: int, seed: int, temperature: float) -> list[str]:
+    def text(self, length: int, num_samples: int, seed: int, temperature: float, progress: object) -> list[str]:
         return self.texts[:num_samples]
 
 

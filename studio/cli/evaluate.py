@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.cli.common import OneLineParser, resolve_device
+from studio.cli.progress import progress_line
 from studio.codecs.midi import MidiCodec
 from studio.codecs.speech import SpeechCodec
 from studio.codecs.text import TextCodec
@@ -94,10 +95,12 @@ def _evaluate(generator: Generator, args: argparse.Namespace, folder: Path) -> t
         return _evaluate_tagger(generator, args, folder)
     if args.data:
         if isinstance(codec, MidiCodec):
-            found = midi_likelihood(model, codec, find_files(args.data, MIDI_SUFFIXES))
+            with progress_line("bytes") as bar:
+                found = midi_likelihood(model, codec, find_files(args.data, MIDI_SUFFIXES), bar)
         else:
             assert isinstance(codec, TextCodec)
-            found = text_likelihood(model, codec, find_files(args.data, TEXT_SUFFIXES))
+            with progress_line("bytes") as bar:
+                found = text_likelihood(model, codec, find_files(args.data, TEXT_SUFFIXES), bar)
         if not found.files:
             raise StudioError(
                 f"--data: none of the files could be scored ({found.skipped[0][1] if found.skipped else 'none'})"
@@ -112,9 +115,10 @@ def _evaluate(generator: Generator, args: argparse.Namespace, folder: Path) -> t
     if args.samples:
         if isinstance(codec, MidiCodec):
             reference = find_files(args.against, MIDI_SUFFIXES)
-            comparisons, made, real, skipped = midi_against(
-                generator, args.samples, args.seconds, reference, args.seed, args.temperature
-            )
+            with progress_line("events") as bar:
+                comparisons, made, real, skipped = midi_against(
+                    generator, args.samples, args.seconds, reference, args.seed, args.temperature, bar
+                )
             result["generated_vs_real"] = {name: c.as_dict() for name, c in comparisons.items()}
             rows = [
                 [name, c.generated_mean, c.reference_mean, c.overlap, c.kl_divergence, c.generated_overlap]
@@ -127,14 +131,16 @@ def _evaluate(generator: Generator, args: argparse.Namespace, folder: Path) -> t
             if skipped:
                 parts.append(f"skipped {len(skipped)} reference file(s): " + ", ".join(n for n, _ in skipped[:10]))
         else:
-            made_text, real_text = text_against(
-                generator,
-                args.samples,
-                args.length,
-                find_files(args.against, TEXT_SUFFIXES),
-                args.seed,
-                args.temperature,
-            )
+            with progress_line("tokens") as bar:
+                made_text, real_text = text_against(
+                    generator,
+                    args.samples,
+                    args.length,
+                    find_files(args.against, TEXT_SUFFIXES),
+                    args.seed,
+                    args.temperature,
+                    bar,
+                )
             result["generated_vs_real"] = {"generated": made_text, "reference": real_text}
             rows = [[name, made_text[name], real_text[name]] for name in made_text]
             parts.append(table(rows, ["statistic", "generated", "real text"]))
@@ -147,7 +153,8 @@ def _evaluate_tagger(
     codec = generator.loaded.codec
     names = list(codec.labels.labels)
     data = read_labelled(args.data)
-    found = tag_corpus(generator, data.utterances, args.beam_width)
+    with progress_line("recordings") as bar:
+        found = tag_corpus(generator, data.utterances, args.beam_width, bar)
     skipped = data.skipped + found.skipped
     score = found.score
     if not score.utterances:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 
@@ -44,3 +46,13 @@ class ProgressBar:
         if self.shown:
             self.stream.write("\n")
             self.stream.flush()
+
+
+@contextmanager
+def progress_line(unit: str) -> Iterator[ProgressBar]:
+    """A progress bar for the work inside the block, its line ended however the block ends."""
+    bar = ProgressBar(unit)
+    try:
+        yield bar
+    finally:
+        bar.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from studio.codecs.text_statistics import AGAINST_REFERENCE, text_statistics
 from studio.errors import StudioError
 from studio.evaluation.compare import Comparison, Value, compare
 from studio.generation import Generator
+from studio.generation.decoding import Progress
 
 MidiValues = dict[str, list[Value]]
 
@@ -39,6 +41,7 @@ def midi_against(
     reference: Sequence[Path],
     seed: int = 0,
     temperature: float = 1.0,
+    progress: Optional[Progress] = None,
 ) -> tuple[dict[str, Comparison], MidiValues, MidiValues, list[tuple[str, str]]]:
     """Generate `samples` pieces (at `temperature`) and compare each statistic with the reference pieces'."""
     if samples < 2:
@@ -47,7 +50,9 @@ def midi_against(
     if len(real["pitch_range"]) < 2:
         raise StudioError("--against needs at least 2 readable MIDI files to compare with")
     made: MidiValues = {name: [] for name in STATISTICS}
-    for piece in generator.midi(seconds=seconds, num_samples=samples, seed=seed, temperature=temperature):
+    for piece in generator.midi(
+        seconds=seconds, num_samples=samples, seed=seed, temperature=temperature, progress=progress
+    ):
         for name, value in piece_statistics(piece.midi).items():
             made[name].append(value)
     return {name: compare(made[name], real[name]) for name in STATISTICS}, made, real, skipped
@@ -60,6 +65,7 @@ def text_against(
     reference: Sequence[Path],
     seed: int = 0,
     temperature: float = 1.0,
+    progress: Optional[Progress] = None,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Statistics of `samples` generated texts (at `temperature`) against the reference text, and of the
     reference against itself.
@@ -71,7 +77,7 @@ def text_against(
     text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in reference)
     if len(text) < 2 * length:
         raise StudioError(f"--against holds {len(text)} characters, too little for samples of {length}")
-    made = generator.text(length=length, num_samples=samples, seed=seed, temperature=temperature)
+    made = generator.text(length=length, num_samples=samples, seed=seed, temperature=temperature, progress=progress)
     # Statistics of a text on its own (repetition, lengths) come from slices of the whole reference,
     # disjoint where it is long enough, since shared n-grams would lower distinct-n. Statistics measured
     # against the reference (known words, n-gram divergence) would flatter slices of the text they are

@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import glob
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from studio.codecs.midi import MidiCodec
 from studio.codecs.text import TextCodec
+from studio.codecs.text_pieces import pieces
 from studio.errors import StudioError
-from studio.generation.decoding import evaluating
+from studio.generation.decoding import Progress, evaluating
 
 TEXT_SUFFIXES = (".txt", ".text", ".md", ".rst")
 MIDI_SUFFIXES = (".mid", ".midi")
 # Tokens per forward pass: long files are read in pieces of this length with the state carried across.
 CHUNK = 2048
+# Text files are read this many characters at a time and encoded in pieces of about as many, so a
+# file of any size is scored in bounded memory.
+TEXT_PIECE = 1 << 20
 
 
 @dataclass
@@ -69,49 +75,109 @@ def find_files(patterns: Sequence[str], suffixes: Sequence[str]) -> list[Path]:
 
 
 @torch.no_grad()
-def sequence_nll(model: nn.Module, ids: Sequence[int]) -> float:
-    """Summed negative log-likelihood (nats) of ids[1:] given what precedes them, in chunks with carried state."""
+def stream_nll(model: nn.Module, id_pieces: Iterable[Sequence[int]]) -> tuple[float, int]:
+    """Summed negative log-likelihood (nats) of a stream given in pieces, and the tokens it scored.
+
+    Every token after the first is scored given all before it: the state and the last token are
+    carried from piece to piece and from chunk to chunk.
+    """
     device = next(model.parameters()).device
-    tokens = torch.tensor(list(ids), dtype=torch.long, device=device)
-    total, state = 0.0, None
+    total, scored, state = 0.0, 0, None
+    last: Optional[torch.Tensor] = None
     with evaluating(model):
-        for start in range(0, len(tokens) - 1, CHUNK):
-            inputs = tokens[start : start + CHUNK][None]
-            targets = tokens[start + 1 : start + 1 + CHUNK][None]
-            inputs = inputs[:, : targets.shape[1]]
-            logits, state = model(inputs, state)
-            total += float(F.cross_entropy(logits[0].float(), targets[0], reduction="sum"))
-    return total
+        for ids in id_pieces:
+            tokens = torch.as_tensor(np.asarray(ids, dtype=np.int64), device=device)
+            if last is not None:
+                tokens = torch.cat([last, tokens])
+            for start in range(0, len(tokens) - 1, CHUNK):
+                targets = tokens[start + 1 : start + 1 + CHUNK][None]
+                inputs = tokens[start : start + targets.shape[1]][None]
+                logits, state = model(inputs, state)
+                total += float(F.cross_entropy(logits[0].float(), targets[0], reduction="sum"))
+                scored += targets.shape[1]
+            if len(tokens):
+                last = tokens[-1:]
+    return total, scored
 
 
-def text_likelihood(model: nn.Module, codec: TextCodec, paths: Sequence[Path]) -> Likelihood:
-    """NLL of each text file read as one stream; unreadable files and files too short are skipped."""
-    result = Likelihood()
+def sequence_nll(model: nn.Module, ids: Sequence[int]) -> float:
+    """Summed negative log-likelihood (nats) of ids[1:] given what precedes them."""
+    return stream_nll(model, [ids])[0]
+
+
+def _sizes(paths: Sequence[Path]) -> list[int]:
+    sizes = []
     for path in paths:
         try:
-            # One file is one stream; evaluation files are read whole (training data goes through the store).
-            ids = codec.encode(path.read_text(encoding="utf-8"))
+            sizes.append(path.stat().st_size)
+        except OSError:
+            sizes.append(0)
+    return sizes
+
+
+class _Bytes:
+    """Bytes read of all the files, reported to `progress(fraction, bytes read)`."""
+
+    def __init__(self, paths: Sequence[Path], progress: Optional[Progress]) -> None:
+        self.total = max(1, sum(_sizes(paths)))
+        self.done = 0
+        self.progress = progress
+
+    def advance(self, read: int) -> None:
+        self.done += read
+        if self.progress is not None:
+            self.progress(min(1.0, self.done / self.total), self.done)
+
+
+def _text_blocks(path: Path, read: _Bytes) -> Iterator[str]:
+    """The file's text (line endings made `\\n`, as `read_text` does) a block at a time."""
+    with open(path, encoding="utf-8") as handle:
+        while block := handle.read(TEXT_PIECE):
+            read.advance(len(block.encode("utf-8")))
+            yield block
+
+
+def text_likelihood(
+    model: nn.Module, codec: TextCodec, paths: Sequence[Path], progress: Optional[Progress] = None
+) -> Likelihood:
+    """NLL of each text file read as one stream; unreadable files and files too short are skipped.
+
+    A file is read, encoded and scored a piece at a time (cut where encoding apart equals encoding
+    whole), so memory does not grow with its size. `progress(fraction, bytes read)` follows it.
+    """
+    result = Likelihood()
+    read = _Bytes(paths, progress)
+    for path in paths:
+        try:
+            nats, scored = stream_nll(
+                model, (codec.encode(piece) for piece in pieces(_text_blocks(path, read), TEXT_PIECE))
+            )
         except (OSError, UnicodeDecodeError) as error:
             result.skipped.append((str(path), type(error).__name__))
             continue
-        if len(ids) < 2:
+        if scored < 1:
             result.skipped.append((str(path), "fewer than two tokens"))
             continue
-        result.nats += sequence_nll(model, ids)
-        result.tokens += len(ids) - 1
+        result.nats += nats
+        result.tokens += scored
         result.files.append(str(path))
     return result
 
 
-def midi_likelihood(model: nn.Module, codec: MidiCodec, paths: Sequence[Path]) -> Likelihood:
+def midi_likelihood(
+    model: nn.Module, codec: MidiCodec, paths: Sequence[Path], progress: Optional[Progress] = None
+) -> Likelihood:
     """NLL of each MIDI file's events after BOS, its EOS included; per event and per second of music."""
     result = Likelihood()
-    for path in paths:
+    read = _Bytes(paths, progress)
+    for path, size in zip(paths, _sizes(paths)):
         try:
             ids = codec.encode_file(path, add_bos_eos=True)
         except StudioError as error:
             result.skipped.append((str(path), str(error).split(":")[-1].strip()[:80] or "unreadable"))
             continue
+        finally:
+            read.advance(size)
         if len(ids) < 3:
             result.skipped.append((str(path), "no notes"))
             continue

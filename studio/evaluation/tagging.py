@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from studio.codecs.speech.ctc import collapse
 from studio.errors import StudioError
 from studio.evaluation.label_errors import LabelScore
 from studio.generation import Generator
+from studio.generation.decoding import Progress
 from studio.generation.tagging import Span
 
 
@@ -82,14 +84,21 @@ def _known(codec: SpeechCodec, label: str) -> bool:
     return True
 
 
-def tag_corpus(generator: Generator, utterances: Sequence[Utterance], beam_width: int = 1) -> TaggingResult:
-    """Tag every utterance and score it; unreadable audio and unknown labels are skipped and named."""
+def tag_corpus(
+    generator: Generator, utterances: Sequence[Utterance], beam_width: int = 1, progress: Optional[Progress] = None
+) -> TaggingResult:
+    """Tag every utterance and score it; unreadable audio and unknown labels are skipped and named.
+
+    `progress(fraction, recordings done)` is called after each recording.
+    """
     codec = generator.loaded.codec
     assert isinstance(codec, SpeechCodec)
     framewise = generator.loaded.model.hparams["loss"] == "framewise"
     with_frames = framewise and all(u.segments is not None for u in utterances)
     result = TaggingResult(LabelScore(codec.num_labels, "frames" if with_frames else "labels"))
-    for utterance in utterances:
+    for done, utterance in enumerate(utterances, 1):
+        if progress is not None and done > 1:
+            progress((done - 1) / len(utterances), done - 1)
         try:
             reference = _reference(utterance, codec)
             samples, sr = read_audio(utterance.audio)
@@ -106,4 +115,6 @@ def tag_corpus(generator: Generator, utterances: Sequence[Utterance], beam_width
             result.score.add(reference, hypothesis, truth, frames_of(spans, n_frames, codec))
         else:
             result.score.add(reference, hypothesis)
+    if progress is not None:
+        progress(1.0, len(utterances))
     return result
