@@ -2,7 +2,7 @@
 "use strict";
 
 const TOKEN = new URLSearchParams(location.search).get("token");
-const state = { runs: [], run: null, timer: null, controller: null, recorder: null, tickets: {} };
+const state = { runs: [], run: null, timer: null, controller: null, recorder: null, tickets: {}, historyTimer: null, historyShown: null };
 const $ = (id) => document.getElementById(id);
 
 function withToken(url) {
@@ -384,13 +384,20 @@ async function refreshMetrics() {
   }
 }
 
+// While the history tab is open it is looked at again every few seconds: a generation stopped from
+// the page is saved by the server a moment after the page stops waiting for it.
 async function loadHistory() {
+  clearTimeout(state.historyTimer);
   if (!state.run) return;
   const list = $("history");
   const stale = ticket("history");
   try {
     const { generations } = await (await api(`/api/runs/${encodeURIComponent(state.run.name)}/history`)).json();
     if (stale()) return;
+    if (!$("tab-history").hidden) state.historyTimer = setTimeout(loadHistory, 3000);
+    const seen = JSON.stringify([state.run.name, generations.map((g) => [g.time, g.interrupted])]);
+    if (seen === state.historyShown) return;  // unchanged: the buttons stay under the pointer
+    state.historyShown = seen;
     list.replaceChildren();
     for (const generation of generations) {
       const s = generation.settings || {};
