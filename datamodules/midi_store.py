@@ -38,8 +38,8 @@ from datamodules.progress_line import ProgressLine
 from datamodules.skipped import warn_skipped
 from datamodules.store_entry import StoreUnusable
 from datamodules.store_entry import read_meta as read_entry_meta
-from datamodules.token_encoding import store_dtype
 from studio.codecs.midi import MidiCodec
+from studio.codecs.text_encoding import store_dtype
 from studio.errors import StudioError
 from studio.io import atomic_write_bytes
 

@@ -26,8 +26,8 @@ import numpy as np
 from datamodules.corpus_reader import BLOCK_BYTES, CorpusSource, read_pieces, source_digest
 from datamodules.progress_line import ProgressLine
 from datamodules.store_entry import StoreUnusable, prepared_entry, read_meta
-from datamodules.token_encoding import BPE_PIECE, CharacterSet, bpe_sample, encode_pieces, store_dtype
 from studio.codecs.text import TextCodec
+from studio.codecs.text_encoding import BPE_PIECE, CharacterSet, bpe_sample, encode_pieces, store_dtype
 from studio.errors import StudioError
 from studio.io import disk_error
 

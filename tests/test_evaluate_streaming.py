@@ -39,6 +39,7 @@ def test_a_text_file_read_in_pieces_scores_as_read_whole(
     model = _model(codec.vocab_size)
     ids = codec.encode(path.read_text(encoding="utf-8"))
     monkeypatch.setattr(likelihood, "TEXT_PIECE", 97)  # many pieces, cut at safe points
+    monkeypatch.setattr(likelihood, "BPE_PIECE", 97)
     seen: list[tuple[float, int]] = []
     found = likelihood.text_likelihood(model, codec, [path], lambda fraction, done: seen.append((fraction, done)))
     assert found.tokens == len(ids) - 1

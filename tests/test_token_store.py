@@ -17,8 +17,8 @@ import pytest
 import torch
 
 import datamodules.corpus_reader as corpus_reader
-import datamodules.token_encoding as token_encoding
 import datamodules.token_store as token_store_module
+import studio.codecs.text_encoding as token_encoding
 from datamodules import TextDataModule
 from datamodules.corpora import EMBEDDED
 from datamodules.corpus_reader import CorpusSource

@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -16,6 +16,7 @@ from torch import nn
 
 from studio.codecs.midi import MidiCodec
 from studio.codecs.text import TextCodec
+from studio.codecs.text_encoding import BPE_PIECE, PieceEncoder
 from studio.codecs.text_pieces import pieces
 from studio.errors import StudioError
 from studio.generation.decoding import Progress, evaluating
@@ -24,8 +25,8 @@ TEXT_SUFFIXES = (".txt", ".text", ".md", ".rst")
 MIDI_SUFFIXES = (".mid", ".midi")
 # Tokens per forward pass: long files are read in pieces of this length with the state carried across.
 CHUNK = 2048
-# Text files are read this many characters at a time and encoded in pieces of about as many, so a
-# file of any size is scored in bounded memory.
+# Text files are read this many characters at a time and encoded in pieces of about as many (BPE in
+# the smaller pieces it needs), so a file of any size is scored in bounded memory.
 TEXT_PIECE = 1 << 20
 
 
@@ -75,7 +76,7 @@ def find_files(patterns: Sequence[str], suffixes: Sequence[str]) -> list[Path]:
 
 
 @torch.no_grad()
-def stream_nll(model: nn.Module, id_pieces: Iterable[Sequence[int]]) -> tuple[float, int]:
+def stream_nll(model: nn.Module, id_pieces: Iterable[Union[Sequence[int], np.ndarray]]) -> tuple[float, int]:
     """Summed negative log-likelihood (nats) of a stream given in pieces, and the tokens it scored.
 
     Every token after the first is scored given all before it: the state and the last token are
@@ -147,11 +148,11 @@ def text_likelihood(
     """
     result = Likelihood()
     read = _Bytes(paths, progress)
+    encode = PieceEncoder(codec, np.dtype(np.int64))
+    size = TEXT_PIECE if codec.level == "char" else BPE_PIECE
     for path in paths:
         try:
-            nats, scored = stream_nll(
-                model, (codec.encode(piece) for piece in pieces(_text_blocks(path, read), TEXT_PIECE))
-            )
+            nats, scored = stream_nll(model, encode(pieces(_text_blocks(path, read), size)))
         except (OSError, UnicodeDecodeError) as error:
             result.skipped.append((str(path), type(error).__name__))
             continue

@@ -80,21 +80,32 @@ class CharEncoder:
         return np.concatenate(parts)
 
 
+class PieceEncoder:
+    """Ids of a stream of pieces, built once for a codec (its lookup table serves every stream after)."""
+
+    def __init__(self, codec: TextCodec, dtype: np.dtype) -> None:
+        self.codec, self.dtype = codec, dtype
+        self.chars = CharEncoder(codec, dtype) if codec.level == "char" else None
+
+    def __call__(self, pieces: Iterable[str]) -> Iterator[np.ndarray]:
+        """Ids of each piece (char level) or of each batch of pieces (BPE), in order."""
+        if self.chars is not None:
+            for piece in pieces:
+                yield self.chars(piece)
+            return
+        batch: list[str] = []
+        for piece in pieces:
+            batch.append(piece)
+            if len(batch) == BPE_BATCH:
+                yield _bpe_ids(self.codec, batch, self.dtype)
+                batch = []
+        if batch:
+            yield _bpe_ids(self.codec, batch, self.dtype)
+
+
 def encode_pieces(codec: TextCodec, pieces: Iterable[str], dtype: np.dtype) -> Iterator[np.ndarray]:
     """Ids of each piece (char level) or of each batch of pieces (BPE), in order."""
-    if codec.level == "char":
-        encode = CharEncoder(codec, dtype)
-        for piece in pieces:
-            yield encode(piece)
-        return
-    batch: list[str] = []
-    for piece in pieces:
-        batch.append(piece)
-        if len(batch) == BPE_BATCH:
-            yield _bpe_ids(codec, batch, dtype)
-            batch = []
-    if batch:
-        yield _bpe_ids(codec, batch, dtype)
+    return PieceEncoder(codec, dtype)(pieces)
 
 
 def _bpe_ids(codec: TextCodec, batch: list[str], dtype: np.dtype) -> np.ndarray:
