@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.evaluation.against import reference_slices, text_against
+from studio.evaluation.against import reference_slices, reference_text, text_against
 
 
 def test_reference_slices_are_disjoint_blocks_when_the_text_is_long_enough() -> None:
@@ -42,3 +42,12 @@ def test_the_yardstick_measures_the_whole_reference_but_known_words_only_across_
     assert 8 < yardstick["mean_line_length"] < 44
     # Known words: slices of the first half hold none of the second half's words.
     assert yardstick["known_word_share"] == 0.0 and made["known_word_share"] == 1.0
+
+
+def test_the_reference_text_is_read_up_to_a_limit(tmp_path) -> None:
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("a" * 50)
+    second.write_text("b" * 50)
+    assert reference_text([first, second], limit=1000) == "a" * 50 + "\n" + "b" * 50
+    assert reference_text([first, second], limit=60) == "a" * 50 + "\n" + "b" * 9
+    assert reference_text([first, second], limit=20) == "a" * 20

@@ -17,6 +17,9 @@ from studio.generation import Generator
 from studio.generation.decoding import Progress
 
 MidiValues = dict[str, list[Value]]
+# Text statistics read at most this much of the reference: plenty for n-gram and word statistics, and
+# the words and n-grams of a larger corpus would not fit in memory as Python objects.
+REFERENCE_CHARACTERS = 8_000_000
 
 
 def reference_midi_statistics(paths: Sequence[Path]) -> tuple[MidiValues, list[tuple[str, str]]]:
@@ -74,7 +77,7 @@ def text_against(
     if generated) are the yardstick: distinct-n and mean line length depend on how much text is
     measured and where it is cut, so both sides are measured on the same amounts.
     """
-    text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in reference)
+    text = reference_text(reference)
     if len(text) < 2 * length:
         raise StudioError(f"--against holds {len(text)} characters, too little for samples of {length}")
     made = generator.text(length=length, num_samples=samples, seed=seed, temperature=temperature, progress=progress)
@@ -87,6 +90,19 @@ def text_against(
     crossed = text_statistics(reference_slices(text[:half], samples, length, seed), text[half:])
     yardstick.update({name: crossed[name] for name in AGAINST_REFERENCE})
     return text_statistics(made, text[half:]), yardstick
+
+
+def reference_text(paths: Sequence[Path], limit: int = REFERENCE_CHARACTERS) -> str:
+    """The reference files joined by line breaks, up to `limit` characters (memory stays bounded)."""
+    parts: list[str] = []
+    left = limit
+    for path in paths:
+        if left <= 0:
+            break
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            parts.append(handle.read(left))
+        left -= len(parts[-1]) + 1
+    return "\n".join(parts)[:limit]
 
 
 def reference_slices(text: str, samples: int, length: int, seed: int = 0) -> list[str]:
