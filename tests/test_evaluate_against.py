@@ -1,8 +1,10 @@
-"""The real-text yardstick of generated-against-real text: slices of the reference that do not overlap."""
+"""The real data that generated samples are compared with: slices of a text, a bounded choice of pieces."""
 
 from __future__ import annotations
 
-from studio.evaluation.against import reference_slices, reference_text, text_against
+from pathlib import Path
+
+from studio.evaluation.against import reference_midi_statistics, reference_slices, reference_text, text_against
 
 
 def test_reference_slices_are_disjoint_blocks_when_the_text_is_long_enough() -> None:
@@ -51,3 +53,12 @@ def test_the_reference_text_is_read_up_to_a_limit(tmp_path) -> None:
     assert reference_text([first, second], limit=1000) == "a" * 50 + "\n" + "b" * 50
     assert reference_text([first, second], limit=60) == "a" * 50 + "\n" + "b" * 9
     assert reference_text([first, second], limit=20) == "a" * 20
+
+
+def test_a_large_midi_collection_is_compared_through_a_seeded_choice(tmp_path) -> None:
+    paths = [tmp_path / f"missing{i}.mid" for i in range(50)]
+    _, skipped = reference_midi_statistics(paths, seed=1, limit=7)  # unreadable files: each is skipped and named
+    chosen = [name for name, _ in skipped]
+    assert len(chosen) == 7 and chosen == sorted(chosen, key=lambda n: int(Path(n).stem[7:]))
+    assert chosen == [name for name, _ in reference_midi_statistics(paths, seed=1, limit=7)[1]]
+    assert chosen != [name for name, _ in reference_midi_statistics(paths, seed=2, limit=7)[1]]

@@ -20,10 +20,19 @@ MidiValues = dict[str, list[Value]]
 # Text statistics read at most this much of the reference: plenty for n-gram and word statistics, and
 # the words and n-grams of a larger corpus would not fit in memory as Python objects.
 REFERENCE_CHARACTERS = 8_000_000
+# MIDI statistics compare with at most this many reference pieces, chosen evenly at random from a larger
+# collection: the distances between every pair grow with the square of the count.
+REFERENCE_PIECES = 1000
 
 
-def reference_midi_statistics(paths: Sequence[Path]) -> tuple[MidiValues, list[tuple[str, str]]]:
-    """Every statistic of every readable reference piece, and the files skipped with the reason."""
+def reference_midi_statistics(
+    paths: Sequence[Path], seed: int = 0, limit: int = REFERENCE_PIECES
+) -> tuple[MidiValues, list[tuple[str, str]]]:
+    """Every statistic of every readable reference piece (a seeded choice of `limit` of a larger
+    collection), and the files skipped with the reason."""
+    if len(paths) > limit:
+        chosen = np.random.default_rng(seed).choice(len(paths), size=limit, replace=False)
+        paths = [paths[i] for i in sorted(chosen)]
     values: MidiValues = {name: [] for name in STATISTICS}
     skipped = []
     for path in paths:
@@ -49,7 +58,7 @@ def midi_against(
     """Generate `samples` pieces (at `temperature`) and compare each statistic with the reference pieces'."""
     if samples < 2:
         raise StudioError(f"--samples {samples}: comparing sets needs at least 2 generated pieces")
-    real, skipped = reference_midi_statistics(reference)
+    real, skipped = reference_midi_statistics(reference, seed)
     if len(real["pitch_range"]) < 2:
         raise StudioError("--against needs at least 2 readable MIDI files to compare with")
     made: MidiValues = {name: [] for name in STATISTICS}

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
+from scipy.spatial.distance import cdist, pdist
 from scipy.stats import gaussian_kde
 
 Value = Union[float, np.ndarray]
@@ -50,16 +51,13 @@ def _vectors(values: Sequence[Value]) -> np.ndarray:
 
 
 def intra_set_distances(values: Sequence[Value]) -> np.ndarray:
-    """Euclidean distances between every pair of members of one set."""
-    x = _vectors(values)
-    i, j = np.triu_indices(len(x), k=1)
-    return np.linalg.norm(x[i] - x[j], axis=1)
+    """Euclidean distances between every pair of members of one set (pair (0, 1), (0, 2), ... (1, 2), ...)."""
+    return pdist(_vectors(values))
 
 
 def inter_set_distances(first: Sequence[Value], second: Sequence[Value]) -> np.ndarray:
     """Euclidean distances between every member of one set and every member of the other."""
-    a, b = _vectors(first), _vectors(second)
-    return np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2).reshape(-1)
+    return cdist(_vectors(first), _vectors(second)).reshape(-1)
 
 
 def _density(samples: np.ndarray, grid: np.ndarray) -> np.ndarray:
