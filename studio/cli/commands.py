@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
 from collections.abc import Callable
@@ -39,6 +40,19 @@ QUIET_WARNINGS = (
     r".*isinstance\(treespec, LeafSpec\).*",
     r"Checkpoint directory .* exists and is not empty.*",  # the run's config.yaml is written there first
 )
+# Lines Lightning logs on every run that say nothing about it: the tip that advertises its cloud logger
+# (Studio's runs log to W&B and metrics.csv).
+QUIET_LOG_LINES = ("try installing [litlogger]",)
+LIGHTNING_INFO_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+
+
+class QuietLines(logging.Filter):
+    """Drops log records whose message holds one of QUIET_LOG_LINES."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every other record."""
+        message = record.getMessage()
+        return not any(line in message for line in QUIET_LOG_LINES)
 
 
 def run_fit(argv: list[str], from_console: bool) -> None:
@@ -106,6 +120,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     for pattern in QUIET_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
+    for name in LIGHTNING_INFO_LOGGERS:
+        if not any(isinstance(f, QuietLines) for f in logging.getLogger(name).filters):
+            logging.getLogger(name).addFilter(QuietLines())
     try:
         if not argv or argv[0] in ("-h", "--help"):
             print(usage())
