@@ -16,7 +16,7 @@ from torch import nn
 
 from studio.codecs.midi import MidiCodec
 from studio.codecs.text import TextCodec
-from studio.codecs.text_encoding import BPE_PIECE, PieceEncoder
+from studio.codecs.text_encoding import PieceEncoder
 from studio.codecs.text_pieces import pieces
 from studio.errors import StudioError
 from studio.generation.decoding import Progress, evaluating
@@ -25,9 +25,9 @@ TEXT_SUFFIXES = (".txt", ".text", ".md", ".rst")
 MIDI_SUFFIXES = (".mid", ".midi")
 # Tokens per forward pass: long files are read in pieces of this length with the state carried across.
 CHUNK = 2048
-# Text files are read this many characters at a time and encoded in pieces of about as many (BPE in
-# the smaller pieces it needs), so a file of any size is scored in bounded memory.
-TEXT_PIECE = 1 << 20
+# Text files are read this many characters at a time and encoded and scored in pieces of about as
+# many, so a file of any size is scored in bounded memory and the progress line moves steadily.
+TEXT_PIECE = 64 * 1024
 
 
 @dataclass
@@ -79,25 +79,28 @@ def find_files(patterns: Sequence[str], suffixes: Sequence[str]) -> list[Path]:
 def stream_nll(model: nn.Module, id_pieces: Iterable[Union[Sequence[int], np.ndarray]]) -> tuple[float, int]:
     """Summed negative log-likelihood (nats) of a stream given in pieces, and the tokens it scored.
 
-    Every token after the first is scored given all before it: the state and the last token are
-    carried from piece to piece and from chunk to chunk.
+    Every token after the first is scored given all before it, in chunks of CHUNK with the state
+    carried: the tokens of a piece that do not fill a chunk wait for the next piece, so the chunks are
+    those of the whole stream however it was cut.
     """
     device = next(model.parameters()).device
     total, scored, state = 0.0, 0, None
-    last: Optional[torch.Tensor] = None
+    held = torch.zeros(0, dtype=torch.long, device=device)
     with evaluating(model):
+
+        def score(tokens: torch.Tensor) -> None:
+            nonlocal total, scored, state
+            logits, state = model(tokens[:-1][None], state)
+            total += float(F.cross_entropy(logits[0].float(), tokens[1:], reduction="sum"))
+            scored += len(tokens) - 1
+
         for ids in id_pieces:
-            tokens = torch.as_tensor(np.asarray(ids, dtype=np.int64), device=device)
-            if last is not None:
-                tokens = torch.cat([last, tokens])
-            for start in range(0, len(tokens) - 1, CHUNK):
-                targets = tokens[start + 1 : start + 1 + CHUNK][None]
-                inputs = tokens[start : start + targets.shape[1]][None]
-                logits, state = model(inputs, state)
-                total += float(F.cross_entropy(logits[0].float(), targets[0], reduction="sum"))
-                scored += targets.shape[1]
-            if len(tokens):
-                last = tokens[-1:]
+            held = torch.cat([held, torch.as_tensor(np.asarray(ids, dtype=np.int64), device=device)])
+            while len(held) > CHUNK:  # a chunk of CHUNK targets, and the token they follow
+                score(held[: CHUNK + 1])
+                held = held[CHUNK:]
+        if len(held) > 1:
+            score(held)
     return total, scored
 
 
@@ -149,10 +152,9 @@ def text_likelihood(
     result = Likelihood()
     read = _Bytes(paths, progress)
     encode = PieceEncoder(codec, np.dtype(np.int64))
-    size = TEXT_PIECE if codec.level == "char" else BPE_PIECE
     for path in paths:
         try:
-            nats, scored = stream_nll(model, encode(pieces(_text_blocks(path, read), size)))
+            nats, scored = stream_nll(model, encode(pieces(_text_blocks(path, read), TEXT_PIECE)))
         except (OSError, UnicodeDecodeError) as error:
             result.skipped.append((str(path), type(error).__name__))
             continue
