@@ -43,7 +43,9 @@ def test_a_text_file_read_in_pieces_scores_as_read_whole(
     seen: list[tuple[float, int]] = []
     found = likelihood.text_likelihood(model, codec, [path], lambda fraction, done: seen.append((fraction, done)))
     assert found.tokens == len(ids) - 1
-    assert found.nats == pytest.approx(likelihood.sequence_nll(model, ids), rel=1e-12)  # the same chunks, so the same sums
+    assert found.nats == pytest.approx(
+        likelihood.sequence_nll(model, ids), rel=1e-12
+    )  # the same chunks, so the same sums
     fractions = [fraction for fraction, _ in seen]
     assert len(seen) > 10 and fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0, abs=0.02)
 

@@ -35,7 +35,7 @@ class RefreshLastCheckpoint(L.Callback):
     def _save(self, trainer: L.Trainer) -> None:
         path = self._path(trainer)
         if path is not None:
-            trainer.save_checkpoint(path)  # every rank calls it; only rank zero writes
+            trainer.save_checkpoint(path, weights_only=False)  # every rank calls it; only rank zero writes
             self._last_save = time.monotonic()
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

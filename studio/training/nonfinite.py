@@ -52,7 +52,7 @@ class NonFiniteGuard(L.Callback):
         saved = ""
         if dirpath:
             path = Path(dirpath) / "last.ckpt"
-            trainer.save_checkpoint(path)
+            trainer.save_checkpoint(path, weights_only=False)
             saved = f"; saved {path} from before the divergence"
         raise StudioError(
             f"training diverged: {self.consecutive} steps in a row had NaN/inf gradients{saved}; "
