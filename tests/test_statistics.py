@@ -13,8 +13,10 @@ from studio.codecs.text_statistics import (
     char_ngram_kl,
     distinct_n,
     known_word_share,
+    line_length_distance,
     mean_line_length,
     mean_word_length,
+    word_length_distance,
 )
 from studio.evaluation.compare import compare, intra_set_distances
 
@@ -104,3 +106,14 @@ def test_text_statistics_on_known_text() -> None:
     assert char_ngram_kl([reference], reference) == pytest.approx(0.0, abs=1e-12)
     assert char_ngram_kl(["zzzzzzzz"], reference) > char_ngram_kl(["the cat sat"], reference) > 0
     assert mean_word_length(["ab abcd"]) == 3.0 and mean_line_length(["abc\n\nabcde\n"]) == 4.0
+
+
+def test_length_distributions_on_known_text() -> None:
+    # Words of 1, 2 and 3 letters against words of 1 letter: two thirds of the mass must move.
+    assert word_length_distance(["a bb ccc"], "a b c d") == pytest.approx(2 / 3)
+    assert word_length_distance(["a bb ccc"], "ccc a bb") == 0.0
+    # Lines of 5 and 25 characters against lines of 5 characters (bins of ten): half must move.
+    five, twenty_five = "x" * 5, "y" * 25
+    assert line_length_distance([f"{five}\n{twenty_five}\n"], f"{five}\n{five}\n") == pytest.approx(0.5)
+    assert line_length_distance([f"{twenty_five}\n"], "z" * 29) == 0.0
+    assert word_length_distance([""], "a") == 1.0  # nothing to compare: as far as can be

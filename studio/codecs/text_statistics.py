@@ -9,10 +9,13 @@ from collections.abc import Sequence
 
 WORD = re.compile(r"[A-Za-z']+")
 # The statistics that measure a text against the reference; the rest describe a text on its own.
-AGAINST_REFERENCE = ("known_word_share", "char_3gram_kl")
+AGAINST_REFERENCE = ("known_word_share", "char_3gram_kl", "word_length_distance", "line_length_distance")
 # Divergences from the reference: 0 is a perfect match, so lower is closer (a real text's own figure,
 # measured on a slice of it, is no target: it is inflated by the slice's sampling noise).
-DIVERGENCES = ("char_3gram_kl",)
+DIVERGENCES = ("char_3gram_kl", "word_length_distance", "line_length_distance")
+# Length histograms: words by letters (1 to 15, then 16 or more), lines by tens of characters (to 150).
+WORD_LENGTH_BINS = 16
+LINE_LENGTH_BIN, LINE_LENGTH_BINS = 10, 16
 
 
 def words(text: str) -> list[str]:
@@ -61,8 +64,37 @@ def mean_word_length(texts: Sequence[str]) -> float:
 
 def mean_line_length(texts: Sequence[str]) -> float:
     """Mean number of characters per non-empty line."""
-    lines = [line for text in texts for line in text.splitlines() if line.strip()]
+    lines = _lines(texts)
     return sum(map(len, lines)) / len(lines) if lines else 0.0
+
+
+def _lines(texts: Sequence[str]) -> list[str]:
+    return [line for text in texts for line in text.splitlines() if line.strip()]
+
+
+def _share_distance(first: Sequence[int], second: Sequence[int], bins: int) -> float:
+    """Total variation distance between the histograms of two lists of bin numbers (1.0 when either is empty)."""
+    if not first or not second:
+        return 1.0
+    a = Counter(min(b, bins - 1) for b in first)
+    b = Counter(min(b, bins - 1) for b in second)
+    return 0.5 * sum(abs(a[k] / len(first) - b[k] / len(second)) for k in range(bins))
+
+
+def word_length_distance(generated: Sequence[str], reference: str) -> float:
+    """Total variation distance (0 to 1) between the word-length distributions of generated and reference text."""
+    return _share_distance(
+        [len(w) - 1 for t in generated for w in words(t)], [len(w) - 1 for w in words(reference)], WORD_LENGTH_BINS
+    )
+
+
+def line_length_distance(generated: Sequence[str], reference: str) -> float:
+    """Total variation distance (0 to 1) between the line-length distributions, in bins of ten characters."""
+    return _share_distance(
+        [len(line) // LINE_LENGTH_BIN for line in _lines(generated)],
+        [len(line) // LINE_LENGTH_BIN for line in _lines([reference])],
+        LINE_LENGTH_BINS,
+    )
 
 
 def text_statistics(generated: Sequence[str], reference: str) -> dict[str, float]:
@@ -73,4 +105,6 @@ def text_statistics(generated: Sequence[str], reference: str) -> dict[str, float
         "char_3gram_kl": char_ngram_kl(generated, reference),
         "mean_word_length": mean_word_length(generated),
         "mean_line_length": mean_line_length(generated),
+        "word_length_distance": word_length_distance(generated, reference),
+        "line_length_distance": line_length_distance(generated, reference),
     }
