@@ -44,7 +44,7 @@ from datamodules.midi import MidiDataModule  # noqa: E402
 from datamodules.text import TextDataModule  # noqa: E402
 from studio.codecs.text_statistics import DIVERGENCES  # noqa: E402
 from studio.evaluation.against import midi_against, text_against  # noqa: E402
-from studio.evaluation.likelihood import midi_likelihood, text_likelihood  # noqa: E402
+from studio.evaluation.likelihood import Likelihood, midi_likelihood, text_likelihood  # noqa: E402
 from studio.evaluation.report import statistic_plot, table, write_report  # noqa: E402
 from studio.generation import Generator  # noqa: E402
 from studio.generation.loading import LoadedCheckpoint, build_model  # noqa: E402
@@ -97,29 +97,38 @@ def untrained(generator: Generator, seed: int = 0) -> Generator:
     return Generator(LoadedCheckpoint(fresh.eval(), loaded.codec, loaded.meta, loaded.path))
 
 
-def midi_part(args: argparse.Namespace, rows: list[list[Any]], images: list[Path]) -> dict[str, Any]:
-    """Held-out NLL and every piece statistic, trained against untrained, on the preset's validation chorales."""
-    model, about = trained("midi", args.midi_ckpt, args.midi_steps)
-    baseline = untrained(model)
-    held_out = MidiDataModule(**preset_data("midi")).split_files("val")
-    found: dict[str, Any] = {"model": about, "held_out_files": len(held_out)}
-    nll = {}
-    for name, gen in (("trained", model), ("baseline", baseline)):
-        nll[name] = midi_likelihood(gen.loaded.model, gen.loaded.codec, held_out).as_dict()["nats_per_token"]
+def pair(model: Generator, baseline: Generator) -> tuple[tuple[str, Generator], ...]:
+    """The two models every measure is taken of, by name."""
+    return (("trained", model), ("baseline", baseline))
+
+
+def nll_row(rows: list[list[Any]], kind: str, unit: str, found: dict[str, Likelihood]) -> dict[str, float]:
+    """Add the held-out NLL row (lower is closer); the nats per token of each model."""
+    nll = {name: likelihood.nats / likelihood.tokens for name, likelihood in found.items()}
     rows.append(
         [
-            "midi",
-            "held-out NLL (nats/event, lower)",
+            kind,
+            f"held-out NLL (nats/{unit}, lower)",
             nll["trained"],
             nll["baseline"],
             "",
             nll["trained"] < nll["baseline"],
         ]
     )
-    found["nll_nats_per_event"] = nll
+    return nll
+
+
+def midi_part(args: argparse.Namespace, rows: list[list[Any]], images: list[Path]) -> dict[str, Any]:
+    """Held-out NLL and every piece statistic, trained against untrained, on the preset's validation chorales."""
+    model, about = trained("midi", args.midi_ckpt, args.midi_steps)
+    baseline = untrained(model)
+    held_out = MidiDataModule(**preset_data("midi")).split_files("val")
+    found: dict[str, Any] = {"model": about, "held_out_files": len(held_out)}
+    nll = {name: midi_likelihood(gen.loaded.model, gen.loaded.codec, held_out) for name, gen in pair(model, baseline)}
+    found["nll_nats_per_event"] = nll_row(rows, "midi", "event", nll)
     compared = {}
     sets = {}
-    for name, gen in (("trained", model), ("baseline", baseline)):
+    for name, gen in pair(model, baseline):
         compared[name], sets[name], real, _ = midi_against(
             gen, args.pieces, args.seconds, held_out, seed=args.seed, temperature=args.temperature
         )
@@ -143,20 +152,8 @@ def text_part(args: argparse.Namespace, rows: list[list[Any]], images: list[Path
     held = Path(tempfile.mkdtemp(prefix="studio-eval-text-")) / "held_out.txt"
     held.write_text(held_text, encoding="utf-8")
     found: dict[str, Any] = {"model": about, "held_out_characters": len(held_text)}
-    nll = {}
-    for name, gen in (("trained", model), ("baseline", baseline)):
-        nll[name] = text_likelihood(gen.loaded.model, gen.loaded.codec, [held]).as_dict()["nats_per_token"]
-    rows.append(
-        [
-            "text",
-            "held-out NLL (nats/char, lower)",
-            nll["trained"],
-            nll["baseline"],
-            "",
-            nll["trained"] < nll["baseline"],
-        ]
-    )
-    found["nll_nats_per_token"] = nll
+    nll = {name: text_likelihood(gen.loaded.model, gen.loaded.codec, [held]) for name, gen in pair(model, baseline)}
+    found["nll_nats_per_token"] = nll_row(rows, "text", "char", nll)
     settings = dict(seed=args.seed, temperature=args.temperature)
     made, yardstick = text_against(model, args.texts, args.length, [held], **settings)
     base, _ = text_against(baseline, args.texts, args.length, [held], **settings)

@@ -6,6 +6,8 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Union
 
 WORD = re.compile(r"[A-Za-z']+")
 # The statistics that measure a text against the reference; the rest describe a text on its own.
@@ -16,6 +18,7 @@ DIVERGENCES = ("char_3gram_kl", "word_length_distance", "line_length_distance")
 # Length histograms: words by letters (1 to 15, then 16 or more), lines by tens of characters (to 150).
 WORD_LENGTH_BINS = 16
 LINE_LENGTH_BIN, LINE_LENGTH_BINS = 10, 16
+N_GRAM = 3
 
 
 def words(text: str) -> list[str]:
@@ -23,9 +26,47 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in WORD.findall(text)]
 
 
-def known_word_share(generated: Sequence[str], reference: str) -> float:
+def _lines(texts: Sequence[str]) -> list[str]:
+    return [line for text in texts for line in text.splitlines() if line.strip()]
+
+
+def _char_ngrams(texts: Sequence[str]) -> Counter:
+    return Counter(t[i : i + N_GRAM] for t in texts for i in range(len(t) - N_GRAM + 1))
+
+
+def _word_length_bins(texts: Sequence[str]) -> Counter:
+    return Counter(min(len(w) - 1, WORD_LENGTH_BINS - 1) for t in texts for w in words(t))
+
+
+def _line_length_bins(texts: Sequence[str]) -> Counter:
+    return Counter(min(len(line) // LINE_LENGTH_BIN, LINE_LENGTH_BINS - 1) for line in _lines(texts))
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the statistics need of a reference text, read once: a large text is compared many times."""
+
+    vocabulary: frozenset[str]
+    char_ngrams: Counter
+    word_lengths: Counter  # histogram bin -> words
+    line_lengths: Counter  # histogram bin -> lines
+
+    @classmethod
+    def of(cls, text: str) -> Reference:
+        """Summarise `text`."""
+        return cls(frozenset(words(text)), _char_ngrams([text]), _word_length_bins([text]), _line_length_bins([text]))
+
+
+TextOrReference = Union[str, Reference]
+
+
+def _summary(reference: TextOrReference) -> Reference:
+    return reference if isinstance(reference, Reference) else Reference.of(reference)
+
+
+def known_word_share(generated: Sequence[str], reference: TextOrReference) -> float:
     """Share of generated words that occur in the reference text."""
-    vocabulary = set(words(reference))
+    vocabulary = _summary(reference).vocabulary
     made = [w for text in generated for w in words(text)]
     return sum(w in vocabulary for w in made) / len(made) if made else 0.0
 
@@ -36,16 +77,12 @@ def distinct_n(generated: Sequence[str], n: int) -> float:
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
-def char_ngram_kl(generated: Sequence[str], reference: str, n: int = 3) -> float:
-    """KL divergence (nats) of the generated texts' character n-gram distribution from the reference's.
+def char_ngram_kl(generated: Sequence[str], reference: TextOrReference) -> float:
+    """KL divergence (nats) of the generated texts' character 3-gram distribution from the reference's.
 
     Add-one smoothing over the n-grams either side has seen keeps the divergence finite.
     """
-
-    def counts(texts: Sequence[str]) -> Counter:
-        return Counter(t[i : i + n] for t in texts for i in range(len(t) - n + 1))
-
-    made, real = counts(generated), counts([reference])
+    made, real = _char_ngrams(generated), _summary(reference).char_ngrams
     support = set(made) | set(real)
     if not made or not support:
         return 0.0
@@ -68,43 +105,33 @@ def mean_line_length(texts: Sequence[str]) -> float:
     return sum(map(len, lines)) / len(lines) if lines else 0.0
 
 
-def _lines(texts: Sequence[str]) -> list[str]:
-    return [line for text in texts for line in text.splitlines() if line.strip()]
-
-
-def _share_distance(first: Sequence[int], second: Sequence[int], bins: int) -> float:
-    """Total variation distance between the histograms of two lists of bin numbers (1.0 when either is empty)."""
-    if not first or not second:
+def _total_variation(first: Counter, second: Counter) -> float:
+    """Total variation distance between two histograms (1.0 when either is empty)."""
+    n, m = sum(first.values()), sum(second.values())
+    if not n or not m:
         return 1.0
-    a = Counter(min(b, bins - 1) for b in first)
-    b = Counter(min(b, bins - 1) for b in second)
-    return 0.5 * sum(abs(a[k] / len(first) - b[k] / len(second)) for k in range(bins))
+    return 0.5 * sum(abs(first[k] / n - second[k] / m) for k in set(first) | set(second))
 
 
-def word_length_distance(generated: Sequence[str], reference: str) -> float:
+def word_length_distance(generated: Sequence[str], reference: TextOrReference) -> float:
     """Total variation distance (0 to 1) between the word-length distributions of generated and reference text."""
-    return _share_distance(
-        [len(w) - 1 for t in generated for w in words(t)], [len(w) - 1 for w in words(reference)], WORD_LENGTH_BINS
-    )
+    return _total_variation(_word_length_bins(generated), _summary(reference).word_lengths)
 
 
-def line_length_distance(generated: Sequence[str], reference: str) -> float:
+def line_length_distance(generated: Sequence[str], reference: TextOrReference) -> float:
     """Total variation distance (0 to 1) between the line-length distributions, in bins of ten characters."""
-    return _share_distance(
-        [len(line) // LINE_LENGTH_BIN for line in _lines(generated)],
-        [len(line) // LINE_LENGTH_BIN for line in _lines([reference])],
-        LINE_LENGTH_BINS,
-    )
+    return _total_variation(_line_length_bins(generated), _summary(reference).line_lengths)
 
 
-def text_statistics(generated: Sequence[str], reference: str) -> dict[str, float]:
-    """Every statistic of generated texts against the reference."""
+def text_statistics(generated: Sequence[str], reference: TextOrReference) -> dict[str, float]:
+    """Every statistic of generated texts against the reference (a text, or its `Reference` read once)."""
+    summary = _summary(reference)
     return {
-        "known_word_share": known_word_share(generated, reference),
+        "known_word_share": known_word_share(generated, summary),
         **{f"distinct_{n}": distinct_n(generated, n) for n in range(1, 5)},
-        "char_3gram_kl": char_ngram_kl(generated, reference),
+        "char_3gram_kl": char_ngram_kl(generated, summary),
         "mean_word_length": mean_word_length(generated),
         "mean_line_length": mean_line_length(generated),
-        "word_length_distance": word_length_distance(generated, reference),
-        "line_length_distance": line_length_distance(generated, reference),
+        "word_length_distance": word_length_distance(generated, summary),
+        "line_length_distance": line_length_distance(generated, summary),
     }

@@ -10,7 +10,7 @@ import numpy as np
 
 from studio.codecs.midi import load_midi
 from studio.codecs.midi.statistics import STATISTICS, piece_statistics
-from studio.codecs.text_statistics import AGAINST_REFERENCE, text_statistics
+from studio.codecs.text_statistics import AGAINST_REFERENCE, Reference, text_statistics
 from studio.errors import StudioError
 from studio.evaluation.compare import Comparison, Value, compare
 from studio.generation import Generator
@@ -95,10 +95,11 @@ def text_against(
     # against the reference (known words, n-gram divergence) would flatter slices of the text they are
     # measured against, so there the reference is split in two: slices of one half against the other.
     half = len(text) // 2
-    yardstick = text_statistics(reference_slices(text, samples, length, seed), text[half:])
-    crossed = text_statistics(reference_slices(text[:half], samples, length, seed), text[half:])
+    other_half = Reference.of(text[half:])
+    yardstick = text_statistics(reference_slices(text, samples, length, seed), other_half)
+    crossed = text_statistics(reference_slices(text[:half], samples, length, seed), other_half)
     yardstick.update({name: crossed[name] for name in AGAINST_REFERENCE})
-    return text_statistics(made, text[half:]), yardstick
+    return text_statistics(made, other_half), yardstick
 
 
 def reference_text(paths: Sequence[Path], limit: int = REFERENCE_CHARACTERS) -> str:

@@ -123,7 +123,8 @@ class _Bytes:
     """Bytes read of all the files, reported to `progress(fraction, bytes read)`."""
 
     def __init__(self, paths: Sequence[Path], progress: Optional[Progress]) -> None:
-        self.total = max(1, sum(_sizes(paths)))
+        self.sizes = _sizes(paths)
+        self.total = max(1, sum(self.sizes))
         self.done = 0
         self.progress = progress
 
@@ -173,7 +174,7 @@ def midi_likelihood(
     """NLL of each MIDI file's events after BOS, its EOS included; per event and per second of music."""
     result = Likelihood()
     read = _Bytes(paths, progress)
-    for path, size in zip(paths, _sizes(paths)):
+    for path, size in zip(paths, read.sizes):
         try:
             ids = codec.encode_file(path, add_bos_eos=True)
         except StudioError as error:
