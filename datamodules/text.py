@@ -81,8 +81,8 @@ class TextDataModule(StudioDataModule):
         return self._load().codec
 
     def model_dims(self) -> dict[str, Any]:
-        """Model arguments that the data decides: the vocabulary, and stateful training over contiguous streams."""
-        return {"vocab_size": self.codec.vocab_size, "stateful": True}
+        """Model arguments that the data decides: the vocabulary, its line break, and stateful training over contiguous streams."""
+        return {"vocab_size": self.codec.vocab_size, "line_break_id": self.codec.line_break_id, "stateful": True}
 
     def split(self) -> tuple[np.ndarray, np.ndarray]:
         """Contiguous train and validation token ids (validation is the corpus's tail), as memory-mapped views."""

@@ -22,6 +22,19 @@ def test_reference_slices_of_a_short_text_may_overlap_but_keep_their_length() ->
     assert len(slices) == 5 and all(len(s) == 10 for s in slices)
 
 
+def test_reference_slices_begin_where_generated_texts_do() -> None:
+    """With an opening (a generated text's prompt), slices begin with it: line lengths are cut alike."""
+    lines = [f"{i:03d}" + "x" * (7 + i % 50) for i in range(400)]  # distinct, unevenly long lines
+    text = "\n".join(lines)
+    slices = reference_slices(text, samples=12, length=101, seed=3, opening="\n")
+    assert len(slices) == 12 and all(len(s) == 101 and s.startswith("\n") for s in slices)
+    starts = sorted(text.index(s) for s in slices)
+    assert all(b - a >= 101 for a, b in zip(starts, starts[1:]))  # disjoint
+    assert slices == reference_slices(text, samples=12, length=101, seed=3, opening="\n")
+    # A text without the opening is sliced anywhere, as without one.
+    assert reference_slices("abcdefghij" * 30, 5, 10, 0, "\n") == reference_slices("abcdefghij" * 30, 5, 10, 0)
+
+
 class _Echo:
     """Stands in for a generator: its 'samples' are fixed texts, so only the comparison is tested."""
 

@@ -234,7 +234,11 @@ def test_the_data_module_streams_memory_mapped_ids(tmp_path: Path) -> None:
     assert x.dtype == y.dtype == torch.int64 and x.shape == y.shape == (2, 16)
     expected = StreamBatches(torch.from_numpy(train.astype(np.int64)), 2, 16)
     assert all(torch.equal(a[0], b[0]) for a, b in zip(data.train_dataloader(), expected))
-    assert data.model_dims() == {"vocab_size": len(set(TEXT)) + 1, "stateful": True}
+    line_break = data.codec.encode("\n")[0]
+    assert data.model_dims() == {"vocab_size": len(set(TEXT)) + 1, "line_break_id": line_break, "stateful": True}
+    assert data.codec.decode([line_break]) == "\n"
+    bpe = TextDataModule(path=str(path), tokenizer="bpe", bpe_vocab_size=300, cache_dir=str(tmp_path / "cache"))
+    assert bpe.model_dims()["line_break_id"] is None  # BPE merges line breaks into longer tokens
 
 
 class _Rank(SimpleNamespace):

@@ -35,6 +35,11 @@ class TextCodec:
         """Number of distinct token ids."""
         return self.tokenizer.get_vocab_size()
 
+    @property
+    def line_break_id(self) -> int | None:
+        """Id of the line break character in a character vocabulary that has one; None otherwise (BPE merges it)."""
+        return self.tokenizer.token_to_id("\n") if self.level == "char" else None
+
     def encode(self, text: str) -> list[int]:
         """Token ids of `text`; characters outside the vocabulary become the unknown token."""
         return self.tokenizer.encode(text).ids

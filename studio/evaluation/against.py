@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
@@ -15,6 +16,7 @@ from studio.errors import StudioError
 from studio.evaluation.compare import Comparison, Value, compare
 from studio.generation import Generator
 from studio.generation.decoding import Progress
+from studio.generation.text import DEFAULT_PROMPT
 
 MidiValues = dict[str, list[Value]]
 # Text statistics read at most this much of the reference: plenty for n-gram and word statistics, and
@@ -96,8 +98,10 @@ def text_against(
     # measured against, so there the reference is split in two: slices of one half against the other.
     half = len(text) // 2
     other_half = Reference.of(text[half:])
-    yardstick = text_statistics(reference_slices(text, samples, length, seed), other_half)
-    crossed = text_statistics(reference_slices(text[:half], samples, length, seed), other_half)
+    # A generated text is the default prompt (a line break) and `length` characters: slices are cut alike.
+    sliced = len(DEFAULT_PROMPT) + length
+    yardstick = text_statistics(reference_slices(text, samples, sliced, seed, DEFAULT_PROMPT), other_half)
+    crossed = text_statistics(reference_slices(text[:half], samples, sliced, seed, DEFAULT_PROMPT), other_half)
     yardstick.update({name: crossed[name] for name in AGAINST_REFERENCE})
     return text_statistics(made, other_half), yardstick
 
@@ -115,11 +119,37 @@ def reference_text(paths: Sequence[Path], limit: int = REFERENCE_CHARACTERS) -> 
     return "\n".join(parts)[:limit]
 
 
-def reference_slices(text: str, samples: int, length: int, seed: int = 0) -> list[str]:
-    """`samples` slices of `length` characters at seeded places: disjoint blocks where the text has enough."""
+def reference_slices(text: str, samples: int, length: int, seed: int = 0, opening: str = "") -> list[str]:
+    """`samples` slices of `length` characters at seeded places, disjoint where the text has enough.
+
+    With an `opening` (a generated text's prompt, such as its line break), every slice begins with it
+    where the text has it, so statistics that depend on where a text is cut (line lengths) see the
+    reference cut as the generated texts are.
+    """
     rng = np.random.default_rng(seed)
-    blocks = len(text) // length
-    if blocks >= samples:
-        return [text[b * length : (b + 1) * length] for b in sorted(rng.choice(blocks, size=samples, replace=False))]
-    starts = rng.integers(0, max(1, len(text) - length), size=samples)
-    return [text[s : s + length] for s in starts]
+    last = len(text) - length
+    starts = _places(text, opening, last) if opening else np.zeros(0, dtype=np.int64)
+    if len(starts) == 0:
+        starts = np.arange(0, max(1, last + 1), dtype=np.int64)
+    disjoint = _disjoint(starts, length)
+    if len(disjoint) >= samples:
+        chosen = np.sort(rng.choice(disjoint, size=samples, replace=False))
+    else:
+        chosen = rng.choice(starts, size=samples)
+    return [text[s : s + length] for s in chosen.tolist()]
+
+
+def _places(text: str, opening: str, last: int) -> np.ndarray:
+    """Positions at which `opening` occurs and a slice could start (at most `last`)."""
+    found = np.fromiter((m.start() for m in re.finditer(re.escape(opening), text)), dtype=np.int64)
+    return found[found <= last]
+
+
+def _disjoint(starts: np.ndarray, length: int) -> np.ndarray:
+    """The sorted `starts` taken greedily from the first, each at least `length` after the one before."""
+    taken: list[int] = []
+    index = 0
+    while index < len(starts):
+        taken.append(int(starts[index]))
+        index = int(np.searchsorted(starts, taken[-1] + length))
+    return np.asarray(taken, dtype=np.int64)

@@ -15,9 +15,13 @@ from studio.generation.sampling import SamplingSettings, generate
 DEFAULT_LENGTH = 500
 
 
+# A text starts at the beginning of a line unless told otherwise.
+DEFAULT_PROMPT = "\n"
+
+
 def text_prompt(codec: TextCodec, prompt: Optional[str]) -> tuple[str, list[int]]:
     """The prompt a text starts with (default: a newline) and its ids; a one-line error for unknown characters."""
-    prompt = "\n" if prompt is None or prompt == "" else prompt
+    prompt = DEFAULT_PROMPT if prompt is None or prompt == "" else prompt
     unknown = codec.unknown_characters(prompt)
     if unknown:
         shown = "".join(unknown)

@@ -17,6 +17,7 @@ from torchmetrics import MeanMetric
 from studio.errors import StudioError
 from studio.models.base import StudioModule, check_optimizer_settings, check_recurrent_settings
 from studio.nn import RecurrentStack, State, detach_state
+from studio.nn.line_position import LinePositionEmbedding, join_column, split_column
 from studio.nn.state import state_as_list, state_from_list
 
 LN2 = math.log(2.0)
@@ -45,6 +46,8 @@ class RecurrentLanguageModel(StudioModule):
         min_lr_ratio: float = 0.1,
         stateful: bool = True,
         control_dim: int = 0,
+        line_positions: int = 0,
+        line_break_id: Optional[int] = None,
     ) -> None:
         """`vocab_size` (and `control_dim`) come from the data (the CLI fills them in).
 
@@ -52,6 +55,10 @@ class RecurrentLanguageModel(StudioModule):
         as for text); turn it off when batches hold independent windows (as for MIDI).
         `control_dim` > 0 adds a control vector beside each input token (MIDI note density and
         pitch-class histogram, as in Performance RNN); batches then hold (inputs, targets, controls).
+        `line_positions` > 0 adds the column of each character (characters since the last line break,
+        up to `line_positions` - 1) to its embedding, so hard-wrapped text keeps its line lengths; it
+        needs `line_break_id`, the id of the line break, which the data fills in for a character
+        vocabulary that has one (otherwise the column input stays off).
         """
         super().__init__()
         if vocab_size is None or vocab_size < 1:
@@ -62,8 +69,17 @@ class RecurrentLanguageModel(StudioModule):
         if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
             raise StudioError(f"--model.init_args.embedding_dim {embedding_dim!r} must be a whole number >= 1")
         check_optimizer_settings(lr, weight_decay, betas, scheduler, warmup_steps, min_lr_ratio)
+        if isinstance(line_positions, bool) or not isinstance(line_positions, int) or line_positions < 0:
+            raise StudioError(
+                f"--model.init_args.line_positions {line_positions!r} must be a whole number >= 0, e.g. 128"
+            )
         self.save_hyperparameters()
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.line_position = (
+            LinePositionEmbedding(line_positions, embedding_dim, line_break_id)
+            if line_positions and line_break_id is not None
+            else None
+        )
         self.dropout = nn.Dropout(dropout)
         self.rnn = RecurrentStack(embedding_dim + control_dim, hidden_size, num_layers, cell, dropout)
         # Tying needs the output features to match the embedding width.
@@ -84,7 +100,8 @@ class RecurrentLanguageModel(StudioModule):
         `controls` [batch, time, control_dim] are the controls of the token each step predicts; left
         out, a conditioned model gets zeros, which it is trained to read as "no control".
         """
-        inputs = self.dropout(self.embedding(tokens))
+        inputs, state, column = self._embed(tokens, state)
+        inputs = self.dropout(inputs)
         if self.hparams.control_dim:
             if controls is None:
                 controls = inputs.new_zeros(*tokens.shape, self.hparams.control_dim)
@@ -93,7 +110,20 @@ class RecurrentLanguageModel(StudioModule):
         hidden = self.dropout(hidden)
         if self.project is not None:
             hidden = self.project(hidden)
+        if column is not None:
+            state = join_column(state, column)
         return self.head(hidden), state
+
+    def _embed(
+        self, tokens: torch.Tensor, state: Optional[State]
+    ) -> tuple[torch.Tensor, Optional[State], Optional[torch.Tensor]]:
+        """Token embeddings (plus each token's line column when asked), the recurrent state, and the column after."""
+        inputs = self.embedding(tokens)
+        if self.line_position is None:
+            return inputs, state, None
+        state, column = split_column(state)  # the state carries the column beside the recurrent state
+        position, column = self.line_position(tokens, column)
+        return inputs + position, state, column
 
     def _nll(self, batch: Batch, state: Optional[State]) -> tuple[torch.Tensor, Optional[State]]:
         inputs, targets = batch[0], batch[1]

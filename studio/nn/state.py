@@ -1,4 +1,8 @@
-"""Helpers for recurrent state: a tensor (RNN, GRU) or an (h, c) pair (LSTM), batch on dim 1."""
+"""Helpers for recurrent state: a tensor (RNN, GRU) or an (h, c) pair (LSTM), batch on dim 1.
+
+A model may append tensors of its own (a language model's line column); the helpers treat every
+element of a tuple alike.
+"""
 
 from __future__ import annotations
 
@@ -36,4 +40,4 @@ def state_from_list(tensors: Optional[list[torch.Tensor]]) -> Optional[State]:
     """Inverse of `state_as_list`."""
     if not tensors:
         return None
-    return (tensors[0], tensors[1]) if len(tensors) == 2 else tensors[0]
+    return tuple(tensors) if len(tensors) > 1 else tensors[0]  # type: ignore[return-value]
