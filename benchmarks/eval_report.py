@@ -3,7 +3,7 @@
     python benchmarks/eval_report.py [--midi_ckpt A.ckpt] [--text_ckpt B.ckpt] [--midi_steps N] [--text_steps N]
 
 Each quickstart (configs/midi/quickstart.yaml, configs/text/quickstart.yaml) is trained here as shipped
-(its own step budget, about seven minutes for both on 2 cores; --*_steps shortens it) or loaded from
+(its own step budget, about nine minutes for both on 2 cores; --*_steps shortens it) or loaded from
 --*_ckpt, and measured on its own held-out split: the validation chorales of the MIDI preset, the
 validation tail of the text corpus. The baseline is the same architecture with the same
 codec, untrained (seeded initial weights), sampled through the same API and, for MIDI, the same grammar
