@@ -93,7 +93,7 @@ class StepEnds(L.Callback):
 rates = {"store": [], "memory": []}
 for run in range(runs):
     torch.manual_seed(run)
-    model = RecurrentLanguageModel(vocab_size=data.codec.vocab_size, **config["model"]["init_args"])
+    model = RecurrentLanguageModel(**data.model_dims(), **config["model"]["init_args"])  # as `studio fit` builds it
     ends = StepEnds()
     trainer = L.Trainer(accelerator="cpu", devices=1, max_steps=steps, limit_val_batches=0, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,

@@ -128,14 +128,17 @@ def reference_slices(text: str, samples: int, length: int, seed: int = 0, openin
     """
     rng = np.random.default_rng(seed)
     last = len(text) - length
-    starts = _places(text, opening, last) if opening else np.zeros(0, dtype=np.int64)
-    if len(starts) == 0:
-        starts = np.arange(0, max(1, last + 1), dtype=np.int64)
-    disjoint = _disjoint(starts, length)
+    places = _places(text, opening, last) if opening else None
+    if places is None or len(places) == 0:  # any place: blocks end to end, or anywhere when too few
+        places, disjoint = None, np.arange(0, last + 1, length)
+    else:
+        disjoint = _disjoint(places, length)
     if len(disjoint) >= samples:
         chosen = np.sort(rng.choice(disjoint, size=samples, replace=False))
+    elif places is not None:
+        chosen = rng.choice(places, size=samples)
     else:
-        chosen = rng.choice(starts, size=samples)
+        chosen = rng.integers(0, max(1, last + 1), size=samples)
     return [text[s : s + length] for s in chosen.tolist()]
 
 
