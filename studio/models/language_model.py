@@ -11,11 +11,13 @@ from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 from torchmetrics import MeanMetric
 
 from studio.errors import StudioError
 from studio.models.base import StudioModule, check_optimizer_settings, check_recurrent_settings
+from studio.models.late_dropout import OverfittingWatch, check_dropout_from
 from studio.nn import RecurrentStack, State, detach_state
 from studio.nn.line_position import LinePositionEmbedding, join_column, split_column
 from studio.nn.state import state_as_list, state_from_list
@@ -37,6 +39,7 @@ class RecurrentLanguageModel(StudioModule):
         num_layers: int = 2,
         cell: str = "lstm",
         dropout: float = 0.0,
+        dropout_from: str = "start",
         tie_weights: bool = False,
         lr: float = 2e-3,
         weight_decay: float = 0.01,
@@ -59,6 +62,9 @@ class RecurrentLanguageModel(StudioModule):
         up to `line_positions` - 1) to its embedding, so hard-wrapped text keeps its line lengths; it
         needs `line_break_id`, the id of the line break, which the data fills in for a character
         vocabulary that has one (otherwise the column input stays off).
+        `dropout_from` is "start" (`dropout` from the first step) or "overfitting": no dropout until a
+        validation loss is above the best before it, then `dropout` to the end of the run (see
+        `studio.models.late_dropout`).
         """
         super().__init__()
         if vocab_size is None or vocab_size < 1:
@@ -66,6 +72,7 @@ class RecurrentLanguageModel(StudioModule):
         if control_dim < 0:
             raise StudioError(f"control_dim={control_dim} must be >= 0 (it comes from the data module's controls)")
         check_recurrent_settings(hidden_size, num_layers, dropout)
+        check_dropout_from(dropout_from, dropout)
         if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
             raise StudioError(f"--model.init_args.embedding_dim {embedding_dim!r} must be a whole number >= 1")
         check_optimizer_settings(lr, weight_decay, betas, scheduler, warmup_steps, min_lr_ratio)
@@ -80,8 +87,10 @@ class RecurrentLanguageModel(StudioModule):
             if line_positions and line_break_id is not None
             else None
         )
-        self.dropout = nn.Dropout(dropout)
-        self.rnn = RecurrentStack(embedding_dim + control_dim, hidden_size, num_layers, cell, dropout)
+        self.overfitting = OverfittingWatch()
+        rate = dropout if dropout_from == "start" else 0.0
+        self.dropout = nn.Dropout(rate)
+        self.rnn = RecurrentStack(embedding_dim + control_dim, hidden_size, num_layers, cell, rate)
         # Tying needs the output features to match the embedding width.
         self.project = nn.Linear(hidden_size, embedding_dim) if tie_weights and hidden_size != embedding_dim else None
         self.head = nn.Linear(embedding_dim if tie_weights else hidden_size, vocab_size)
@@ -175,15 +184,38 @@ class RecurrentLanguageModel(StudioModule):
         value = metric.compute()
         metric.reset()
         self.log_evaluation(prefix, {"loss": value, "bpt": value / LN2})
+        if prefix == "val" and not self.trainer.sanity_checking:
+            self._watch_overfitting(float(value))
+
+    def _watch_overfitting(self, val_loss: float) -> None:
+        """With `dropout_from="overfitting"`, switch dropout on at the first validation loss above the best."""
+        if self.hparams.dropout_from != "overfitting":
+            return
+        if self.overfitting.observe(val_loss):
+            rank_zero_info(
+                f"Dropout {self.hparams.dropout:g} on from step {self.global_step}: validation loss {val_loss:.4f} "
+                f"is above the best so far, {self.overfitting.best:.4f}"
+            )
+        self._set_dropout(self.hparams.dropout if self.overfitting.seen else 0.0)
+        self.log("dropout", float(self.dropout.p), sync_dist=True)  # the same on every rank: no warning
+
+    def _set_dropout(self, rate: float) -> None:
+        self.dropout.p = rate
+        self.rnn.set_dropout(rate)
 
     # -- the carried state travels with the checkpoint, so a resumed run continues exactly ---
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Store the carried training state."""
         checkpoint["tbptt_state"] = state_as_list(self._train_state)
+        checkpoint["overfitting_watch"] = self.overfitting.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Restore the carried training state (used when resuming mid-epoch)."""
         self._train_state = state_from_list(checkpoint.get("tbptt_state"))
+        if "overfitting_watch" in checkpoint:
+            self.overfitting.load_state_dict(checkpoint["overfitting_watch"])
+            if self.overfitting.seen:
+                self._set_dropout(self.hparams.dropout)
 
 
 def _batch_of(state: State) -> int:

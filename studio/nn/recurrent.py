@@ -59,6 +59,10 @@ class RecurrentStack(nn.Module):
         self.cell = cell
         self.rnn = make_rnn(cell, input_size, hidden_size, num_layers, dropout, bidirectional)
 
+    def set_dropout(self, rate: float) -> None:
+        """Change the dropout between layers (none with one layer, as when built)."""
+        self.rnn.dropout = rate if self.rnn.num_layers > 1 else 0.0
+
     @property
     def output_size(self) -> int:
         """Features per step in the output (doubled when bidirectional)."""
