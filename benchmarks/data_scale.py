@@ -49,7 +49,7 @@ PREPARE = """
 import json, sys, time
 from datamodules import TextDataModule
 start = time.perf_counter()
-data = TextDataModule(path=sys.argv[1])  # the quickstart's settings: characters, val_fraction 0.1
+data = TextDataModule(path=sys.argv[1])  # characters, the default held-out share
 data.model_dims()  # what `studio fit` asks first: this prepares the store
 print(json.dumps({"seconds": time.perf_counter() - start, "tokens": len(data._load().ids)}))
 """

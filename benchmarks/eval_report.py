@@ -16,9 +16,9 @@ yardstick); for the character 3-gram KL divergence from the held-out text, it is
 match); for every other text statistic, its value is nearer the held-out text's own (slices of it, as
 many and as long as the generated texts, measured as if generated). Samples are drawn at temperature
 1.0, the models' own distributions (--temperature changes it for both models). Bar (the issue's): lower NLL on both, and
-closer on every statistic. The default text samples (16 of 750 characters) take as much text as the
-held-out split holds in disjoint slices, so both sides of each text statistic are measured on equal
-amounts.
+closer on every statistic. The text samples (by default as many texts of 750 characters as the held-out
+split holds in disjoint slices: 32 for the preset's fifth of Lady Susan) take as much text as the held-out
+split holds, so both sides of each text statistic are measured on equal amounts.
 
 Writes benchmarks/results/eval_report/ (report.html, evaluation.json, a picture per statistic) and
 benchmarks/results/eval_report.txt.
@@ -35,28 +35,26 @@ from pathlib import Path
 from typing import Any, Optional
 
 import torch
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from timing import preset_data  # noqa: E402
 
 from datamodules.midi import MidiDataModule  # noqa: E402
 from datamodules.text import TextDataModule  # noqa: E402
 from studio.codecs.text_statistics import DIVERGENCES  # noqa: E402
-from studio.evaluation.against import midi_against, text_against  # noqa: E402
+from studio.evaluation.against import disjoint_slices, midi_against, text_against  # noqa: E402
 from studio.evaluation.likelihood import Likelihood, midi_likelihood, text_likelihood  # noqa: E402
 from studio.evaluation.report import statistic_plot, table, write_report  # noqa: E402
 from studio.generation import Generator  # noqa: E402
 from studio.generation.loading import LoadedCheckpoint, build_model  # noqa: E402
+from studio.generation.text import DEFAULT_PROMPT  # noqa: E402
 from studio.io import atomic_write_bytes  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 OUT = RESULTS / "eval_report"
-
-
-def preset_data(kind: str) -> dict[str, Any]:
-    """The preset's data arguments, read from its YAML (the one source of the held-out split)."""
-    return yaml.safe_load((ROOT / "configs" / kind / "quickstart.yaml").read_text())["data"]["init_args"]
 
 
 def trained(kind: str, ckpt: Optional[str], steps: Optional[int]) -> tuple[Generator, str]:
@@ -154,9 +152,12 @@ def text_part(args: argparse.Namespace, rows: list[list[Any]], images: list[Path
     found: dict[str, Any] = {"model": about, "held_out_characters": len(held_text)}
     nll = {name: text_likelihood(gen.loaded.model, gen.loaded.codec, [held]) for name, gen in pair(model, baseline)}
     found["nll_nats_per_token"] = nll_row(rows, "text", "char", nll)
+    # As many texts as the held-out split holds in disjoint slices (each a prompt and `length` characters).
+    texts = args.texts or disjoint_slices(held_text, len(DEFAULT_PROMPT) + args.length, DEFAULT_PROMPT)
+    found["texts"] = texts
     settings = dict(seed=args.seed, temperature=args.temperature)
-    made, yardstick = text_against(model, args.texts, args.length, [held], **settings)
-    base, _ = text_against(baseline, args.texts, args.length, [held], **settings)
+    made, yardstick = text_against(model, texts, args.length, [held], **settings)
+    base, _ = text_against(baseline, texts, args.length, [held], **settings)
     found["statistics"] = {}
     for stat, real in yardstick.items():
         if stat in DIVERGENCES:
@@ -199,7 +200,12 @@ def main() -> None:
     parser.add_argument("--text_steps", type=int, default=None, help="training steps here (default: the preset's)")
     parser.add_argument("--pieces", type=int, default=16, help="MIDI pieces generated per model")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds per generated piece")
-    parser.add_argument("--texts", type=int, default=16, help="texts generated per model")
+    parser.add_argument(
+        "--texts",
+        type=int,
+        default=None,
+        help="texts generated per model (default: as many as the held-out text holds)",
+    )
     parser.add_argument("--length", type=int, default=750, help="characters per generated text")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of both models")
@@ -214,7 +220,7 @@ def main() -> None:
         "Evaluation report: trained quickstarts against an untrained baseline (same architecture and codec)",
         f"  MIDI: {results['midi']['model']}; {args.pieces} pieces of {args.seconds:g} s against "
         f"{results['midi']['held_out_files']} held-out chorales",
-        f"  text: {results['text']['model']}; {args.texts} texts of {args.length} characters against "
+        f"  text: {results['text']['model']}; {results['text']['texts']} texts of {args.length} characters against "
         f"{results['text']['held_out_characters']} held-out characters; samples at temperature {args.temperature:g}",
         "",
         table(

@@ -5,7 +5,7 @@ optimisation settings) given 80 s through `--trainer.max_time` alone (no step li
 schedule is laid over the time budget) reaches a validation loss at least MARGIN nats/char lower than a
 hand-written loop in the style of common char-RNN scripts: random windows of 64 characters, batch 32,
 Adam at 2e-3, clipping at 5. Both get the same wall-clock budget in the same run and are scored by the same evaluator: one
-stateful pass over the same validation split. The corpus is the embedded `english` corpus (Lady Susan
+stateful pass over the same validation split (the preset's held-out share of the corpus). The corpus is the embedded `english` corpus (Lady Susan
 and the Python language reference, about 0.6 MB).
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import plain_training_loop, report, stateful_eval_loss
+from timing import plain_training_loop, preset_data, report, stateful_eval_loss
 
 from datamodules import TextDataModule
 from datamodules.streams import StreamBatches
@@ -75,7 +75,7 @@ def studio_preset(*extra: str) -> float:
 def plain_loop() -> float:
     """The hand-written baseline for the same budget; same evaluator."""
     torch.manual_seed(0)
-    data = TextDataModule(corpus=CORPUS, val_fraction=0.1)
+    data = TextDataModule(corpus=CORPUS, val_fraction=preset_data("text")["val_fraction"])  # the preset's split
     model = RecurrentLanguageModel(vocab_size=data.codec.vocab_size, embedding_dim=64, hidden_size=256, num_layers=2)
     plain_training_loop(
         model,

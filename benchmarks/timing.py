@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: a step timer callback, a plain-PyTorch baseline loop, reporting."""
+"""Helpers shared by the benchmarks: the presets' data settings, a step timer callback, a plain-PyTorch
+baseline loop, reporting."""
 
 from __future__ import annotations
 
@@ -11,8 +12,15 @@ from typing import Any, Optional
 import lightning as L
 import torch
 import torch.nn.functional as F
+import yaml
 
 RESULTS = Path(__file__).resolve().parent / "results"
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def preset_data(kind: str) -> dict[str, Any]:
+    """The data arguments of the `kind` quickstart ("text", "midi"), read from its YAML (the one source of its split)."""
+    return yaml.safe_load((CONFIGS / kind / "quickstart.yaml").read_text())["data"]["init_args"]
 
 
 class StepTimer(L.Callback):

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.evaluation.against import reference_midi_statistics, reference_slices, reference_text, text_against
+from studio.evaluation.against import (
+    disjoint_slices,
+    reference_midi_statistics,
+    reference_slices,
+    reference_text,
+    text_against,
+)
 
 
 def test_reference_slices_are_disjoint_blocks_when_the_text_is_long_enough() -> None:
@@ -31,6 +37,12 @@ def test_reference_slices_begin_where_generated_texts_do() -> None:
     starts = sorted(text.index(s) for s in slices)
     assert all(b - a >= 101 for a, b in zip(starts, starts[1:]))  # disjoint
     assert slices == reference_slices(text, samples=12, length=101, seed=3, opening="\n")
+    # Asked for as many as the text holds, the slices are still disjoint (fewer than end-to-end blocks).
+    held = disjoint_slices(text, 101, "\n")
+    assert 12 <= held < len(text) // 101
+    starts = sorted(text.index(s) for s in reference_slices(text, held, 101, 3, "\n"))
+    assert all(b - a >= 101 for a, b in zip(starts, starts[1:]))
+    assert disjoint_slices("abcdefghij" * 30, 10) == 30  # no opening: blocks end to end
     # A text without the opening is sliced anywhere, as without one.
     assert reference_slices("abcdefghij" * 30, 5, 10, 0, "\n") == reference_slices("abcdefghij" * 30, 5, 10, 0)
 

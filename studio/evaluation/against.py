@@ -127,12 +127,8 @@ def reference_slices(text: str, samples: int, length: int, seed: int = 0, openin
     reference cut as the generated texts are.
     """
     rng = np.random.default_rng(seed)
+    places, disjoint = _starts(text, length, opening)
     last = len(text) - length
-    places = _places(text, opening, last) if opening else None
-    if places is None or len(places) == 0:  # any place: blocks end to end, or anywhere when too few
-        places, disjoint = None, np.arange(0, last + 1, length)
-    else:
-        disjoint = _disjoint(places, length)
     if len(disjoint) >= samples:
         chosen = np.sort(rng.choice(disjoint, size=samples, replace=False))
     elif places is not None:
@@ -140,6 +136,20 @@ def reference_slices(text: str, samples: int, length: int, seed: int = 0, openin
     else:
         chosen = rng.integers(0, max(1, last + 1), size=samples)
     return [text[s : s + length] for s in chosen.tolist()]
+
+
+def disjoint_slices(text: str, length: int, opening: str = "") -> int:
+    """How many disjoint slices of `length` characters (each beginning with `opening`, where given) `text` holds."""
+    return len(_starts(text, length, opening)[1])
+
+
+def _starts(text: str, length: int, opening: str) -> tuple[Optional[np.ndarray], np.ndarray]:
+    """Where slices may start (None: anywhere), and the starts of disjoint slices taken from the first."""
+    last = len(text) - length
+    places = _places(text, opening, last) if opening else None
+    if places is None or len(places) == 0:  # any place: blocks end to end
+        return None, np.arange(0, last + 1, length)
+    return places, _disjoint(places, length)
 
 
 def _places(text: str, opening: str, last: int) -> np.ndarray:
