@@ -1,4 +1,5 @@
-"""A test-only callback: each rank writes a digest of its final weights, to prove DDP kept them identical."""
+"""A test-only callback: each rank writes a digest of its final weights and its dropout rates, to prove
+DDP kept them identical."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import hashlib
 import os
 
 import lightning as L
+from torch import nn
+
+RATED = (nn.Dropout, nn.RNNBase)
 
 
 class RankWeightsProbe(L.Callback):
-    """On train end, write `<dir>/rank<r>.sha256` with a digest of this rank's parameters."""
+    """On train end, write `<dir>/rank<r>.sha256`: a digest of this rank's parameters, its step, its dropout rates."""
 
     def __init__(self, dirpath: str) -> None:
         self.dirpath = dirpath
@@ -22,4 +26,10 @@ class RankWeightsProbe(L.Callback):
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         os.makedirs(self.dirpath, exist_ok=True)
         with open(os.path.join(self.dirpath, f"rank{trainer.global_rank}.sha256"), "w") as handle:
-            handle.write(f"{digest.hexdigest()} {trainer.global_step}\n")
+            handle.write(f"{digest.hexdigest()} {trainer.global_step} dropout={dropout_rates(pl_module)}\n")
+
+
+def dropout_rates(module: nn.Module) -> str:
+    """Every dropout rate in `module` (dropout layers, and between a recurrent stack's layers), in order."""
+    rates = [m.p if isinstance(m, nn.Dropout) else m.dropout for m in module.modules() if isinstance(m, RATED)]
+    return ",".join(f"{rate:g}" for rate in rates)

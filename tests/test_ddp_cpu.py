@@ -52,6 +52,30 @@ def test_text_ddp_trains_identical_ranks_and_resumes(tmp_path: Path, small_corpu
     assert sample.stdout.count("----- sample") == 2
 
 
+def test_late_dropout_switches_on_every_rank_at_once(tmp_path: Path, studio_env: dict) -> None:
+    """The switch follows the validation loss reduced across ranks, so the ranks never disagree."""
+    env = dict(studio_env, PYTHONPATH=f"{ROOT / 'tests'}")
+    corpus = tmp_path / "drift.txt"  # held-out tail unlike the training text: validation loss rises
+    corpus.write_text("ab" * 2700 + "cd" * 300, encoding="utf-8")
+    fit = [
+        *TINY_TEXT_FIT,
+        *DDP,
+        "--data.init_args.path",
+        str(corpus),
+        "--run_name",
+        "drift",
+        "--trainer.logger",
+        "false",
+    ]
+    late = ["--model.init_args.num_layers", "2", "--model.init_args.dropout", "0.25"]
+    late += ["--model.init_args.dropout_from", "overfitting", "--trainer.max_epochs", "3"]
+    result = run_studio([*fit, *late, *_probe(tmp_path / "p")], tmp_path, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    digests = _digests(tmp_path / "p")
+    assert len(digests) == 2 and digests[0] == digests[1]
+    assert digests[0].split()[2] == "dropout=0.25,0.25"  # on, on both ranks
+
+
 def test_torchrun_launch_recipe(tmp_path: Path, small_corpus: Path, studio_env: dict) -> None:
     """The README's torchrun recipe, on one node with two CPU processes."""
     command = [
