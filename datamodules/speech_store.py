@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -201,6 +202,19 @@ def _features_in_order(
             yield future.result()
 
 
+def _check_disk(tmp: Path, stored: int, audio_done: int, audio_left: int) -> None:
+    """Refuse as soon as the rest of the store cannot fit: `stored` bytes came of `audio_done` bytes of
+    audio so far, and the rest of the audio will give as much per byte."""
+    needed = stored * audio_left / max(1, audio_done)
+    free = shutil.disk_usage(tmp).free
+    if needed > free:
+        raise StudioError(
+            f"the speech feature store needs about {(stored + needed) / 1e6:,.0f} MB but {tmp.parent} has "
+            f"{free / 1e6:,.0f} MB free: free disk space, or point STUDIO_CACHE (or --data.init_args.cache_dir) "
+            "at a larger disk"
+        )
+
+
 def _prepare(
     tmp: Path, utterances: Sequence[Utterance], sizes: list[int], settings: StoreSettings, digest: str, workers: int
 ) -> None:
@@ -209,6 +223,7 @@ def _prepare(
     progress = ProgressLine(f"computing speech features of {len(utterances)} utterances", sum(sizes), started)
     dtype, ids_dtype = np.dtype(settings.dtype), label_dtype(settings.labels)
     offsets = np.zeros((len(utterances) + 1, 2), dtype=np.int64)
+    done, total = 0, sum(sizes)
     try:
         with (
             open(tmp / FEATURES, "wb") as features_file,
@@ -226,6 +241,9 @@ def _prepare(
                 labels_file.write(np.asarray(ids, dtype=ids_dtype).tobytes())
                 offsets[entry + 1] = offsets[entry] + (len(features), len(ids))
                 progress.advance(size)
+                done += size
+                stored = features_file.tell() + frames_file.tell() + labels_file.tell()
+                _check_disk(tmp, stored, done, total - done)
         np.save(tmp / OFFSETS, offsets, allow_pickle=False)
         meta = {
             "format": FORMAT,

@@ -8,6 +8,7 @@ import pickle
 import threading
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -195,3 +196,15 @@ def test_a_dataset_pickles_as_a_folder_not_as_its_features(corpus: Path, tmp_pat
 def test_a_bad_feature_dtype_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(StudioError, match="feature_dtype='int8' is not supported: use float32 or float16"):
         SpeechDataModule(cache_dir=str(tmp_path), feature_dtype="int8")
+
+
+def test_too_little_disk_space_is_refused_early_and_publishes_nothing(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reads: list[str]
+) -> None:
+    monkeypatch.setattr(speech_store.shutil, "disk_usage", lambda path: SimpleNamespace(free=1000))
+    with pytest.raises(StudioError, match=r"speech feature store needs about \d+ MB .* free disk space") as error:
+        _data(corpus, tmp_path / "cache").store()
+    assert "\n" not in str(error.value)
+    # Refused after the first utterance; the threads computing ahead (two per worker) may have read a few more.
+    assert len(reads) <= 2 * min(4, os.cpu_count() or 1) + 1 < 12
+    assert _published(tmp_path / "cache") == [] and _leftovers(tmp_path / "cache") == []
