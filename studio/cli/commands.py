@@ -39,6 +39,8 @@ def error_line(error: BaseException) -> str:
 QUIET_WARNINGS = (
     r".*isinstance\(treespec, LeafSpec\).*",
     r"Checkpoint directory .* exists and is not empty.*",  # the run's config.yaml is written there first
+    # Lightning warns so only while no validation has run; UnvalidatedRunNote says that plainly.
+    r"`ModelCheckpoint\(monitor=.*could not find the monitored key.*",
 )
 # Lines Lightning logs on every run that say nothing about it: the tip that advertises its cloud logger
 # (Studio's runs log to W&B and metrics.csv).
