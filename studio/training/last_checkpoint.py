@@ -17,6 +17,10 @@ import lightning as L
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
+# With more than one process, the time decision is rank zero's clock sent to every rank: a collective
+# (and on GPUs a device sync), so the ranks ask for it only every this many steps.
+TIME_CHECK_STEPS = 20
+
 
 class RefreshLastCheckpoint(L.Callback):
     """Writes `<checkpoint dir>/last.ckpt` every `every_n_steps` steps and/or `every_minutes` minutes (0: off)."""
@@ -66,7 +70,8 @@ class RefreshLastCheckpoint(L.Callback):
     ) -> None:
         """Save when a step or time interval has passed (the time decision is rank zero's, for all ranks)."""
         due = self.every_n_steps > 0 and trainer.global_step % self.every_n_steps == 0
-        if self.every_minutes > 0 and not due:
+        asks = trainer.world_size == 1 or trainer.global_step % TIME_CHECK_STEPS == 0  # the same on every rank
+        if self.every_minutes > 0 and not due and asks:
             due = trainer.strategy.broadcast(time.monotonic() - self._last_save >= 60 * self.every_minutes)
         if due:
             self._save(trainer)
