@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 import warnings
 from collections.abc import Sequence
@@ -41,7 +40,7 @@ from datamodules.store_entry import read_meta as read_entry_meta
 from studio.codecs.midi import MidiCodec
 from studio.codecs.text_encoding import store_dtype
 from studio.errors import StudioError
-from studio.io import atomic_write_bytes
+from studio.io import atomic_write_bytes, check_free_space
 
 FORMAT = 1  # version of the layout above; a store of another version is rebuilt (with a notice)
 META = "meta.json"
@@ -309,12 +308,7 @@ def _check_disk(folder: Path, todo: dict[str, Path], carried: dict[int, list], d
     midi_bytes = sum(path.stat().st_size for path in todo.values())
     copies = sum(shard_files(folder, n)[0].stat().st_size for n in carried)
     needed = midi_bytes * dtype.itemsize + copies + 8 * len(todo) + 1_000_000
-    free = shutil.disk_usage(folder).free
-    if needed > free:
-        raise StudioError(
-            f"the MIDI store needs about {needed / 1e6:,.0f} MB but {folder.parent} has {free / 1e6:,.0f} MB "
-            "free: free disk space, or point STUDIO_CACHE (or --data.init_args.cache_dir) at a larger disk"
-        )
+    check_free_space(folder, needed, "the MIDI store")
 
 
 def _encode_into(

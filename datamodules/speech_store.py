@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,7 +33,7 @@ from studio.codecs.speech import features as speech_features
 from studio.codecs.speech.corpus import Utterance
 from studio.codecs.speech.ctc import collapse
 from studio.errors import StudioError
-from studio.io import disk_error
+from studio.io import check_free_space, disk_error
 
 # Version of the layout (and of the feature code's output); a store of another version is rebuilt with a notice.
 FORMAT = 1
@@ -202,19 +201,6 @@ def _features_in_order(
             yield future.result()
 
 
-def _check_disk(tmp: Path, stored: int, audio_done: int, audio_left: int) -> None:
-    """Refuse as soon as the rest of the store cannot fit: `stored` bytes came of `audio_done` bytes of
-    audio so far, and the rest of the audio will give as much per byte."""
-    needed = stored * audio_left / max(1, audio_done)
-    free = shutil.disk_usage(tmp).free
-    if needed > free:
-        raise StudioError(
-            f"the speech feature store needs about {(stored + needed) / 1e6:,.0f} MB but {tmp.parent} has "
-            f"{free / 1e6:,.0f} MB free: free disk space, or point STUDIO_CACHE (or --data.init_args.cache_dir) "
-            "at a larger disk"
-        )
-
-
 def _prepare(
     tmp: Path, utterances: Sequence[Utterance], sizes: list[int], settings: StoreSettings, digest: str, workers: int
 ) -> None:
@@ -241,9 +227,11 @@ def _prepare(
                 labels_file.write(np.asarray(ids, dtype=ids_dtype).tobytes())
                 offsets[entry + 1] = offsets[entry] + (len(features), len(ids))
                 progress.advance(size)
+                # Refused as soon as the rest cannot fit, at as many bytes per byte of audio as so far.
                 done += size
                 stored = features_file.tell() + frames_file.tell() + labels_file.tell()
-                _check_disk(tmp, stored, done, total - done)
+                rest = stored * (total - done) / done if done else 0.0
+                check_free_space(tmp, rest, "the rest of the speech feature store")
         np.save(tmp / OFFSETS, offsets, allow_pickle=False)
         meta = {
             "format": FORMAT,

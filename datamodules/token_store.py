@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from datamodules.store_entry import StoreUnusable, prepared_entry, read_meta
 from studio.codecs.text import TextCodec
 from studio.codecs.text_encoding import BPE_PIECE, CharacterSet, bpe_sample, encode_pieces, store_dtype
 from studio.errors import StudioError
-from studio.io import disk_error
+from studio.io import check_free_space, disk_error
 
 # Version of the layout below; a store of another version is rebuilt (with a notice).
 FORMAT = 1
@@ -111,7 +110,7 @@ def _prepare(
     """Build the store's files in the temporary folder `tmp` (published by `prepared_entry`)."""
     codec, characters = _vocabulary(source, level, bpe_vocab_size, digest, started)
     dtype = store_dtype(codec.vocab_size)
-    _check_disk(tmp, characters * dtype.itemsize, source)
+    check_free_space(tmp, characters * dtype.itemsize, f"the token store of {source.name}")
     tokens = _write_ids(tmp / IDS, source, codec, dtype, digest, started)
     meta = {
         "format": FORMAT,
@@ -145,16 +144,6 @@ def _vocabulary(
     if codec is None or characters.blank:
         raise StudioError(f"corpus {source.name} is empty: give it some text, or choose another --data.init_args.path")
     return codec, characters.characters
-
-
-def _check_disk(folder: Path, needed: int, source: CorpusSource) -> None:
-    """Refuse before writing when the store would not fit on the cache's disk."""
-    free = shutil.disk_usage(folder).free
-    if needed > free:
-        raise StudioError(
-            f"the token store of {source.name} needs about {needed / 1e6:,.0f} MB but {folder.parent} has "
-            f"{free / 1e6:,.0f} MB free: free disk space, or point STUDIO_CACHE at a larger disk"
-        )
 
 
 def _write_ids(path: Path, source: CorpusSource, codec: TextCodec, dtype: np.dtype, digest: str, started: float) -> int:

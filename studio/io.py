@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +50,16 @@ def os_error_line(error: OSError) -> str:
         f"{where}{os_reason(error)}: check the path and its permissions, or free disk space "
         "(files written before this point are intact)"
     )
+
+
+def check_free_space(folder: Path, needed: float, what: str) -> None:
+    """Refuse in one line when `needed` bytes of `what` (a cache entry) would not fit on `folder`'s disk."""
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise StudioError(
+            f"{what} needs about {needed / 1e6:,.0f} MB but {folder.parent} has {free / 1e6:,.0f} MB free: "
+            "free disk space, or point STUDIO_CACHE (or --data.init_args.cache_dir) at a larger disk"
+        )
 
 
 def disk_error(what: str, error: OSError) -> StudioError:

@@ -102,6 +102,22 @@ def tiny_tagger_fit(corpus: Path, batch_size: int = 4, epochs: int = 1) -> list[
 # fmt: on
 
 
+def late_dropout_fit(folder: Path) -> list[str]:
+    """Arguments of a tiny text run whose validation loss turns up, so late dropout switches on (rate 0.25).
+
+    Its corpus (written in `folder`) trains on a and b only and holds out c and d: the better the model
+    learns the first, the worse it predicts the second, so the second validation loss is above the first.
+    """
+    corpus = folder / "drift.txt"
+    corpus.write_text("ab" * 2700 + "cd" * 300, encoding="utf-8")
+    return [
+        *TINY_TEXT_FIT,
+        *["--data.init_args.path", str(corpus), "--trainer.logger", "false", "--trainer.max_epochs", "3"],
+        *["--model.init_args.num_layers", "2", "--model.init_args.dropout", "0.25"],
+        *["--model.init_args.dropout_from", "overfitting"],
+    ]
+
+
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first 12,000 characters of the embedded default corpus, as a file."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, TINY_TEXT_FIT, run_studio, tiny_tagger_fit
+from conftest import ROOT, TINY_TEXT_FIT, late_dropout_fit, run_studio, tiny_tagger_fit
 
 pytestmark = pytest.mark.slow
 
@@ -55,21 +55,8 @@ def test_text_ddp_trains_identical_ranks_and_resumes(tmp_path: Path, small_corpu
 def test_late_dropout_switches_on_every_rank_at_once(tmp_path: Path, studio_env: dict) -> None:
     """The switch follows the validation loss reduced across ranks, so the ranks never disagree."""
     env = dict(studio_env, PYTHONPATH=f"{ROOT / 'tests'}")
-    corpus = tmp_path / "drift.txt"  # held-out tail unlike the training text: validation loss rises
-    corpus.write_text("ab" * 2700 + "cd" * 300, encoding="utf-8")
-    fit = [
-        *TINY_TEXT_FIT,
-        *DDP,
-        "--data.init_args.path",
-        str(corpus),
-        "--run_name",
-        "drift",
-        "--trainer.logger",
-        "false",
-    ]
-    late = ["--model.init_args.num_layers", "2", "--model.init_args.dropout", "0.25"]
-    late += ["--model.init_args.dropout_from", "overfitting", "--trainer.max_epochs", "3"]
-    result = run_studio([*fit, *late, *_probe(tmp_path / "p")], tmp_path, env)
+    fit = [*late_dropout_fit(tmp_path), *DDP, "--run_name", "drift", *_probe(tmp_path / "p")]
+    result = run_studio(fit, tmp_path, env)
     assert result.returncode == 0, result.stderr[-3000:]
     digests = _digests(tmp_path / "p")
     assert len(digests) == 2 and digests[0] == digests[1]

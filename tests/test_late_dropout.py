@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_TEXT_FIT, run_studio_here
+from conftest import late_dropout_fit, run_studio_here
 
 from studio.errors import StudioError
 from studio.models import RecurrentLanguageModel
@@ -49,17 +49,7 @@ def test_overfitting_mode_needs_a_rate_and_a_known_name() -> None:
 
 @pytest.mark.slow
 def test_a_run_whose_validation_loss_turns_up_trains_on_with_dropout(tmp_path: Path, studio_env: dict) -> None:
-    # Training text of a and b only, held-out tail of c and d: the better the model learns the first,
-    # the worse it predicts the second, so the second validation loss is above the first.
-    corpus = tmp_path / "drift.txt"
-    corpus.write_text("ab" * 2700 + "cd" * 300, encoding="utf-8")
-    fit = [
-        *TINY_TEXT_FIT,
-        *["--data.init_args.path", str(corpus), "--trainer.logger", "false", "--run_name", "drift"],
-        *["--model.init_args.num_layers", "2", "--model.init_args.dropout", "0.25"],
-        *["--model.init_args.dropout_from", "overfitting", "--trainer.max_epochs", "3"],
-    ]
-    result = run_studio_here(fit, tmp_path, studio_env)
+    result = run_studio_here([*late_dropout_fit(tmp_path), "--run_name", "drift"], tmp_path, studio_env)
     assert result.returncode == 0, result.stderr[-3000:]
     last = tmp_path / "checkpoints" / "drift" / "last.ckpt"
     watch = torch.load(last, weights_only=True)["overfitting_watch"]

@@ -18,7 +18,7 @@ from midi_songs import write_song
 from torch.utils.data import DataLoader, get_worker_info
 
 import datamodules.midi_shards as midi_shards
-import datamodules.midi_store as midi_store_module
+import studio.io as studio_io
 from datamodules.midi import MidiDataModule, MidiWindows
 from datamodules.midi_store import FORMAT, META, midi_store
 from datamodules.midi_stream import JoinedPieces
@@ -202,7 +202,7 @@ def test_a_store_of_an_older_format_or_damaged_is_rebuilt_with_a_notice(tmp_path
 
 
 def test_too_little_disk_space_is_refused_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(midi_store_module.shutil, "disk_usage", lambda path: SimpleNamespace(free=1000))
+    monkeypatch.setattr(studio_io.shutil, "disk_usage", lambda path: SimpleNamespace(free=1000))
     folder = tmp_path / "store"
     with pytest.raises(StudioError, match=r"needs about \d+ MB .* free disk space") as error:
         midi_store(_songs(tmp_path / "songs", range(3)), CODEC, folder)

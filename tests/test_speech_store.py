@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import datamodules.speech_store as speech_store
+import studio.io as studio_io
 from datamodules import synthetic_speech
 from datamodules.speech import SpeechDataModule
 from datamodules.speech_batches import collate, length_buckets
@@ -201,7 +202,7 @@ def test_a_bad_feature_dtype_is_a_one_line_error(tmp_path: Path) -> None:
 def test_too_little_disk_space_is_refused_early_and_publishes_nothing(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reads: list[str]
 ) -> None:
-    monkeypatch.setattr(speech_store.shutil, "disk_usage", lambda path: SimpleNamespace(free=1000))
+    monkeypatch.setattr(studio_io.shutil, "disk_usage", lambda path: SimpleNamespace(free=1000))
     with pytest.raises(StudioError, match=r"speech feature store needs about \d+ MB .* free disk space") as error:
         _data(corpus, tmp_path / "cache").store()
     assert "\n" not in str(error.value)

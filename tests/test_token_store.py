@@ -19,6 +19,7 @@ import torch
 import datamodules.corpus_reader as corpus_reader
 import datamodules.token_store as token_store_module
 import studio.codecs.text_encoding as token_encoding
+import studio.io as studio_io
 from datamodules import TextDataModule
 from datamodules.corpora import EMBEDDED
 from datamodules.corpus_reader import CorpusSource
@@ -181,7 +182,7 @@ def test_a_corpus_changed_between_passes_is_caught_by_its_digest(tmp_path: Path)
 
 
 def test_too_little_disk_space_is_refused_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(token_store_module.shutil, "disk_usage", lambda path: SimpleNamespace(free=1000))
+    monkeypatch.setattr(studio_io.shutil, "disk_usage", lambda path: SimpleNamespace(free=1000))
     with pytest.raises(StudioError, match=r"needs about \d+ MB .* free disk space") as error:
         token_store(_corpus(tmp_path), "char", 512, tmp_path / "cache")
     assert "\n" not in str(error.value)

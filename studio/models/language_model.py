@@ -173,30 +173,29 @@ class RecurrentLanguageModel(StudioModule):
         return self._eval_state if self.hparams.stateful else None
 
     def on_validation_epoch_end(self) -> None:
-        """Log val_loss (nats per token) and val_bpt (bits per token), reduced across ranks."""
-        self._log_eval("val", self.val_nll)
+        """Log val_loss (nats per token) and val_bpt (bits per token), reduced across ranks; watch for overfitting."""
+        loss = self._log_eval("val", self.val_nll)
+        if self.hparams.dropout_from == "overfitting" and not self.trainer.sanity_checking:
+            self._watch_overfitting(loss)
 
     def on_test_epoch_end(self) -> None:
         """Log test_loss and test_bpt."""
         self._log_eval("test", self.test_nll)
 
-    def _log_eval(self, prefix: str, metric: MeanMetric) -> None:
+    def _log_eval(self, prefix: str, metric: MeanMetric) -> float:
         value = metric.compute()
         metric.reset()
         self.log_evaluation(prefix, {"loss": value, "bpt": value / LN2})
-        if prefix == "val" and not self.trainer.sanity_checking:
-            self._watch_overfitting(float(value))
+        return float(value)
 
     def _watch_overfitting(self, val_loss: float) -> None:
-        """With `dropout_from="overfitting"`, switch dropout on at the first validation loss above the best."""
-        if self.hparams.dropout_from != "overfitting":
-            return
+        """Switch dropout on at the first validation loss above the best (the loss is the same on every rank)."""
         if self.overfitting.observe(val_loss):
             rank_zero_info(
                 f"Dropout {self.hparams.dropout:g} on from step {self.global_step}: validation loss {val_loss:.4f} "
                 f"is above the best so far, {self.overfitting.best:.4f}"
             )
-        self._set_dropout(self.hparams.dropout if self.overfitting.seen else 0.0)
+            self._set_dropout(self.hparams.dropout)
         self.log("dropout", float(self.dropout.p), sync_dist=True)  # the same on every rank: no warning
 
     def _set_dropout(self, rate: float) -> None:
