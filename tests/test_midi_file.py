@@ -8,7 +8,7 @@ import warnings
 import mido
 import pretty_midi
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from studio.codecs.midi import MidiCodec
@@ -94,6 +94,13 @@ def test_well_formed_files_are_read_fast_and_exactly_like_pretty_midi(data: byte
 
 @CHECKS
 @given(data=midi_files(), cut=st.integers(0, 400), noise=st.binary(max_size=16), at=st.integers(0, 400))
+@example(  # a sysex whose data byte is over 127: mido refuses the file, so the fast reader must hand it back
+    data=b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x00\x01MTrk\x00\x00\x00\x10\x00\x80:@\x00\x90:\x00\x00\xf0\x01\xf7"
+    b"\x00\xff/\x00",
+    cut=1,
+    noise=b"\x80",
+    at=33,
+)
 def test_damaged_files_are_either_read_exactly_or_handed_back(data: bytes, cut: int, noise: bytes, at: int) -> None:
     damaged = data[:at] + noise + data[at + len(noise) :] if cut % 2 else data[: len(data) - cut] + noise
     fast = read_score(damaged)

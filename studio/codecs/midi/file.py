@@ -128,6 +128,7 @@ def _read_track(data: bytes, position: int) -> tuple[list[Event], int]:
             length, i = _varlen(data, i)
             if length > _MAX_MESSAGE_LENGTH:
                 raise _Unsupported
+            _check_sysex(data[i : i + length])
             i += length
         else:
             raise _Unsupported  # system common / real-time bytes: leave them to mido
@@ -144,6 +145,14 @@ def _varlen(data: bytes, i: int) -> tuple[int, int]:
         value = (value << 7) | (byte & 0x7F)
         if byte < 0x80:
             return value, i
+
+
+def _check_sysex(payload: bytes) -> None:
+    """A sysex payload mido refuses (a data byte over 127, once its F0 and F7 ends are stripped) is left to it."""
+    body = payload[1:] if payload[:1] == b"\xf0" else payload
+    body = body[:-1] if body[-1:] == b"\xf7" else body
+    if any(byte > 127 for byte in body):
+        raise _Unsupported
 
 
 def _check_meta(kind: int, payload: bytes) -> None:
