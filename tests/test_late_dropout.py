@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,7 @@ def test_a_run_whose_validation_loss_turns_up_trains_on_with_dropout(tmp_path: P
     assert watch["seen"] is True and watch["best"] < 10
     resumed = RecurrentLanguageModel.load_from_checkpoint(last, weights_only=True)
     assert rates(resumed) == (0.25, 0.25)  # a resumed run goes on with dropout
+    # The run's metrics file (the web page's chart) has the rate after each validation: off, then on.
+    with open(last.parent / "metrics.csv", encoding="utf-8") as handle:
+        logged = [float(row["value"]) for row in csv.DictReader(handle) if row["name"] == "dropout"]
+    assert logged[0] == 0.0 and logged[-1] == 0.25 and logged == sorted(logged)

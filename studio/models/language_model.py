@@ -17,7 +17,7 @@ from torchmetrics import MeanMetric
 
 from studio.errors import StudioError
 from studio.models.base import StudioModule, check_optimizer_settings, check_recurrent_settings
-from studio.models.late_dropout import OverfittingWatch, check_dropout_from
+from studio.models.late_dropout import DROPOUT_METRIC, OverfittingWatch, check_dropout_from
 from studio.nn import RecurrentStack, State, detach_state
 from studio.nn.line_position import LinePositionEmbedding, join_column, split_column
 from studio.nn.state import state_as_list, state_from_list
@@ -196,7 +196,7 @@ class RecurrentLanguageModel(StudioModule):
                 f"is above the best so far, {self.overfitting.best:.4f}"
             )
             self._set_dropout(self.hparams.dropout)
-        self.log("dropout", float(self.dropout.p), sync_dist=True)  # the same on every rank: no warning
+        self.log(DROPOUT_METRIC, float(self.dropout.p), sync_dist=True)  # the same on every rank: no warning
 
     def _set_dropout(self, rate: float) -> None:
         self.dropout.p = rate

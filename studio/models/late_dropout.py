@@ -16,6 +16,8 @@ from typing import Any
 from studio.errors import StudioError
 
 DROPOUT_FROM = ("start", "overfitting")
+# The rate in use, logged after each validation in "overfitting" mode (W&B, and the run's metrics.csv).
+DROPOUT_METRIC = "dropout"
 
 
 def check_dropout_from(dropout_from: str, dropout: float) -> None:

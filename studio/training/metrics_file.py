@@ -1,7 +1,7 @@
 """The run's metrics as a CSV beside its checkpoints, and whether it is still training, for the web studio.
 
 `checkpoints/<run>/metrics.csv` holds rows `step,epoch,name,value,time`: `train_loss` at every logging
-step, `val_loss` after every validation, and the statistics the sample loggers compute of their samples
+step, `val_loss` after every validation (and the `dropout` rate, for a run with late dropout), and the statistics the sample loggers compute of their samples
 (`samples/...`); a resumed run appends to it. `checkpoints/<run>/status.json` says `training` (with the
 process id), `finished` or `stopped`. Both are written by rank zero only, whatever logger the run uses
 (W&B gets the same metrics).
@@ -20,6 +20,7 @@ from typing import Any, Optional
 import lightning as L
 
 from studio.io import atomic_write_bytes
+from studio.models.late_dropout import DROPOUT_METRIC
 
 METRICS_FILE, STATUS_FILE = "metrics.csv", "status.json"
 COLUMNS = ("step", "epoch", "name", "value", "time")
@@ -90,9 +91,10 @@ class MetricsFile(L.Callback):
             self._train_row(trainer)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """After each validation (not the sanity check), a row with the validation loss."""
+        """After each validation (not the sanity check), a row with the validation loss (and the dropout rate)."""
         if not trainer.sanity_checking:
-            append_metrics(trainer, {VAL_NAME: trainer.callback_metrics.get(VAL_KEY)})
+            metrics = trainer.callback_metrics
+            append_metrics(trainer, {VAL_NAME: metrics.get(VAL_KEY), DROPOUT_METRIC: metrics.get(DROPOUT_METRIC)})
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """The run ended as planned."""
