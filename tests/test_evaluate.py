@@ -11,6 +11,8 @@ from conftest import assert_one_line_error, run_studio_here
 from midi_songs import write_song
 from tiny_runs import trained
 
+from studio.evaluation.against import round_seed
+
 pytestmark = pytest.mark.slow
 
 
@@ -72,6 +74,43 @@ def test_midi_likelihood_per_event_and_second_and_generated_against_real(
     assert all(0.0 <= c["overlap"] <= 1.0 and c["kl_divergence"] >= 0.0 for c in compared.values())
     pictures = list(tmp_path.rglob("*.png"))
     assert len(pictures) == len(compared)
+    rounds = run_studio_here([*command, "--rounds", "2"], tmp_path, run["env"])
+    assert_one_line_error(rounds, "rounds are for text checkpoints")
+
+
+def test_text_generated_against_real_in_rounds_is_the_mean_of_single_rounds(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Two rounds average what two single-round runs (the first seed, then the second round's) give."""
+    run = trained("text", tmp_path_factory)
+    real = tmp_path_factory.mktemp("real") / "real.txt"
+    real.write_text(next(run["work"].glob("*.txt")).read_text()[:4000])
+    found = []
+    for seed, rounds in [(0, 2), (0, 1), (round_seed(0, 1), 1)]:
+        out = tmp_path / f"seed{seed}-rounds{rounds}"
+        args = [
+            "--samples",
+            "3",
+            "--against",
+            str(real),
+            "--length",
+            "60",
+            "--seed",
+            str(seed),
+            "--rounds",
+            str(rounds),
+        ]
+        result = run_studio_here(
+            ["evaluate", "--ckpt", str(run["ckpt"]), *args, "--out_dir", str(out)], tmp_path, run["env"]
+        )
+        found.append(_report(result, out)["generated_vs_real"])
+    both, first, second = found
+    assert both["rounds"] == 2 and first["generated"] != second["generated"]
+    for name, value in both["generated"].items():
+        assert value == pytest.approx((first["generated"][name] + second["generated"][name]) / 2)
+        assert both["generated_spread"][name] == pytest.approx(abs(first["generated"][name] - value))
+        assert first["generated_spread"][name] == 0.0
+    assert both["reference"] == first["reference"]
 
 
 def test_bad_evaluate_requests_are_one_line(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -83,6 +122,7 @@ def test_bad_evaluate_requests_are_one_line(tmp_path: Path, tmp_path_factory: py
         (["--samples", "2", "--against", str(real), "--length", "50", "--temperature", "0"], "temperature"),
         (["--samples", "4"], "--against"),
         (["--data", str(tmp_path / "nope*.txt")], "matches no file"),
+        (["--samples", "2", "--against", str(real), "--length", "50", "--rounds", "0"], "--rounds 0"),
     ]:
         assert_one_line_error(
             run_studio_here(["evaluate", "--ckpt", str(run["ckpt"]), *args], tmp_path, run["env"]), needle

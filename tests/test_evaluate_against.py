@@ -9,6 +9,7 @@ from studio.evaluation.against import (
     reference_midi_statistics,
     reference_slices,
     reference_text,
+    round_seed,
     text_against,
 )
 
@@ -64,11 +65,12 @@ def test_the_yardstick_measures_the_whole_reference_but_known_words_only_across_
     path = tmp_path / "reference.txt"
     path.write_text(first + second)
     # 8 slices of 200 out of 9 blocks: most of either half is measured.
-    made, yardstick = text_against(_Echo(["ghij klmn\n"] * 8), 8, 200, [path], seed=0)  # type: ignore[arg-type]
+    found = text_against(_Echo(["ghij klmn\n"] * 8), 8, 200, [path], seed=0)  # type: ignore[arg-type]
+    yardstick = found.reference
     # Lengths come from slices of both halves (slices of the first half alone would give 8).
     assert 8 < yardstick["mean_line_length"] < 44
     # Known words: slices of the first half hold none of the second half's words.
-    assert yardstick["known_word_share"] == 0.0 and made["known_word_share"] == 1.0
+    assert yardstick["known_word_share"] == 0.0 and found.generated["known_word_share"] == 1.0
 
 
 def test_the_reference_text_is_read_up_to_a_limit(tmp_path) -> None:
@@ -87,3 +89,10 @@ def test_a_large_midi_collection_is_compared_through_a_seeded_choice(tmp_path) -
     assert len(chosen) == 7 and chosen == sorted(chosen, key=lambda n: int(Path(n).stem[7:]))
     assert chosen == [name for name, _ in reference_midi_statistics(paths, seed=1, limit=7)[1]]
     assert chosen != [name for name, _ in reference_midi_statistics(paths, seed=2, limit=7)[1]]
+
+
+def test_each_round_samples_with_its_own_seed_and_the_first_with_the_given_one() -> None:
+    assert round_seed(5, 0) == 5 and round_seed(0, 0) == 0
+    seeds = {round_seed(seed, index) for seed in range(20) for index in range(1, 20)}
+    assert len(seeds) == 20 * 19 and not seeds & set(range(20))  # no round repeats another seed's
+    assert round_seed(3, 2) == round_seed(3, 2)

@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--against", action="append", default=[], help="real data the samples are compared with")
     parser.add_argument("--seconds", type=float, default=10.0, help="MIDI: length of each generated piece")
     parser.add_argument("--length", type=int, default=500, help="text: tokens per generated sample")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="text: measure R rounds of --samples texts and average each statistic (less sampling noise)",
+    )
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of --samples (> 0)")
     parser.add_argument("--beam_width", type=int, default=1, help="taggers: CTC prefix beam width (1: greedy)")
     parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same samples")
@@ -65,6 +71,8 @@ def evaluate_main(argv: list[str]) -> None:
         raise StudioError(
             f"the checkpoints are of different kinds ({', '.join(sorted(kinds))}): compare like with like"
         )
+    if args.rounds != 1 and kinds != {"text"}:
+        raise StudioError(f"--rounds {args.rounds}: rounds are for text checkpoints; for MIDI, ask for more --samples")
     if kinds == {"speech"} and args.samples:
         raise StudioError("--samples: a tagger generates nothing to compare; pass --data with labelled recordings")
     results: dict[str, Any] = {}
@@ -132,7 +140,7 @@ def _evaluate(generator: Generator, args: argparse.Namespace, folder: Path) -> t
                 parts.append(f"skipped {len(skipped)} reference file(s): " + ", ".join(n for n, _ in skipped[:10]))
         else:
             with progress_line("tokens") as bar:
-                made_text, real_text = text_against(
+                compared = text_against(
                     generator,
                     args.samples,
                     args.length,
@@ -140,10 +148,24 @@ def _evaluate(generator: Generator, args: argparse.Namespace, folder: Path) -> t
                     args.seed,
                     args.temperature,
                     bar,
+                    args.rounds,
                 )
-            result["generated_vs_real"] = {"generated": made_text, "reference": real_text}
-            rows = [[name, made_text[name], real_text[name]] for name in made_text]
-            parts.append(table(rows, ["statistic", "generated", "real text"]))
+            result["generated_vs_real"] = {
+                "generated": compared.generated,
+                "generated_spread": compared.spread,
+                "rounds": compared.rounds,
+                "reference": compared.reference,
+            }
+            if compared.rounds == 1:
+                rows = [[name, compared.generated[name], compared.reference[name]] for name in compared.generated]
+                parts.append(table(rows, ["statistic", "generated", "real text"]))
+            else:
+                rows = [
+                    [name, compared.generated[name], compared.spread[name], compared.reference[name]]
+                    for name in compared.generated
+                ]
+                header = [f"generated (mean of {compared.rounds} rounds)", "sd over rounds"]
+                parts.append(table(rows, ["statistic", *header, "real text"]))
     return result, "\n\n".join(parts), images
 
 

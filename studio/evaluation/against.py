@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -72,6 +73,34 @@ def midi_against(
     return {name: compare(made[name], real[name]) for name in STATISTICS}, made, real, skipped
 
 
+@dataclass(frozen=True)
+class TextComparison:
+    """Statistics of generated texts, measured in rounds, beside the reference's own figures."""
+
+    per_round: list[dict[str, float]]  # every statistic, one round of generated texts at a time
+    reference: dict[str, float]  # the reference's own figures: the yardstick
+
+    @property
+    def rounds(self) -> int:
+        """How many rounds of texts were measured."""
+        return len(self.per_round)
+
+    @property
+    def generated(self) -> dict[str, float]:
+        """Each statistic's mean over the rounds."""
+        return {name: float(np.mean([round_[name] for round_ in self.per_round])) for name in self.reference}
+
+    @property
+    def spread(self) -> dict[str, float]:
+        """Each statistic's standard deviation over the rounds (0.0 for one round)."""
+        return {name: float(np.std([round_[name] for round_ in self.per_round])) for name in self.reference}
+
+
+def round_seed(seed: int, round_index: int) -> int:
+    """The sampling seed of one round: `seed` itself for the first, so one round gives what one call gives."""
+    return seed if round_index == 0 else int(np.random.SeedSequence([seed, round_index]).generate_state(1)[0])
+
+
 def text_against(
     generator: Generator,
     samples: int,
@@ -80,18 +109,22 @@ def text_against(
     seed: int = 0,
     temperature: float = 1.0,
     progress: Optional[Progress] = None,
-) -> tuple[dict[str, float], dict[str, float]]:
+    rounds: int = 1,
+) -> TextComparison:
     """Statistics of `samples` generated texts (at `temperature`) against the reference text, and of the
     reference against itself.
 
     The reference's own figures (slices of it as many and as long as the generated texts, measured as
     if generated) are the yardstick: distinct-n and mean line length depend on how much text is
-    measured and where it is cut, so both sides are measured on the same amounts.
+    measured and where it is cut, so both sides are measured on the same amounts. With `rounds` above
+    one, the generated side is measured that many times, each time on `samples` fresh texts, and each
+    statistic is the mean over the rounds: the same amount of text per measurement, less sampling noise.
     """
+    if rounds < 1:
+        raise StudioError(f"--rounds {rounds} must be at least 1")
     text = reference_text(reference)
     if len(text) < 2 * length:
         raise StudioError(f"--against holds {len(text)} characters, too little for samples of {length}")
-    made = generator.text(length=length, num_samples=samples, seed=seed, temperature=temperature, progress=progress)
     # Statistics of a text on its own (repetition, lengths) come from slices of the whole reference,
     # disjoint where it is long enough, since shared n-grams would lower distinct-n. Statistics measured
     # against the reference (known words, n-gram divergence) would flatter slices of the text they are
@@ -103,7 +136,24 @@ def text_against(
     yardstick = text_statistics(reference_slices(text, samples, sliced, seed, DEFAULT_PROMPT), other_half)
     crossed = text_statistics(reference_slices(text[:half], samples, sliced, seed, DEFAULT_PROMPT), other_half)
     yardstick.update({name: crossed[name] for name in AGAINST_REFERENCE})
-    return text_statistics(made, other_half), yardstick
+    measured = []
+    for index in range(rounds):
+        made = generator.text(
+            length=length,
+            num_samples=samples,
+            seed=round_seed(seed, index),
+            temperature=temperature,
+            progress=_round_progress(progress, index, rounds, index * samples * length),
+        )
+        measured.append(text_statistics(made, other_half))
+    return TextComparison(measured, yardstick)
+
+
+def _round_progress(progress: Optional[Progress], index: int, rounds: int, tokens_before: int) -> Optional[Progress]:
+    """One round's progress, told as a share of all the rounds."""
+    if progress is None:
+        return None
+    return lambda fraction, tokens: progress((index + fraction) / rounds, tokens_before + tokens)
 
 
 def reference_text(paths: Sequence[Path], limit: int = REFERENCE_CHARACTERS) -> str:
