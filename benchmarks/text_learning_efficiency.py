@@ -50,8 +50,9 @@ def evaluator(data: TextDataModule) -> StreamBatches:
     return StreamBatches(data.split()[1], 8, 128)
 
 
-def studio_preset(*extra: str) -> float:
-    """Train with the quickstart preset for BUDGET_S seconds (no step limit) on CORPUS; score its final model."""
+def studio_preset(*extra: str) -> tuple[float, int]:
+    """Train with the quickstart preset for BUDGET_S seconds (no step limit) on CORPUS; its final model's
+    score, and the steps it took."""
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     cli = StudioCLI(
         args=[
@@ -69,15 +70,15 @@ def studio_preset(*extra: str) -> float:
             *extra,
         ]
     )
-    return stateful_eval_loss(cli.model.cpu(), evaluator(cli.datamodule))
+    return stateful_eval_loss(cli.model.cpu(), evaluator(cli.datamodule)), cli.trainer.global_step
 
 
-def plain_loop() -> float:
-    """The hand-written baseline for the same budget; same evaluator."""
+def plain_loop() -> tuple[float, int]:
+    """The hand-written baseline for the same budget, scored by the same evaluator; and the steps it took."""
     torch.manual_seed(0)
     data = TextDataModule(corpus=CORPUS, val_fraction=preset_data("text")["val_fraction"])  # the preset's split
     model = RecurrentLanguageModel(vocab_size=data.codec.vocab_size, embedding_dim=64, hidden_size=256, num_layers=2)
-    plain_training_loop(
+    done = plain_training_loop(
         model,
         RandomWindows(torch.from_numpy(data.split()[0].astype(np.int64)), 32, 64, seed=0),
         lr=2e-3,
@@ -86,23 +87,31 @@ def plain_loop() -> float:
         stateful=False,
         time_budget=BUDGET_S,
     )
-    return stateful_eval_loss(model, evaluator(data))
+    return stateful_eval_loss(model, evaluator(data)), done["steps"]
 
 
 def main() -> None:
     """Run both for the same budget and report their validation losses."""
     start = time.perf_counter()
-    baseline = plain_loop()
-    preset = studio_preset()
+    baseline, baseline_steps = plain_loop()
+    preset, preset_steps = studio_preset()
     lines = [
         f"Learning efficiency on the `{CORPUS}` corpus, {BUDGET_S} s of training each (CPU), validation loss in nats/char",
-        f"  plain PyTorch 2x256 LSTM loop (random windows, Adam 2e-3): {baseline:.3f}",
-        f"  studio fit, configs/text/quickstart.yaml, --trainer.max_time only: {preset:.3f}",
+        f"  plain PyTorch 2x256 LSTM loop (random windows, Adam 2e-3): {baseline:.3f} ({baseline_steps} steps)",
+        f"  studio fit, configs/text/quickstart.yaml, --trainer.max_time only: {preset:.3f} ({preset_steps} steps)",
         f"  preset lower than the plain loop by >= {MARGIN}: {'MET' if baseline - preset >= MARGIN else 'NOT MET'} "
         f"(difference {baseline - preset:+.3f} nats/char; total {time.perf_counter() - start:.0f} s)",
     ]
     report(
-        "text_learning_efficiency", lines, {"plain_val_loss": baseline, "preset_val_loss": preset, "budget_s": BUDGET_S}
+        "text_learning_efficiency",
+        lines,
+        {
+            "plain_val_loss": baseline,
+            "plain_steps": baseline_steps,
+            "preset_val_loss": preset,
+            "preset_steps": preset_steps,
+            "budget_s": BUDGET_S,
+        },
     )
 
 
