@@ -101,6 +101,13 @@ def test_well_formed_files_are_read_fast_and_exactly_like_pretty_midi(data: byte
     noise=b"\x80",
     at=33,
 )
+@example(  # a meta event of a type mido does not know (08): mido drops its delta time, so it is handed back
+    data=b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x00\x01MTrk\x00\x00\x00\x22\x00\xffQ\x03\x00\x00\x01"
+    b"\x81\x00\xffQ\x03\x00\x00\x02\x81\x00\xffQ\x03\x00\x00\x01\x00\xffQ\x03\x00\x00\x01\x00\xff/\x00",
+    cut=1,
+    noise=b"\x08",
+    at=40,
+)
 def test_damaged_files_are_either_read_exactly_or_handed_back(data: bytes, cut: int, noise: bytes, at: int) -> None:
     damaged = data[:at] + noise + data[at + len(noise) :] if cut % 2 else data[: len(data) - cut] + noise
     fast = read_score(damaged)

@@ -23,6 +23,9 @@ _DRUM_CHANNEL = 9
 _DATA_LENGTH = {0x8: 2, 0x9: 2, 0xA: 2, 0xB: 2, 0xC: 1, 0xD: 1, 0xE: 2}
 # Meta events mido decodes with a fixed length (others it would raise on or misread).
 _META_LENGTH = {0x20: 1, 0x21: 1, 0x2F: 0, 0x51: 3, 0x58: 4, 0x59: 2}
+# The meta types mido knows. It reads any other without its delta time (a later event comes that much
+# earlier), so a file holding one is left to mido.
+_MIDO_META_TYPES = frozenset([*range(0x00, 0x08), 0x09, 0x20, 0x21, 0x2F, 0x51, 0x54, 0x58, 0x59, 0x7F])
 _SET_TEMPO, _TIME_SIGNATURE, _KEY_SIGNATURE, _TEXT, _LYRICS = 0x51, 0x58, 0x59, 0x01, 0x05
 
 
@@ -156,6 +159,8 @@ def _check_sysex(payload: bytes) -> None:
 
 
 def _check_meta(kind: int, payload: bytes) -> None:
+    if kind not in _MIDO_META_TYPES:
+        raise _Unsupported
     expected = _META_LENGTH.get(kind)
     if expected is not None and len(payload) != expected:
         raise _Unsupported
