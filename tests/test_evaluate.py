@@ -104,6 +104,7 @@ def test_text_generated_against_real_in_rounds_is_the_mean_of_single_rounds(
             ["evaluate", "--ckpt", str(run["ckpt"]), *args, "--out_dir", str(out)], tmp_path, run["env"]
         )
         found.append(_report(result, out)["generated_vs_real"])
+        assert ("sd over rounds" in result.stdout) == (rounds > 1) and ("--rounds R" in result.stdout) == (rounds == 1)
     both, first, second = found
     assert both["rounds"] == 2 and first["generated"] != second["generated"]
     for name, value in both["generated"].items():

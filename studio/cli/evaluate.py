@@ -159,6 +159,7 @@ def _evaluate(generator: Generator, args: argparse.Namespace, folder: Path) -> t
             if compared.rounds == 1:
                 rows = [[name, compared.generated[name], compared.reference[name]] for name in compared.generated]
                 parts.append(table(rows, ["statistic", "generated", "real text"]))
+                parts.append("one round of samples: --rounds R measures R rounds and gives each figure's spread")
             else:
                 rows = [
                     [name, compared.generated[name], compared.spread[name], compared.reference[name]]
