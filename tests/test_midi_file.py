@@ -108,6 +108,12 @@ def test_well_formed_files_are_read_fast_and_exactly_like_pretty_midi(data: byte
     noise=b"\x08",
     at=40,
 )
+@example(  # a time signature over 2**51: mido refuses it (its power-of-two check is in floating point)
+    data=b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x00\x01MTrk\x00\x00\x00\x0c\x00\xffX\x04\x01\x02\x18\x08\x00\xff/\x00",
+    cut=1,
+    noise=b"3",
+    at=27,
+)
 def test_damaged_files_are_either_read_exactly_or_handed_back(data: bytes, cut: int, noise: bytes, at: int) -> None:
     damaged = data[:at] + noise + data[at + len(noise) :] if cut % 2 else data[: len(data) - cut] + noise
     fast = read_score(damaged)

@@ -23,6 +23,9 @@ _DRUM_CHANNEL = 9
 _DATA_LENGTH = {0x8: 2, 0x9: 2, 0xA: 2, 0xB: 2, 0xC: 1, 0xD: 1, 0xE: 2}
 # Meta events mido decodes with a fixed length (others it would raise on or misread).
 _META_LENGTH = {0x20: 1, 0x21: 1, 0x2F: 0, 0x51: 3, 0x58: 4, 0x59: 2}
+# Time signatures over 2**6 are left to mido: it refuses some of them (its power-of-two check is done in
+# floating point), and real music does not use them.
+_MAX_DENOMINATOR_EXPONENT = 6
 # The meta types mido knows. It reads any other without its delta time (a later event comes that much
 # earlier), so a file holding one is left to mido.
 _MIDO_META_TYPES = frozenset([*range(0x00, 0x08), 0x09, 0x20, 0x21, 0x2F, 0x51, 0x54, 0x58, 0x59, 0x7F])
@@ -170,7 +173,7 @@ def _check_meta(kind: int, payload: bytes) -> None:
         raise _Unsupported
     if kind == _SET_TEMPO and int.from_bytes(payload, "big") == 0:
         raise _Unsupported
-    if kind == _TIME_SIGNATURE and payload[0] == 0:
+    if kind == _TIME_SIGNATURE and (payload[0] == 0 or payload[1] > _MAX_DENOMINATOR_EXPONENT):
         raise _Unsupported
     if kind == _KEY_SIGNATURE:
         sharps = payload[0] - 256 if payload[0] > 127 else payload[0]
