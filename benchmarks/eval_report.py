@@ -22,7 +22,7 @@ split holds, so both sides of each text statistic are measured on equal amounts.
 (--rounds, 64 by default), each statistic the mean over the rounds, and the table says in how many rounds
 the trained model alone was the closer: one round's sampling noise can be larger than the gap it
 measures. The mean line length of 32 texts varies from round to round by about 1.7 characters for the
-trained model and 3.1 for the baseline, around 61.6 and 63.3 (measured over 100 and 200 rounds), while
+trained model and 3.1 for the baseline, around 61.6 and 63.3 (one trained quickstart, over 100 and 200 rounds), while
 the held-out text's is 59.1: a single round puts the trained model nearer about 7 times in 10, the mean of
 64 rounds all but always.
 
