@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import assert_one_line_error, run_studio_here
 from midi_songs import write_song
 from tiny_runs import trained
@@ -112,6 +113,53 @@ def test_text_generated_against_real_in_rounds_is_the_mean_of_single_rounds(
         assert both["generated_spread"][name] == pytest.approx(abs(first["generated"][name] - value))
         assert first["generated_spread"][name] == 0.0
     assert both["reference"] == first["reference"]
+
+
+def test_several_checkpoints_are_compared_side_by_side(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Likelihood and generated-against-real of two checkpoints, each figure in its checkpoint's column."""
+    run = trained("text", tmp_path_factory)
+    other = tmp_path / "other" / "last.ckpt"
+    other.parent.mkdir()
+    saved = torch.load(run["ckpt"], weights_only=False)
+    saved["state_dict"]["head.bias"] = saved["state_dict"]["head.bias"] + torch.linspace(
+        -2, 2, len(saved["state_dict"]["head.bias"])
+    )
+    torch.save(saved, other)
+    real = tmp_path / "real.txt"
+    real.write_text(next(run["work"].glob("*.txt")).read_text()[:4000])
+    args = [
+        "--data",
+        str(real),
+        "--samples",
+        "3",
+        "--against",
+        str(real),
+        "--length",
+        "60",
+        "--out_dir",
+        str(tmp_path / "out"),
+    ]
+    result = run_studio_here(
+        ["evaluate", "--ckpt", str(run["ckpt"]), "--ckpt", str(other), *args], tmp_path, run["env"]
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    reports = {
+        Path(r["checkpoint"]).parent.name: r
+        for r in map(json.loads, map(Path.read_text, tmp_path.rglob("evaluation.json")))
+    }
+    assert set(reports) == {"text", "other"}
+    together = result.stdout.split("wrote ")[-1]  # what follows the last checkpoint's own report
+    likelihood, statistics = [[line.split() for line in block.splitlines()] for block in together.split("\n\n")[1:3]]
+    assert likelihood[0][:2] == ["checkpoint", "nats/token"]
+    for row in likelihood[2:]:
+        assert float(row[1]) == pytest.approx(reports[row[0].split("/")[0]]["likelihood"]["nats_per_token"], rel=1e-3)
+    assert statistics[0] == ["statistic", "text/last.ckpt", "other/last.ckpt", "real", "text"]
+    for row in statistics[2:]:
+        made = [reports[run_]["generated_vs_real"]["generated"][row[0]] for run_ in ("text", "other")]
+        assert [float(v) for v in row[1:3]] == pytest.approx(made, rel=1e-3, abs=1e-4)
+    assert reports["text"]["likelihood"]["nats_per_token"] != reports["other"]["likelihood"]["nats_per_token"]
 
 
 def test_bad_evaluate_requests_are_one_line(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:

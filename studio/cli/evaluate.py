@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.cli.common import OneLineParser, resolve_device
+from studio.cli.evaluate_tables import checkpoint_labels, side_by_side
 from studio.cli.progress import progress_line
 from studio.codecs.midi import MidiCodec
 from studio.codecs.speech import SpeechCodec
@@ -75,23 +76,18 @@ def evaluate_main(argv: list[str]) -> None:
         raise StudioError(f"--rounds {args.rounds}: rounds are for text checkpoints; for MIDI, ask for more --samples")
     if kinds == {"speech"} and args.samples:
         raise StudioError("--samples: a tagger generates nothing to compare; pass --data with labelled recordings")
-    results: dict[str, Any] = {}
+    results: list[dict[str, Any]] = []
     for generator in generators:
         with SampleFolder(args.out_dir, generator.path, args.seed, prefix="eval") as folder:
             assert folder.path is not None
             result, text, images = _evaluate(generator, args, folder.path)
             write_report(folder.path, result, images, text)
             folder.write_settings(vars(args))
-        results[str(generator.path)] = {**result, "report": str(folder.path)}
+        results.append(result)
         print(f"== {generator.path}\n{text}\nwrote {folder.path}/report.html")
-    if len(generators) > 1 and kinds == {"speech"}:
-        rows = [[path, r["tagging"]["label_error_rate"], r["tagging"]["frame_accuracy"]] for path, r in results.items()]
-        print("\n" + table(rows, ["checkpoint", "label error rate", "frame accuracy"]))
-    elif len(generators) > 1 and args.data:
-        rows = [
-            [path, r["likelihood"]["nats_per_token"], r["likelihood"]["bits_per_token"]] for path, r in results.items()
-        ]
-        print("\n" + table(rows, ["checkpoint", "nats/token", "bits/token"]))
+    if len(generators) > 1:
+        for both in side_by_side(checkpoint_labels([g.path for g in generators]), results):
+            print("\n" + both)
 
 
 def _evaluate(generator: Generator, args: argparse.Namespace, folder: Path) -> tuple[dict[str, Any], str, list[Path]]:
