@@ -33,7 +33,6 @@ benchmarks/results/eval_report.txt.
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import tempfile
 import time
@@ -51,13 +50,12 @@ from timing import preset_data  # noqa: E402
 from datamodules.midi import MidiDataModule  # noqa: E402
 from datamodules.text import TextDataModule  # noqa: E402
 from studio.codecs.text_statistics import DIVERGENCES  # noqa: E402
-from studio.evaluation.against import TextComparison, disjoint_slices, midi_against, text_against  # noqa: E402
+from studio.evaluation.against import disjoint_slices, midi_against, text_against  # noqa: E402
 from studio.evaluation.likelihood import Likelihood, midi_likelihood, text_likelihood  # noqa: E402
-from studio.evaluation.report import statistic_plot, table, write_report  # noqa: E402
+from studio.evaluation.report import statistic_plot, table, text_statistics_plot, write_report  # noqa: E402
 from studio.generation import Generator  # noqa: E402
 from studio.generation.loading import LoadedCheckpoint, build_model  # noqa: E402
 from studio.generation.text import DEFAULT_PROMPT  # noqa: E402
-from studio.io import atomic_write_bytes  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 OUT = RESULTS / "eval_report"
@@ -184,7 +182,7 @@ def text_part(args: argparse.Namespace, rows: list[list[Any]], images: list[Path
             "rounds_closer": by_round,
         }
     images.append(OUT / "text_statistics.png")
-    text_plot(made, base, images[-1])
+    text_statistics_plot(made, images[-1], baseline=base)
     return found
 
 
@@ -193,28 +191,6 @@ def text_closer(stat: str, trained: float, baseline: float, held_out: float) -> 
     if stat in DIVERGENCES:
         return trained < baseline
     return abs(trained - held_out) < abs(baseline - held_out)
-
-
-def text_plot(made: TextComparison, base: TextComparison, path: Path) -> None:
-    """Bars of each text statistic for the held-out text, the trained model and the baseline (with the
-    standard deviation over the rounds)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    names = list(made.reference)
-    fig = Figure(figsize=(8, 3), dpi=90)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(names))
-    for ax, name in zip(axes, names):
-        heights = [made.reference[name], made.generated[name], base.generated[name]]
-        ax.bar([0, 1, 2], heights, yerr=[0.0, made.spread[name], base.spread[name]], color=["C0", "C1", "C2"])
-        ax.set_title(name.replace("_", "\n"), fontsize=7)
-        ax.set_xticks([0, 1, 2], ["held-out", "trained", "baseline"], rotation=90, fontsize=7)
-        ax.tick_params(axis="y", labelsize=6)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 def main() -> None:

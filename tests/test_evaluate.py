@@ -79,6 +79,11 @@ def test_midi_likelihood_per_event_and_second_and_generated_against_real(
     assert_one_line_error(rounds, "rounds are for text checkpoints")
 
 
+def _three_short_samples_against(real: Path) -> list[str]:
+    """`evaluate` arguments: three generated texts of 60 characters against `real`."""
+    return ["--samples", "3", "--against", str(real), "--length", "60"]
+
+
 def test_text_generated_against_real_in_rounds_is_the_mean_of_single_rounds(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -90,12 +95,7 @@ def test_text_generated_against_real_in_rounds_is_the_mean_of_single_rounds(
     for seed, rounds in [(0, 2), (0, 1), (round_seed(0, 1), 1)]:
         out = tmp_path / f"seed{seed}-rounds{rounds}"
         args = [
-            "--samples",
-            "3",
-            "--against",
-            str(real),
-            "--length",
-            "60",
+            *_three_short_samples_against(real),
             "--seed",
             str(seed),
             "--rounds",
@@ -105,6 +105,8 @@ def test_text_generated_against_real_in_rounds_is_the_mean_of_single_rounds(
             ["evaluate", "--ckpt", str(run["ckpt"]), *args, "--out_dir", str(out)], tmp_path, run["env"]
         )
         found.append(_report(result, out)["generated_vs_real"])
+        (picture,) = out.rglob("*.png")  # the statistics' bars, shown in report.html
+        assert picture.name == "text_statistics.png" and picture.name in next(out.rglob("report.html")).read_text()
         assert ("sd over rounds" in result.stdout) == (rounds > 1) and ("--rounds R" in result.stdout) == (rounds == 1)
     both, first, second = found
     assert both["rounds"] == 2 and first["generated"] != second["generated"]
@@ -132,12 +134,7 @@ def test_several_checkpoints_are_compared_side_by_side(
     args = [
         "--data",
         str(real),
-        "--samples",
-        "3",
-        "--against",
-        str(real),
-        "--length",
-        "60",
+        *_three_short_samples_against(real),
         "--out_dir",
         str(tmp_path / "out"),
     ]

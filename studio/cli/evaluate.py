@@ -5,8 +5,8 @@
     studio evaluate --ckpt RUN/best.ckpt --samples 16 --against real/   # generated vs real, per statistic
     studio evaluate --ckpt TAGGER/best.ckpt --data timit/TEST/       # label error rate, frame accuracy, confusions
 
-Writes a table on the terminal, and `evaluation.json` and `report.html` (with a picture per statistic,
-or a tagger's confusion matrix) under `samples/<run>/eval-<time>/`.
+Writes a table on the terminal, and `evaluation.json` and `report.html` (with a picture per MIDI statistic,
+the text statistics' bars, or a tagger's confusion matrix) under `samples/<run>/eval-<time>/`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from studio.codecs.text import TextCodec
 from studio.errors import StudioError
 from studio.evaluation.against import midi_against, text_against
 from studio.evaluation.likelihood import MIDI_SUFFIXES, TEXT_SUFFIXES, find_files, midi_likelihood, text_likelihood
-from studio.evaluation.report import confusion_plot, statistic_plot, table, write_report
+from studio.evaluation.report import confusion_plot, statistic_plot, table, text_statistics_plot, write_report
 from studio.evaluation.tagging import read_labelled, tag_corpus
 from studio.generation import Generator
 from studio.generation.outputs import SampleFolder
@@ -152,6 +152,8 @@ def _evaluate(generator: Generator, args: argparse.Namespace, folder: Path) -> t
                 "rounds": compared.rounds,
                 "reference": compared.reference,
             }
+            images.append(folder / "text_statistics.png")
+            text_statistics_plot(compared, images[-1])
             if compared.rounds == 1:
                 rows = [[name, compared.generated[name], compared.reference[name]] for name in compared.generated]
                 parts.append(table(rows, ["statistic", "generated", "real text"]))

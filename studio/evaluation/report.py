@@ -1,4 +1,4 @@
-"""An evaluation's outputs: a table on the terminal, `evaluation.json`, and an HTML report with a picture per statistic."""
+"""An evaluation's outputs: a table on the terminal, `evaluation.json`, and an HTML report with its pictures."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from studio.evaluation.against import TextComparison
 from studio.evaluation.compare import Value
 from studio.io import atomic_write_bytes
 
@@ -62,10 +63,7 @@ def statistic_plot(
         ax.set_xlabel(f"{name} (component)")
     ax.set_title(name)
     ax.legend()
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    atomic_write_bytes(path, buffer.getvalue())
+    _save(fig, path)
 
 
 def confusion_plot(confusion: np.ndarray, names: Sequence[str], title: str, path: Path) -> None:
@@ -91,6 +89,34 @@ def confusion_plot(confusion: np.ndarray, names: Sequence[str], title: str, path
     ax.set_ylabel("reference")
     ax.set_title(title)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the reference label")
+    _save(fig, path)
+
+
+def text_statistics_plot(made: TextComparison, path: Path, baseline: Optional[TextComparison] = None) -> None:
+    """A PNG of bars, one panel per text statistic: the real text's figure beside the generated texts'
+    (with its standard deviation over the rounds), and `baseline`'s when given (say, an untrained model's)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    sets = [("generated", made), *([("baseline", baseline)] if baseline is not None else [])]
+    labels = ["real", *[label for label, _ in sets]]
+    names = list(made.reference)
+    fig = Figure(figsize=(8, 3), dpi=90)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(names))
+    for ax, name in zip(axes, names):
+        heights = [made.reference[name], *[found.generated[name] for _, found in sets]]
+        spreads = [0.0, *[found.spread[name] for _, found in sets]]
+        places = list(range(len(labels)))
+        ax.bar(places, heights, yerr=spreads, color=[f"C{i}" for i in places])
+        ax.set_title(name.replace("_", "\n"), fontsize=7)
+        ax.set_xticks(places, labels, rotation=90, fontsize=7)
+        ax.tick_params(axis="y", labelsize=6)
+    _save(fig, path)
+
+
+def _save(fig: Any, path: Path) -> None:
+    """Lay the figure out and write it as a PNG, atomically."""
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
