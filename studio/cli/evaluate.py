@@ -73,7 +73,8 @@ def evaluate_main(argv: list[str]) -> None:
             f"the checkpoints are of different kinds ({', '.join(sorted(kinds))}): compare like with like"
         )
     if args.rounds != 1 and kinds != {"text"}:
-        raise StudioError(f"--rounds {args.rounds}: rounds are for text checkpoints; for MIDI, ask for more --samples")
+        hint = "; for MIDI, ask for more --samples" if kinds == {"midi"} else ""
+        raise StudioError(f"--rounds {args.rounds}: rounds are for text checkpoints, not {', '.join(kinds)}{hint}")
     if kinds == {"speech"} and args.samples:
         raise StudioError("--samples: a tagger generates nothing to compare; pass --data with labelled recordings")
     results: list[dict[str, Any]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Optional
 
@@ -85,12 +86,12 @@ class TextComparison:
         """How many rounds of texts were measured."""
         return len(self.per_round)
 
-    @property
+    @cached_property
     def generated(self) -> dict[str, float]:
         """Each statistic's mean over the rounds."""
         return {name: float(np.mean([round_[name] for round_ in self.per_round])) for name in self.reference}
 
-    @property
+    @cached_property
     def spread(self) -> dict[str, float]:
         """Each statistic's standard deviation over the rounds (0.0 for one round)."""
         return {name: float(np.std([round_[name] for round_ in self.per_round])) for name in self.reference}

@@ -8,13 +8,15 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from studio.evaluation.against import TextComparison
 from studio.evaluation.compare import Value
 from studio.io import atomic_write_bytes
+
+if TYPE_CHECKING:  # only named in annotations: drawing needs no sampling code
+    from studio.evaluation.against import TextComparison
 
 
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:

@@ -1,8 +1,8 @@
 """The run's metrics as a CSV beside its checkpoints, and whether it is still training, for the web studio.
 
 `checkpoints/<run>/metrics.csv` holds rows `step,epoch,name,value,time`: `train_loss` at every logging
-step, `val_loss` after every validation (and the `dropout` rate, for a run with late dropout), and the statistics the sample loggers compute of their samples
-(`samples/...`); a resumed run appends to it. `checkpoints/<run>/status.json` says `training` (with the
+step, `val_loss` after every validation (and the `dropout` rate, for a run with late dropout), and the
+statistics the sample loggers compute of their samples (`samples/...`); a resumed run appends to it. `checkpoints/<run>/status.json` says `training` (with the
 process id), `finished` or `stopped`. Both are written by rank zero only, whatever logger the run uses
 (W&B gets the same metrics).
 """
