@@ -15,7 +15,8 @@ import torch
 from studio import __version__
 from studio.errors import StudioError
 
-FORMAT = 1
+# 2: `task` names the task (text, midi, speech_tagging, ...); 1 named the model's role and left the task to the codec.
+FORMAT = 2
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from midi_songs import write_song
 from tiny_runs import trained
 
 from studio.errors import StudioError
-from studio.generation import BeamSettings, Generator
+from studio.generation import Generator
 from studio.generation.tagging import phn_text
 
 
@@ -50,7 +50,7 @@ def test_text_of_the_api_is_what_studio_sample_writes(tmp_path_factory: pytest.T
     assert not list(folder.glob("sample_4.txt"))
 
     gen = Generator.from_checkpoint(run["ckpt"])
-    assert gen.kind == "text"
+    assert gen.task.name == "text"
     texts = gen.text(**settings, seed=5)
     assert texts == written
     assert all(t.startswith("The ") for t in texts) and len(set(texts)) == 3
@@ -58,10 +58,10 @@ def test_text_of_the_api_is_what_studio_sample_writes(tmp_path_factory: pytest.T
 
 
 MIDI_CASES = {
-    "plain": ([], BeamSettings()),
+    "plain": ([], {}),
     "beam": (
         ["--beam_size", "2", "--branch_factor", "2", "--steps_per_iteration", "4"],
-        BeamSettings(beam_size=2, branch_factor=2, steps_per_iteration=4),
+        {"beam_size": 2, "branch_factor": 2, "steps_per_iteration": 4},
     ),
 }
 
@@ -80,7 +80,7 @@ def test_midi_of_the_api_is_what_studio_sample_writes(
     written = [(folder / f"sample_{i}.mid").read_bytes() for i in (1, 2)]
 
     gen = Generator.from_checkpoint(run["ckpt"])
-    assert gen.kind == "midi"
+    assert gen.task.name == "midi"
     pieces = gen.midi(
         seconds=4,
         num_samples=2,
@@ -89,7 +89,7 @@ def test_midi_of_the_api_is_what_studio_sample_writes(
         seed=3,
         max_note_seconds=0.5,
         primer=primer,
-        beam=beam,
+        **beam,
     )
     assert [piece.to_midi() for piece in pieces] == written
     for piece, data in zip(pieces, written):
@@ -98,7 +98,7 @@ def test_midi_of_the_api_is_what_studio_sample_writes(
         notes = [n for inst in pretty_midi.PrettyMIDI(str(path)).instruments for n in inst.notes]
         assert len(notes) == piece.notes == len(piece.note_list()) > 0
         assert max(n.end - n.start for n in notes) <= 0.5 + 0.005  # trimmed when written (one tick of rounding)
-    other = gen.midi(seconds=4, num_samples=2, temperature=0.9, top_k=30, seed=4, max_note_seconds=0.5, beam=beam)
+    other = gen.midi(seconds=4, num_samples=2, temperature=0.9, top_k=30, seed=4, max_note_seconds=0.5, **beam)
     assert [p.to_midi() for p in other] != written
 
 
@@ -130,7 +130,7 @@ def test_labels_of_the_api_are_what_studio_tag_writes(tmp_path_factory: pytest.T
     assert len(records) == 3 and len(list(folder.glob("*.phn"))) == 3
 
     gen = Generator.from_checkpoint(run["ckpt"])
-    assert gen.kind == "speech"
+    assert gen.task.name == "speech_tagging"
     tagged = set()
     for path in records:
         record = json.loads(path.read_text())
@@ -150,8 +150,8 @@ WRONG_KIND = [
     ("tagger", "text", {"length": 5}),
     ("text", "midi", {"seconds": 1}),
     ("tagger", "midi", {"seconds": 1}),
-    ("text", "tag", {"audio": "clip.wav"}),
-    ("midi", "tag", {"audio": "clip.wav"}),
+    ("text", "tag", {"inputs": "clip.wav"}),
+    ("midi", "tag", {"inputs": "clip.wav"}),
 ]
 
 
@@ -166,7 +166,7 @@ def test_asking_a_checkpoint_for_another_task_is_a_one_line_error(
         getattr(gen, method)(**kwargs)
     message = str(caught.value)
     assert "\n" not in message and str(run["ckpt"]) in message
-    assert f"is a {gen.kind} checkpoint" in message and f"`{method}`" in message
+    assert f"is a {gen.task.name} checkpoint" in message and f"`{method}`" in message
 
 
 @pytest.mark.slow
@@ -176,4 +176,4 @@ def test_a_checkpoint_of_another_task_than_the_one_asked_for_is_a_one_line_error
     run = trained("text", tmp_path_factory)
     with pytest.raises(StudioError) as caught:
         Generator.from_checkpoint(run["ckpt"], task="tagger")
-    assert "\n" not in str(caught.value) and "language_model" in str(caught.value)
+    assert "\n" not in str(caught.value) and "is a text checkpoint, not a tagger one" in str(caught.value)

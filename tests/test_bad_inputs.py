@@ -55,7 +55,7 @@ ROWS: list[tuple[str, str, list[str] | None]] = [
     ("primer-on-text", "sample --ckpt {text} --primer {song}", ["--primer", "MIDI"]),
     ("beam-on-text", "sample --ckpt {text} --beam_size 2", ["--beam_size", "MIDI"]),
     ("prompt-on-midi", "sample --ckpt {midi} --prompt hello", ["--prompt", "--primer"]),
-    ("tagger-to-sample", "sample --ckpt {tagger}", ["tagger checkpoint", "language_model"]),
+    ("tagger-to-sample", "sample --ckpt {tagger}", ["speech_tagging checkpoint", "use `studio tag`"]),
     # --- sample: MIDI settings --------------------------------------------------------------------
     ("seconds-zero", "sample --ckpt {midi} --seconds 0", ["--seconds"]),
     ("seconds-negative", "sample --ckpt {midi} --seconds -1", ["--seconds"]),
@@ -98,11 +98,11 @@ ROWS: list[tuple[str, str, list[str] | None]] = [
     ("ckpt-studio-entry-a-string", "sample --ckpt {bad:studio-entry-a-string}", ["studio entry"]),
     ("ckpt-state-dict-of-strings", "sample --ckpt {bad:state-dict-of-strings}", ["state_dict"]),
     # --- tag --------------------------------------------------------------------------------------
-    ("tag-with-a-text-ckpt", "tag --ckpt {text} {wav}", ["language_model checkpoint", "tagger"]),
+    ("tag-with-a-text-ckpt", "tag --ckpt {text} {wav}", ["text checkpoint", "use `studio sample`"]),
     ("tag-missing-audio", "tag --ckpt {tagger} {tmp}/nope.wav", ["nope.wav"]),
     ("tag-not-audio", "tag --ckpt {tagger} {textfile}", ["notes.txt"]),
     ("tag-beam-zero", "tag --ckpt {tagger} --beam_width 0 {wav}", ["--beam_width"]),
-    ("tag-no-files", "tag --ckpt {tagger}", ["FILE"]),
+    ("tag-no-files", "tag --ckpt {tagger}", ["INPUT"]),
     ("tag-damaged-ckpt", "tag --ckpt {bad:truncated} {wav}", ["cannot be read"]),
     ("tag-out-dir-inside-a-file", "tag --ckpt {tagger} --out_dir {textfile}/out {wav}", ["cannot write"]),
     ("tag-huge-beam-on-framewise", "tag --ckpt {tagger} --beam_width 1000000 {wav}", None),

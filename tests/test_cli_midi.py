@@ -169,7 +169,7 @@ def test_sample_continues_a_primer(trained_midi: dict) -> None:
     [
         (["--seconds", "0"], ["--seconds 0"]),
         (["--primer", "NOTES"], ["--primer", "notes.txt", "Standard MIDI File"]),
-        (["--prompt", "The "], ["MIDI checkpoint", "--primer"]),
+        (["--prompt", "The "], ["midi checkpoint", "--primer"]),
         (["--notes_per_second", "4"], ["last.ckpt", "without the note-density control", "controls"]),
         (["--pitch_class_histogram", "1,2,3"], ["--pitch_class_histogram", "12"]),
         (["--beam_size", "0"], ["--beam_size 0", ">= 1"]),

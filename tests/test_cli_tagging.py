@@ -81,7 +81,7 @@ def _one_line_error(result: object, *needles: str) -> str:
 def test_fit_writes_a_tagger_checkpoint_with_its_speech_codec(framewise_run: Path) -> None:
     assert {"best.ckpt", "last.ckpt", "config.yaml"} <= {p.name for p in framewise_run.iterdir()}
     checkpoint = torch.load(framewise_run / "best.ckpt", weights_only=True)
-    assert checkpoint["studio"]["task"] == "tagger"
+    assert checkpoint["studio"]["task"] == "speech_tagging"
     assert checkpoint["studio"]["codec"]["kind"] == "speech"
     assert checkpoint["hyper_parameters"]["input_size"] == 120 and checkpoint["hyper_parameters"]["num_labels"] == 13
 
@@ -173,4 +173,4 @@ def test_a_text_checkpoint_given_to_tag_is_one_line(work: dict, small_corpus: Pa
     result = run_studio_here(
         ["tag", "--ckpt", str(ckpt), str(work["corpus"] / "FS000" / "U000.wav")], work["dir"], work["env"]
     )
-    _one_line_error(result, "language_model checkpoint, not a tagger one")
+    _one_line_error(result, "is a text checkpoint, which `studio tag` does not take: use `studio sample`")

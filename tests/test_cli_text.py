@@ -17,7 +17,7 @@ def test_fit_writes_checkpoints_and_config(trained_text: dict) -> None:
     run = trained_text["run"]
     assert {"last.ckpt", "best.ckpt", "config.yaml"} <= {p.name for p in run.iterdir()}
     checkpoint = torch.load(run / "last.ckpt", weights_only=True)  # plain data only: safe to open
-    assert checkpoint["studio"]["task"] == "language_model"
+    assert checkpoint["studio"]["task"] == "text"
     assert checkpoint["studio"]["codec"]["kind"] == "text"
     assert checkpoint["hyper_parameters"]["vocab_size"] > 30  # linked from the data, not configured
     assert "vocab_size" in (run / "config.yaml").read_text()

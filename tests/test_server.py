@@ -18,7 +18,7 @@ from studio.generation.text import text_rows
 from studio.server import create_app
 from studio.server.text_batcher import TextBatcher, TextJob
 
-TASKS = {"text": "text", "midi": "midi", "tagger": "speech"}
+TASKS = {"text": "text", "midi": "midi", "tagger": "speech_tagging"}
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,9 @@ def test_text_streams_and_matches_the_python_api(client: TestClient, folders: di
     streamed = ["".join(e["text"] for e in chunks if e["sample"] == i) for i in range(2)]
     assert streamed == texts
     api = Generator.from_checkpoint(folders["checkpoints"] / "text" / "last.ckpt")
-    assert texts == api.text("The ", 40, 2, temperature=0.9, seed=5)  # the same function as the CLI
+    assert texts == api.text(
+        prompt="The ", length=40, num_samples=2, temperature=0.9, seed=5
+    )  # the same function as the CLI
     folder = folders["samples"] / "text" / done["generation"]["folder"]
     assert [p.read_text() for p in sorted(folder.glob("sample_*.txt"))] == texts
     settings = json.loads((folder / "settings.json").read_text())
@@ -89,7 +91,7 @@ def test_text_streams_and_matches_the_python_api(client: TestClient, folders: di
 def test_midi_pieces_come_with_notes_audio_and_pictures(client: TestClient) -> None:
     form = {"run": "midi", "seconds": "3", "num_samples": "2", "seed": "3"}
     generation = client.post("/api/midi", data=form).json()
-    assert generation["kind"] == "midi" and len(generation["pieces"]) == 2
+    assert generation["task"] == "midi" and len(generation["pieces"]) == 2
     for piece in generation["pieces"]:
         assert piece["notes"] and all(n["end"] > n["start"] >= 0 for n in piece["notes"])
         assert piece["notes"][0]["name"][0] in "CDEFGAB"
@@ -113,7 +115,7 @@ def test_a_primer_upload_begins_the_piece(client: TestClient, folders: dict[str,
 def test_tagging_an_uploaded_wav_gives_labels_on_a_timeline(client: TestClient, folders: dict[str, Path]) -> None:
     with open(folders["clip"], "rb") as handle:
         generation = client.post("/api/tag", data={"run": "tagger"}, files={"audio": ("clip.wav", handle)}).json()
-    assert generation["kind"] == "tag" and generation["spans"]
+    assert generation["task"] == "speech_tagging" and generation["spans"]
     assert generation["duration"] > 0 and len(generation["waveform"]) > 100
     assert all(s["end"] >= s["start"] for s in generation["spans"])
     phn = client.get(generation["files"]["clip.phn"]).text
@@ -125,7 +127,7 @@ def test_metrics_and_history(client: TestClient) -> None:
     assert metrics["training"] is False and metrics["series"]["train_loss"][-1][0] > 0  # [step, loss] pairs
     client.post("/api/text", json={"run": "text", "length": 10, "seed": 77})
     generations = client.get("/api/runs/text/history").json()["generations"]
-    assert generations[0]["settings"]["seed"] == 77 and generations[0]["kind"] == "text"
+    assert generations[0]["settings"]["seed"] == 77 and generations[0]["task"] == "text"
     assert generations[0]["texts"][0].startswith("\n")
 
 
@@ -233,7 +235,9 @@ def test_concurrent_requests_are_batched_and_each_gets_what_it_gets_alone(folder
         alone += run(single, [ask])
         single.close()
     assert batched == alone
-    assert batched[1] == generator.text("A", 45, 1, 0.7, 5, 1.0, 2)
+    assert batched[1] == generator.text(
+        prompt="A", length=45, num_samples=1, temperature=0.7, top_k=5, top_p=1.0, seed=2
+    )
 
 
 def test_a_stopped_request_keeps_what_it_had(folders: dict[str, Path]) -> None:
@@ -256,7 +260,7 @@ def test_a_stopped_request_keeps_what_it_had(folders: dict[str, Path]) -> None:
     batcher.close()
     texts, interrupted = events[-1][1]
     assert interrupted and len("The ") < len(texts[0]) < len("The ") + 5000
-    assert texts == [generator.text("The ", 5000, 1, seed=9)[0][: len(texts[0])]]
+    assert texts == [generator.text(prompt="The ", length=5000, num_samples=1, seed=9)[0][: len(texts[0])]]
     assert torch.get_num_threads() >= 1
 
 

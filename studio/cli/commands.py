@@ -69,18 +69,11 @@ def run_fit(argv: list[str], from_console: bool) -> None:
     StudioCLI(args=None if from_console else argv)
 
 
-def run_sample(argv: list[str], from_console: bool) -> None:
-    """`studio sample`."""
-    from studio.cli.sample import sample_main
+def run_task_command(argv: list[str], from_console: bool) -> None:
+    """`studio sample`, `studio tag` and `studio classify`: the checkpoint's task, run on a request."""
+    from studio.cli.task_command import task_command_main
 
-    sample_main(argv[1:])
-
-
-def run_tag(argv: list[str], from_console: bool) -> None:
-    """`studio tag`."""
-    from studio.cli.tag import tag_main
-
-    tag_main(argv[1:])
+    task_command_main(argv[0], argv[1:])
 
 
 def run_serve(argv: list[str], from_console: bool) -> None:
@@ -102,8 +95,9 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str], bool], None]]] = {
     "fit": ("train a model from a config (LightningCLI)", run_fit),
     "validate": ("evaluate a checkpoint on the validation split", run_fit),
     "test": ("evaluate a checkpoint on the test split", run_fit),
-    "sample": ("generate text or MIDI from a checkpoint", run_sample),
-    "tag": ("label audio files with a tagging checkpoint", run_tag),
+    "sample": ("generate text or MIDI from a checkpoint", run_task_command),
+    "tag": ("label audio files, or the words of texts, with a tagging checkpoint", run_task_command),
+    "classify": ("classify texts or audio clips with a classification checkpoint", run_task_command),
     "evaluate": ("held-out likelihood, and generated against real data, with a report", run_evaluate),
     "serve": ("the web studio: generate, listen, and watch training in the browser", run_serve),
 }

@@ -6,11 +6,18 @@ plain data. Text and MIDI codecs also `encode` and `decode`; the speech codec tu
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from studio.errors import StudioError
 
-KINDS = ("text", "midi", "speech")
+# Every codec kind a checkpoint may store, and its class (imported when first needed).
+CODECS = {
+    "text": "studio.codecs.text:TextCodec",
+    "midi": "studio.codecs.midi:MidiCodec",
+    "speech": "studio.codecs.speech:SpeechCodec",
+}
+KINDS = tuple(CODECS)
 
 
 @runtime_checkable
@@ -45,19 +52,11 @@ class TokenCodec(Codec, Protocol):
 
 def codec_class(kind: object) -> type[Codec]:
     """The codec class of a stored `kind`; StudioError for a kind no codec has."""
-    if kind == "text":
-        from studio.codecs.text import TextCodec
-
-        return TextCodec
-    if kind == "midi":
-        from studio.codecs.midi import MidiCodec
-
-        return MidiCodec
-    if kind == "speech":
-        from studio.codecs.speech import SpeechCodec
-
-        return SpeechCodec
-    raise StudioError(f"unknown codec kind {kind!r} in the checkpoint: it was written by another tool or version")
+    path = CODECS.get(kind) if isinstance(kind, str) else None
+    if path is None:
+        raise StudioError(f"unknown codec kind {kind!r} in the checkpoint: it was written by another tool or version")
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 def codec_from_dict(data: dict[str, Any]) -> Codec:

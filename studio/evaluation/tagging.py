@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -21,6 +21,8 @@ from studio.codecs.speech.corpus import CorpusRead, Utterance, read_manifest_lin
 from studio.codecs.speech.ctc import collapse
 from studio.errors import StudioError
 from studio.evaluation.label_errors import LabelScore
+from studio.evaluation.report import confusion_plot, table
+from studio.evaluation.request import Evaluation, EvaluationRequest
 from studio.generation import Generator
 from studio.generation.decoding import Progress
 from studio.generation.tagging import Span
@@ -118,3 +120,44 @@ def tag_corpus(
     if progress is not None:
         progress(1.0, len(utterances))
     return result
+
+
+def evaluate_speech_tagger(generator: Generator, request: EvaluationRequest, folder: Path) -> Evaluation:
+    """Label error rate, frame accuracy and the commonest confusions of a tagger on labelled recordings."""
+    if request.samples:
+        raise StudioError("--samples: a tagger generates nothing to compare; pass --data with labelled recordings")
+    if request.rounds != 1:
+        raise StudioError(f"--rounds {request.rounds}: rounds are for text checkpoints, not speech_tagging")
+    if not request.data:
+        raise StudioError("--data: a tagger is scored on labelled recordings; pass a TIMIT-style folder or a manifest")
+    codec = generator.loaded.codec
+    names = list(codec.labels.labels)
+    data = read_labelled(request.data)
+    with request.progress("recordings") as bar:
+        found = tag_corpus(generator, data.utterances, request.beam_width, bar)
+    skipped = data.skipped + found.skipped
+    score = found.score
+    if not score.utterances:
+        first = f"{skipped[0][0]} ({skipped[0][1]})" if skipped else "none found"
+        raise StudioError(f"--data: none of the {data.total} utterances could be scored, e.g. {first}")
+    report = {**score.as_dict(names), "skipped": [{"file": name, "why": why} for name, why in skipped]}
+    result = {"checkpoint": str(generator.path), "kind": generator.task.name, "tagging": report}
+    accuracy = "n/a (CTC tagger or unaligned labels)" if score.frame_accuracy is None else score.frame_accuracy
+    rows: list[list[Any]] = [
+        ["utterances", score.utterances],
+        ["reference labels", score.reference_labels],
+        ["label edits", score.edits],
+        ["label error rate", score.label_error_rate],
+        ["frames", score.counted_frames],
+        ["frame accuracy", accuracy],
+    ]
+    parts = [table(rows, ["tagging", "value"])]
+    confused = [[names[ref], names[hyp], count, share] for ref, hyp, count, share in score.most_confused()]
+    if confused:
+        unit = "frames" if score.confusion_of == "frames" else "aligned labels"
+        parts.append(table(confused, ["reference", "predicted", unit, "share of reference"]))
+    if skipped:
+        parts.append(f"skipped {len(skipped)} utterance(s): " + ", ".join(f"{n} ({w})" for n, w in skipped[:10]))
+    picture = folder / "confusion.png"
+    confusion_plot(score.confusion, names, f"confusions of {score.confusion_of}", picture)
+    return Evaluation(result, "\n\n".join(parts), [picture])

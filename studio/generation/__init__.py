@@ -1,4 +1,4 @@
-"""Generation without a command line: load a checkpoint once, then generate text or MIDI, or tag audio."""
+"""Generation without a command line: load a checkpoint once, then generate text or MIDI, tag, or classify."""
 
 from studio.generation.api import Generator
 from studio.generation.beam_search import BeamSettings

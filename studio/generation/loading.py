@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
@@ -19,6 +19,9 @@ from studio.checkpoint import check_state_shapes, read_checkpoint, tensor_shapes
 from studio.codecs import Codec, codec_from_dict
 from studio.errors import StudioError
 from studio.resources import check_memory
+
+if TYPE_CHECKING:
+    from studio.generation.tasks import Task
 
 
 @dataclass
@@ -29,6 +32,13 @@ class LoadedCheckpoint:
     codec: Any
     meta: dict[str, Any]
     path: Path
+
+    @property
+    def task(self) -> Task:
+        """The task of the checkpoint (its record in `studio.generation.tasks`)."""
+        from studio.generation.tasks import task_of
+
+        return task_of(self.meta, str(self.path))
 
 
 def build_model(cls: type[L.LightningModule], hparams: dict[str, Any], path: str, device: str = "cpu") -> Any:
@@ -50,22 +60,19 @@ def build_model(cls: type[L.LightningModule], hparams: dict[str, Any], path: str
         raise StudioError(f"{path} holds hyper-parameters that cannot build a model ({reason})") from None
 
 
-def load_for_inference(path: str, task: Optional[str], device: str = "cpu") -> LoadedCheckpoint:
-    """Rebuild the model and its codec from a checkpoint alone; `task` (when given) is the one it must be."""
-    from studio.models import MODELS
+def load_for_inference(path: str, device: str = "cpu") -> LoadedCheckpoint:
+    """Rebuild the model and its codec from a checkpoint alone (the model class is its task's)."""
+    from studio.generation.tasks import task_of
 
     checkpoint = read_checkpoint(path)
     meta = checkpoint["studio"]
-    stored = meta["task"]
-    if stored not in MODELS:
-        raise StudioError(f"{path} is a {stored!r} checkpoint, which this Studio cannot run: upgrade Studio")
-    if task is not None and stored != task:
-        raise StudioError(
-            f"{path} is a {stored} checkpoint, not a {task} one: pass a checkpoint trained for this command"
-        )
-    codec: Codec | None = codec_from_dict(meta["codec"]) if meta.get("codec") else None
+    task = task_of(meta, path)
+    if not meta.get("codec"):
+        raise StudioError(f"{path} holds no codec, so its inputs and outputs cannot be read: it is damaged")
+    codec: Codec = codec_from_dict(meta["codec"])
     hparams = {k: v for k, v in checkpoint.get("hyper_parameters", {}).items() if not k.startswith("_")}
-    shell = build_model(MODELS[stored], hparams, path, "meta")
+    model_class = task.model
+    shell = build_model(model_class, hparams, path, "meta")
     check_state_shapes(
         tensor_shapes(shell.state_dict()),
         tensor_shapes(checkpoint["state_dict"]),
@@ -74,7 +81,7 @@ def load_for_inference(path: str, task: Optional[str], device: str = "cpu") -> L
     )
     weights = sum(t.numel() * t.element_size() for t in shell.state_dict().values())
     check_memory(f"the model of {path}", weights, "free memory, or use a smaller model")
-    model = build_model(MODELS[stored], hparams, path)
+    model = build_model(model_class, hparams, path)
     model.load_state_dict(checkpoint["state_dict"])
     model.to(device).eval()
     return LoadedCheckpoint(model, codec, meta, Path(path))

@@ -1,6 +1,6 @@
 """Where generated files go: a fresh folder per request under `samples/<run>/`, complete or not at all.
 
-Every front end saves through `SampleFolder` (today `studio sample` and `studio tag`), so a generation
+Every front end saves through `SampleFolder` (`studio sample`, `tag`, `classify`, `evaluate` and the web studio), so a generation
 looks the same on disk wherever it was made: the sample files and a `settings.json` that records how they were made.
 """
 
@@ -47,6 +47,7 @@ class SampleFolder:
     def __init__(self, root: Path | str, ckpt: Path | str, seed: int, prefix: str = "") -> None:
         self.root, self.ckpt, self.seed, self.prefix = Path(root), Path(ckpt), seed, prefix
         self.path: Optional[Path] = None
+        self.renderers: set[str] = set()  # what rendered the audio written here (FluidSynth or the built-in synth)
         self._made: list[Path] = []  # folders above `path` that this request created
 
     def __enter__(self) -> SampleFolder:

@@ -3,6 +3,4 @@
 from studio.models.language_model import RecurrentLanguageModel
 from studio.models.tagger import SequenceTagger
 
-MODELS = {RecurrentLanguageModel.task: RecurrentLanguageModel, SequenceTagger.task: SequenceTagger}
-
-__all__ = ["MODELS", "RecurrentLanguageModel", "SequenceTagger"]
+__all__ = ["RecurrentLanguageModel", "SequenceTagger"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any
 
 import lightning as L
 import torch
@@ -48,14 +48,12 @@ def check_optimizer_settings(
 
 
 class StudioModule(L.LightningModule):
-    """Base of Studio's models: `task` names it in checkpoints; AdamW with warm-up and decay; evaluation logging.
+    """Base of Studio's models: AdamW with warm-up and decay, and evaluation logging (their tasks name them).
 
     Subclasses take `lr`, `weight_decay`, `betas`, `scheduler`, `warmup_steps` and `min_lr_ratio` and
     call `check_optimizer_settings` on them; the learning rate is logged by Lightning's
     `LearningRateMonitor`, which `studio fit` adds whenever a logger is on.
     """
-
-    task: ClassVar[str]
 
     def configure_optimizers(self) -> Any:
         """AdamW with warm-up and the configured decay (see `studio.models.schedules.configure_adamw`)."""

@@ -29,8 +29,6 @@ Batch = tuple[torch.Tensor, ...]  # (inputs, targets) or (inputs, targets, contr
 class RecurrentLanguageModel(StudioModule):
     """Embedding -> stacked RNN/GRU/LSTM -> next-token logits, with optional weight tying."""
 
-    task = "language_model"
-
     def __init__(
         self,
         vocab_size: Optional[int] = None,

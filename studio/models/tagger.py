@@ -38,8 +38,6 @@ class TaggingBatch(NamedTuple):
 class SequenceTagger(StudioModule):
     """Bidirectional RNN tagger: framewise cross-entropy or CTC over a label set with the blank at index 0."""
 
-    task = "tagger"
-
     def __init__(
         self,
         input_size: Optional[int] = None,

@@ -9,6 +9,8 @@ with a one-line `detail`; no traceback ever reaches a response.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import hmac
 import json
 import logging
@@ -21,45 +23,39 @@ from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import quote
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from studio.codecs.midi.controls import parse_pitch_weights
 from studio.codecs.speech import read_audio
 from studio.errors import StudioError
-from studio.generation import BeamSettings, Generator
+from studio.generation import Generator
 from studio.generation.decoding import check_request
+from studio.generation.inputs import AudioClip
 from studio.generation.outputs import SampleFolder
-from studio.generation.sampling import SamplingSettings
-from studio.generation.saving import save_pieces, save_tags, save_texts
-from studio.generation.text import DEFAULT_LENGTH, text_rows
+from studio.generation.requests import SettingTypeError
+from studio.generation.saving import save_results
+from studio.generation.tasks import TASKS, tasks_with
+from studio.generation.text import text_rows
+from studio.server.bodies import Body, read_body, web_request, web_texts
 from studio.server.history import generation_record, history, sample_file, waveform
-from studio.server.limits import check_midi_limits, check_tag_limits, check_text_limits
 from studio.server.model_cache import ModelCache
 from studio.server.runs import NotFound, RunCatalog, checkpoint_path, read_metrics, run_folder, training_now
 from studio.server.text_batcher import TextBatcher, TextJob
-from studio.server.uploads import AUDIO_UPLOAD, MIDI_UPLOAD, UploadTooLarge, read_capped, temporary_file
+from studio.server.uploads import (
+    AUDIO_UPLOAD,
+    MIDI_UPLOAD,
+    TEXT_UPLOAD,
+    UploadKind,
+    UploadTooLarge,
+    read_capped,
+    temporary_file,
+)
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("studio.server")
-
-
-class TextRequest(BaseModel):
-    """The text panel's settings (the same names and defaults as `studio sample`)."""
-
-    run: str
-    checkpoint: str = "last"
-    prompt: Optional[str] = None
-    length: int = DEFAULT_LENGTH
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    seed: int = 0
-    num_samples: int = 1
 
 
 @dataclass
@@ -81,17 +77,18 @@ class Studio:
         self.models = ModelCache(self.device)
         self.batcher = TextBatcher()
 
-    def generator(self, run: str, role: str, kind: str) -> tuple[Generator, Path]:
-        """The loaded checkpoint `run`/`role`, which must make `kind` ("text", "midi" or "speech")."""
+    def generator(self, run: str, role: str, method: str) -> tuple[Generator, Path]:
+        """The loaded checkpoint `run`/`role`, whose task must offer `method` (text, midi, tag or classify)."""
         path = checkpoint_path(self.checkpoints, run, role)
         generator = self.models.get(path)
-        if generator.kind != kind:
-            raise StudioError(f"run {run!r} is a {generator.kind} run: choose a {kind} run for this panel")
+        if generator.task.method != method:
+            offering = "/".join(t.name for t in tasks_with("method", method))
+            raise StudioError(f"run {run!r} is a {generator.task.name} run: choose a {offering} run for this panel")
         return generator, path
 
-    def settings(self, path: Path, **values: Any) -> dict[str, Any]:
-        """settings.json as `studio sample` / `studio tag` write it, plus where it came from."""
-        return {"ckpt": str(path), **values, "out_dir": str(self.samples), "device": self.device, "source": "serve"}
+    def settings(self, path: Path) -> dict[str, Any]:
+        """What settings.json records beside the request, as the command line writes it, and where it came from."""
+        return {"ckpt": str(path), "out_dir": str(self.samples), "device": self.device, "source": "serve"}
 
 
 def create_app(
@@ -129,6 +126,8 @@ def _add_guards(app: FastAPI, studio: Studio) -> None:
     @app.exception_handler(StudioError)
     async def studio_error(request: Request, error: StudioError) -> JSONResponse:
         status = 404 if isinstance(error, NotFound) else 413 if isinstance(error, UploadTooLarge) else 400
+        if isinstance(error, SettingTypeError):
+            status = 422
         return JSONResponse({"detail": _line(error)}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
@@ -155,6 +154,10 @@ def _add_api(app: FastAPI, studio: Studio) -> None:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
+    @app.get("/api/tasks")
+    async def tasks() -> dict[str, Any]:
+        return {"tasks": {name: task.as_dict() for name, task in TASKS.items()}}
+
     @app.get("/api/runs")
     async def runs() -> dict[str, Any]:
         return {"runs": await run_in_threadpool(studio.catalog.runs)}
@@ -175,143 +178,97 @@ def _add_api(app: FastAPI, studio: Studio) -> None:
 
 
 def _add_generation(app: FastAPI, studio: Studio) -> None:
-    @app.post("/api/text")
-    async def text(body: TextRequest) -> StreamingResponse:
-        check_text_limits(body.length, body.num_samples)
-        generator, path = await run_in_threadpool(studio.generator, body.run, body.checkpoint, "text")
-        settings = SamplingSettings(body.temperature, body.top_k, body.top_p)
-        codec = generator.loaded.codec
-        prompt, rows = text_rows(codec, body.prompt, body.length, body.num_samples, settings, body.seed)
-        check_request(body.length, body.num_samples, rows[0].prompt, body.seed)
-        loop, events = asyncio.get_running_loop(), asyncio.Queue[tuple[Any, ...]]()
+    """One route per API method of the tasks (`/api/text`, `/api/midi`, `/api/tag`, `/api/classify`)."""
+    for method in sorted({task.method for task in TASKS.values()}):
+        app.post(f"/api/{method}", name=method)(_generation_route(studio, method))
 
-        def finish(texts: list[str], interrupted: bool) -> dict[str, Any]:
-            with SampleFolder(studio.samples, path, body.seed) as folder:
-                save_texts(folder, texts)
-                values = body.model_dump(exclude={"run", "checkpoint"})
-                folder.write_settings(studio.settings(path, **values, interrupted=interrupted))
-            assert folder.path is not None
-            return generation_record(studio.samples, body.run, folder.path)
 
-        def listen(event: tuple[Any, ...]) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, event)
+def _generation_route(studio: Studio, method: str) -> Any:
+    async def generate(request: Request) -> Response:
+        body = await read_body(request)
+        generator, path = await run_in_threadpool(studio.generator, body.run, body.checkpoint, method)
+        task = generator.task
+        settings = web_request(task, body)
+        if task.streams:
+            return _stream_text(studio, body.run, generator, path, settings)
+        upload = await read_capped(body.upload, _upload_kind(generator)) if body.upload is not None else None
+        return JSONResponse(await run_in_threadpool(_generate, studio, body, generator, path, settings, upload))
 
-        job = TextJob(generator, prompt, rows, listen, finish)
-        studio.batcher.submit(job)
+    return generate
 
-        async def stream() -> AsyncIterator[bytes]:
-            try:
-                while True:
-                    event = await events.get()
-                    if event[0] == "chunk":
-                        yield _line_json({"event": "chunk", "sample": event[1], "text": event[2]})
-                    elif event[0] == "done":
-                        yield _line_json({"event": "done", "generation": event[1]})
-                        return
-                    else:
-                        yield _line_json({"event": "error", "message": event[1]})
-                        return
-            finally:
-                job.cancelled.set()  # the client left (or pressed Stop): the row leaves the batch and is saved
 
-        return StreamingResponse(stream(), media_type="application/x-ndjson")
+def _upload_kind(generator: Generator) -> UploadKind:
+    """What a file sent with a request to this checkpoint must be."""
+    kind = generator.input_kind
+    return {"none": MIDI_UPLOAD, "audio": AUDIO_UPLOAD}.get(kind, TEXT_UPLOAD)
 
-    @app.post("/api/midi")
-    async def midi(
-        run: str = Form(...),
-        checkpoint: str = Form("last"),
-        seconds: float = Form(30.0),
-        temperature: float = Form(1.0),
-        top_k: int = Form(0),
-        top_p: float = Form(1.0),
-        seed: int = Form(0),
-        num_samples: int = Form(1),
-        beam_size: int = Form(1),
-        branch_factor: int = Form(1),
-        steps_per_iteration: int = Form(1),
-        notes_per_second: Optional[float] = Form(None),
-        pitch_class_histogram: Optional[str] = Form(None),
-        primer: Optional[UploadFile] = File(None),
-    ) -> dict[str, Any]:
-        check_midi_limits(seconds, num_samples, beam_size, branch_factor)
-        weights = parse_pitch_weights(pitch_class_histogram) if pitch_class_histogram else None
-        beam = BeamSettings(beam_size, branch_factor, steps_per_iteration)
-        primer_bytes = await read_capped(primer, MIDI_UPLOAD) if primer is not None and primer.filename else None
-        values = dict(
-            seconds=seconds,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            seed=seed,
-            num_samples=num_samples,
-            beam_size=beam_size,
-            branch_factor=branch_factor,
-            steps_per_iteration=steps_per_iteration,
-            notes_per_second=notes_per_second,
-            pitch_class_histogram=weights,
-            primer=primer.filename if primer is not None and primer_bytes else None,
-        )
 
-        def work() -> dict[str, Any]:
-            with studio.heavy:
-                generator, path = studio.generator(run, checkpoint, "midi")
-                if primer_bytes is None:
-                    pieces = _midi(generator, values, None, weights, beam)
+def _generate(
+    studio: Studio, body: Body, generator: Generator, path: Path, request: Any, upload: Optional[bytes]
+) -> dict[str, Any]:
+    """A request that is not streamed: its inputs read, the task run in this worker thread, the results saved."""
+    task, kind = generator.task, generator.input_kind
+    name = Path(body.upload.filename or "upload").name if body.upload is not None else None
+    with studio.heavy, contextlib.ExitStack() as stack:
+        extra: dict[str, Any] = {}
+        inputs: list[Any] = []
+        if kind == "none" and upload is not None:  # a file that fills the request's path setting (a MIDI primer)
+            primer = stack.enter_context(temporary_file(upload, MIDI_UPLOAD))
+            request = dataclasses.replace(request, primer=str(primer))
+        elif kind == "audio":
+            if upload is None:
+                raise StudioError("send an audio file (WAV, FLAC or Ogg) to tag or classify")
+            with temporary_file(upload, AUDIO_UPLOAD) as clip:
+                samples, sr = read_audio(str(clip))
+            inputs = [AudioClip(name or "upload.wav", samples, sr)]
+            extra = {"waveform": waveform(samples), "sample_rate": sr}
+        elif kind != "none":
+            inputs = web_texts(kind, body.text, upload, name)
+        results = generator.run(request, inputs)
+        with SampleFolder(studio.samples, path, getattr(request, "seed", 0)) as folder:
+            saved = dict(studio.settings(path), interrupted=False, inputs=[name] if name else [])
+            if kind == "none" and upload is not None:
+                request = dataclasses.replace(request, primer=name)
+            save_results(folder, task, results, request, **saved)
+        assert folder.path is not None
+        return generation_record(studio.samples, body.run, folder.path, extra)
+
+
+def _stream_text(studio: Studio, run: str, generator: Generator, path: Path, request: Any) -> StreamingResponse:
+    """A text request joins the batcher; its samples stream back as they are drawn, then the saved record."""
+    codec = generator.loaded.codec
+    prompt, rows = text_rows(codec, request.prompt, request.length, request.num_samples, request.sampling, request.seed)
+    check_request(request.length, request.num_samples, rows[0].prompt, request.seed)
+    loop, events = asyncio.get_running_loop(), asyncio.Queue[tuple[Any, ...]]()
+
+    def finish(texts: list[str], interrupted: bool) -> dict[str, Any]:
+        with SampleFolder(studio.samples, path, request.seed) as folder:
+            save_results(folder, generator.task, texts, request, **studio.settings(path), interrupted=interrupted)
+        assert folder.path is not None
+        return generation_record(studio.samples, run, folder.path)
+
+    def listen(event: tuple[Any, ...]) -> None:
+        loop.call_soon_threadsafe(events.put_nowait, event)
+
+    job = TextJob(generator, prompt, rows, listen, finish)
+    studio.batcher.submit(job)
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                event = await events.get()
+                if event[0] == "chunk":
+                    yield _line_json({"event": "chunk", "sample": event[1], "text": event[2]})
+                elif event[0] == "done":
+                    yield _line_json({"event": "done", "generation": event[1]})
+                    return
                 else:
-                    with temporary_file(primer_bytes, MIDI_UPLOAD) as primer_path:
-                        pieces = _midi(generator, values, primer_path, weights, beam)
-                with SampleFolder(studio.samples, path, seed) as folder:
-                    save_pieces(folder, pieces, render=True)
-                    folder.write_settings(studio.settings(path, **values, interrupted=False))
-                assert folder.path is not None
-                return generation_record(studio.samples, run, folder.path)
+                    yield _line_json({"event": "error", "message": event[1]})
+                    return
+        finally:
+            job.cancelled.set()  # the client left (or pressed Stop): the row leaves the batch and is saved
 
-        return await run_in_threadpool(work)
-
-    @app.post("/api/tag")
-    async def tag(
-        run: str = Form(...),
-        checkpoint: str = Form("last"),
-        beam_width: int = Form(1),
-        audio: UploadFile = File(...),
-    ) -> dict[str, Any]:
-        check_tag_limits(beam_width)
-        data = await read_capped(audio, AUDIO_UPLOAD)
-        name = Path(audio.filename or "upload.wav").name
-
-        def work() -> dict[str, Any]:
-            with studio.heavy:
-                generator, path = studio.generator(run, checkpoint, "speech")
-                with temporary_file(data, AUDIO_UPLOAD) as clip:
-                    samples, sr = read_audio(str(clip))
-                spans = generator.tag(samples, sr, beam_width)
-                stem = Path(name).stem or "upload"
-                with SampleFolder(studio.samples, path, 0) as folder:
-                    save_tags(folder, stem, name, sr, len(samples), generator, beam_width, spans)
-                    folder.write_settings(studio.settings(path, files=[name], beam_width=beam_width))
-                assert folder.path is not None
-                extra = {"waveform": waveform(samples), "sample_rate": sr}
-                return generation_record(studio.samples, run, folder.path, extra)
-
-        return await run_in_threadpool(work)
-
-
-def _midi(
-    generator: Generator, values: dict[str, Any], primer: Optional[Path], weights: Any, beam: BeamSettings
-) -> list[Any]:
-    """The MIDI request through the one generation API."""
-    return generator.midi(
-        seconds=values["seconds"],
-        num_samples=values["num_samples"],
-        temperature=values["temperature"],
-        top_k=values["top_k"],
-        top_p=values["top_p"],
-        seed=values["seed"],
-        primer=primer,
-        notes_per_second=values["notes_per_second"],
-        pitch_class_histogram=weights,
-        beam=beam,
-    )
+    return StreamingResponse(stream(), media_type="application/x-ndjson")
 
 
 def _line(error: BaseException) -> str:

@@ -13,21 +13,14 @@ from typing import Any, Optional
 from urllib.parse import quote
 
 import numpy as np
-import pretty_midi
 
 from studio.errors import StudioError
+from studio.generation.tasks import task_of_folder
 from studio.server.runs import NotFound, inside, run_folder
 
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]{0,199}$")
-PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 MAX_LISTED = 50
-MAX_TEXT_BYTES = 1_000_000
 WAVEFORM_POINTS = 800
-
-
-def pitch_name(pitch: int) -> str:
-    """C4 is MIDI pitch 60."""
-    return f"{PITCH_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 def sample_file(root: Path, run: str, folder: str, name: str) -> Path:
@@ -45,23 +38,6 @@ def file_url(run: str, folder: str, name: str) -> str:
     return f"/files/{quote(run)}/{quote(folder)}/{quote(name)}"
 
 
-def notes_of(path: Path) -> tuple[list[dict[str, Any]], float]:
-    """The notes of a saved MIDI file (pitch, name, start, end, velocity) and its length in seconds."""
-    midi = pretty_midi.PrettyMIDI(str(path))
-    notes = sorted((n for inst in midi.instruments for n in inst.notes), key=lambda n: (n.start, n.pitch))
-    listed = [
-        {
-            "pitch": n.pitch,
-            "name": pitch_name(n.pitch),
-            "start": round(n.start, 4),
-            "end": round(n.end, 4),
-            "velocity": n.velocity,
-        }
-        for n in notes
-    ]
-    return listed, float(midi.get_end_time())
-
-
 def waveform(samples: np.ndarray, points: int = WAVEFORM_POINTS) -> list[list[float]]:
     """Min and max of the audio in `points` equal stretches, for drawing (mono, in [-1, 1])."""
     audio = np.asarray(samples, dtype=np.float32)
@@ -75,15 +51,11 @@ def waveform(samples: np.ndarray, points: int = WAVEFORM_POINTS) -> list[list[fl
     ]
 
 
-def _sample_number(path: Path) -> int:
-    match = re.search(r"_(\d+)$", path.stem)
-    return int(match.group(1)) if match else 0
-
-
 def generation_record(root: Path, run: str, folder: Path, extra: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """Everything the page shows of one generation folder; `extra` adds what only a fresh request knows."""
     settings = json.loads((folder / "settings.json").read_text(encoding="utf-8"))
     files = sorted(p for p in folder.iterdir() if p.is_file() and FILE_NAME.match(p.name))
+    task = task_of_folder(settings, [p.name for p in files])
     record: dict[str, Any] = {
         "run": run,
         "folder": folder.name,
@@ -91,43 +63,12 @@ def generation_record(root: Path, run: str, folder: Path, extra: Optional[dict[s
         "settings": settings,
         "interrupted": bool(settings.get("interrupted", False)),
         "files": {p.name: file_url(run, folder.name, p.name) for p in files},
+        "task": task.name if task is not None else "unknown",
     }
-    midis = sorted((p for p in files if p.suffix == ".mid"), key=_sample_number)
-    texts = sorted((p for p in files if p.suffix == ".txt"), key=_sample_number)
-    labels = [p for p in files if p.suffix == ".json" and p.name != "settings.json"]
-    if midis:
-        record["kind"] = "midi"
-        record["pieces"] = [_piece(run, folder, path, files) for path in midis]
-    elif texts:
-        record["kind"] = "text"
-        record["texts"] = [p.read_bytes()[:MAX_TEXT_BYTES].decode("utf-8", errors="replace") for p in texts]
-    elif labels:
-        record["kind"] = "tag"
-        tagged = json.loads(labels[0].read_text(encoding="utf-8"))
-        record["duration"] = tagged.get("duration_s")
-        record["spans"] = tagged.get("labels", [])
-        record["waveform"] = None
-    else:
-        record["kind"] = "unknown"
+    if task is not None:
+        record.update(task.read_back(folder, files, lambda name: file_url(run, folder.name, name)))
     record.update(extra or {})
     return record
-
-
-def _piece(run: str, folder: Path, path: Path, files: list[Path]) -> dict[str, Any]:
-    notes, seconds = notes_of(path)
-    names = {p.name for p in files}
-    rendered = {
-        suffix: file_url(run, folder.name, path.with_suffix(f".{suffix}").name)
-        if path.with_suffix(f".{suffix}").name in names
-        else None
-        for suffix in ("wav", "png")
-    }
-    return {
-        "index": _sample_number(path),
-        "seconds": round(seconds, 3),
-        "notes": notes,
-        "files": {"mid": file_url(run, folder.name, path.name), **rendered},
-    }
 
 
 def history(root: Path, run: str) -> list[dict[str, Any]]:

@@ -19,10 +19,10 @@ from typing import Any, Optional
 
 from studio.checkpoint import read_checkpoint
 from studio.errors import StudioError
+from studio.generation.tasks import task_of
 
 ROLES = ("last", "best")
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]{0,199}$")
-TASKS = {"text": "text", "midi": "midi", "speech": "speech"}
 MODEL_KEYS = ("cell", "num_layers", "hidden_size", "embedding_dim", "bidirectional", "loss")
 METRICS_FILE, STATUS_FILE = "metrics.csv", "status.json"
 
@@ -160,6 +160,10 @@ def _describe(path: Path) -> dict[str, Any]:
     except StudioError as error:
         return {"task": "unreadable", "error": str(error), "model": {}, "steps": 0, "controls": {}, "labels": None}
     meta = checkpoint["studio"]
+    try:
+        task = task_of(meta, str(path)).name
+    except StudioError as error:
+        return {"task": "unreadable", "error": str(error), "model": {}, "steps": 0, "controls": {}, "labels": None}
     codec = meta.get("codec") or {}
     hparams = checkpoint.get("hyper_parameters", {})
     controls = codec.get("controls") or []
@@ -170,7 +174,7 @@ def _describe(path: Path) -> dict[str, Any]:
         if score is not None:
             best = float(score)
     return {
-        "task": TASKS.get(str(codec.get("kind")), "unknown"),
+        "task": task,
         "model": {key: hparams[key] for key in MODEL_KEYS if key in hparams},
         "steps": int(checkpoint.get("global_step", 0)),
         "controls": {"density": "density" in controls, "pitch": "pitch_histogram" in controls},

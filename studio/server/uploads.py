@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import UploadFile
+from starlette.datastructures import UploadFile
 
 from studio.errors import StudioError
 
@@ -25,7 +25,10 @@ class UploadKind:
     signatures: tuple[tuple[int, bytes], ...]  # (offset, bytes) pairs; any one must match
 
     def matches(self, head: bytes) -> bool:
-        return any(head[offset : offset + len(magic)] == magic for offset, magic in self.signatures)
+        """Whether the first bytes fit one of the signatures (any bytes, for a kind without signatures)."""
+        return not self.signatures or any(
+            head[offset : offset + len(magic)] == magic for offset, magic in self.signatures
+        )
 
 
 MIDI_UPLOAD = UploadKind("a MIDI file (.mid)", 10 * 1024**2, ".mid", ((0, b"MThd"),))
@@ -35,6 +38,9 @@ AUDIO_UPLOAD = UploadKind(
     ".audio",
     ((8, b"WAVE"), (0, b"fLaC"), (0, b"OggS")),
 )
+
+# A text to classify or tag (checked as UTF-8 when it is read).
+TEXT_UPLOAD = UploadKind("a UTF-8 text file", 10 * 1024**2, ".txt", ())
 
 
 class UploadTooLarge(StudioError):

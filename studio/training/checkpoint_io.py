@@ -9,6 +9,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from studio import __version__
 from studio.checkpoint import FORMAT
+from studio.generation.tasks import task_for
 from studio.io import atomic_path
 
 
@@ -17,12 +18,12 @@ class StudioMetadata(L.Callback):
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
         """Add version, task and the data module's codec to `checkpoint`."""
-        codec = getattr(trainer.datamodule, "codec", None)
+        codec = trainer.datamodule.codec
         checkpoint["studio"] = {
             "format": FORMAT,
             "version": __version__,
-            "task": pl_module.task,
-            "codec": codec.to_dict() if codec is not None else None,
+            "task": task_for(pl_module, codec.kind).name,
+            "codec": codec.to_dict(),
         }
 
 

@@ -53,8 +53,7 @@ class TextSampleLogger(L.Callback):
             self.every_n_steps <= 0
             or step % self.every_n_steps
             or not trainer.is_global_zero
-            or codec is None
-            or codec.kind != "text"
+            or not isinstance(codec, TextCodec)
         ):
             return
         # The same function as `studio sample` and the Python API, so the same seed gives the same text.

@@ -2,7 +2,7 @@
 "use strict";
 
 const TOKEN = new URLSearchParams(location.search).get("token");
-const state = { runs: [], run: null, timer: null, controller: null, recorder: null, tickets: {}, historyTimer: null, historyShown: null };
+const state = { tasks: {}, runs: [], run: null, timer: null, controller: null, recorder: null, tickets: {}, historyTimer: null, historyShown: null };
 const $ = (id) => document.getElementById(id);
 
 function withToken(url) {
@@ -73,7 +73,7 @@ async function loadRuns() {
       "tr",
       { "data-run": run.name, "data-task": run.task, onclick: () => selectRun(run.name) },
       name,
-      element("td", {}, element("span", { class: "task", text: run.task === "speech" ? "tagging" : run.task })),
+      element("td", {}, element("span", { class: "task", text: (state.tasks[run.task] || {}).title || run.task })),
       element("td", { class: "model", text: modelText(run.model || {}) }),
       element("td", { text: run.steps }),
       element("td", { text: run.best_val_loss == null ? "–" : run.best_val_loss.toFixed(3) }),
@@ -105,9 +105,8 @@ function selectRun(name) {
   for (const option of $("checkpoint").options) option.disabled = !roles.includes(option.value);
   if (!roles.includes($("checkpoint").value) && roles.length) $("checkpoint").value = roles[0];
   $("chosen").textContent = `${run.name} (${$("checkpoint").value})`;
-  $("text-panel").hidden = run.task !== "text";
-  $("midi-panel").hidden = run.task !== "midi";
-  $("tag-panel").hidden = run.task !== "speech";
+  // Each panel names the tasks it serves: the run's task picks the panel.
+  for (const panel of document.querySelectorAll("form.panel[data-task]")) panel.hidden = !panel.dataset.task.split(" ").includes(run.task);
   $("midi-density").hidden = !(run.controls && run.controls.density);
   $("midi-pitch").hidden = !(run.controls && run.controls.pitch);
   if (run.task === "unreadable") showError(run.error || `${run.name}: its checkpoint cannot be read`);
@@ -153,17 +152,16 @@ async function copyText(pre, button) {
   }
 }
 
-function renderGeneration(generation, into) {
-  into.replaceChildren();
-  const named = into.id === "output";
-  const note = generation.interrupted ? " (stopped early)" : "";
-  if (generation.kind === "text") {
+// How each task's results are drawn: a table keyed by the task's name (the record the server sends says which).
+const RENDERERS = {
+  text(generation, into, named, note) {
     generation.texts.forEach((text, i) => {
       const box = textResult(i, text, generation.files[`sample_${i + 1}.txt`], named);
       box.querySelector(".result-head span").textContent += note;
       into.append(box);
     });
-  } else if (generation.kind === "midi") {
+  },
+  midi(generation, into, named, note) {
     for (const piece of generation.pieces) {
       const box = resultBox(`piece ${piece.index}: ${piece.seconds.toFixed(1)} s, ${piece.notes.length} notes${note}`, piece.files);
       const audio = piece.files.wav ? element("audio", { controls: "", preload: "auto", src: withToken(piece.files.wav) }) : null;
@@ -171,12 +169,47 @@ function renderGeneration(generation, into) {
       if (audio) box.append(audio);
       into.append(box);
     }
-  } else if (generation.kind === "tag") {
-    const files = Object.fromEntries(Object.entries(generation.files).filter(([name]) => name !== "settings.json"));
-    const box = resultBox(`${generation.spans.length} labels, ${(generation.duration || 0).toFixed(2)} s`, files);
+  },
+  speech_tagging(generation, into, named) {
+    const box = resultBox(`${generation.spans.length} labels, ${(generation.duration || 0).toFixed(2)} s`, savedFiles(generation));
     box.append(waveformWithLabels(generation.waveform, generation.spans, generation.duration, named));
     into.append(box);
-  }
+  },
+  classification(generation, into, named) {
+    generation.predictions.forEach((prediction, i) => {
+      const box = resultBox(`${prediction.name}: ${prediction.label}`, i === 0 ? savedFiles(generation) : {});
+      box.append(classBars(prediction, named ? `class-bars-${i}` : null));
+      into.append(box);
+    });
+  },
+  text_tagging(generation, into, named) {
+    const box = resultBox(`${generation.tagged.length} text(s) tagged`, savedFiles(generation));
+    generation.tagged.forEach((item, i) => box.append(taggedWords(item, named ? `tagged-${i}` : null)));
+    box.append(tagLegend(generation.tagged));
+    into.append(box);
+  },
+};
+
+// What the history list says of a generation, per task.
+const SUMMARIES = {
+  text: (g, s) => `${(g.texts || []).length} text(s), ${JSON.stringify(s.prompt || "")}, seed ${s.seed ?? 0}`,
+  midi: (g, s) => `${g.pieces.length} piece(s), ${s.seconds} s, seed ${s.seed ?? 0}`
+    + (s.notes_per_second != null ? `, ${s.notes_per_second} notes/s` : "")
+    + (s.pitch_class_histogram ? `, pitch classes ${[].concat(s.pitch_class_histogram).join(",")}` : ""),
+  speech_tagging: (g) => `${(g.spans || []).length} labels`,
+  classification: (g) => g.predictions.map((p) => p.label).join(", "),
+  text_tagging: (g) => `${g.tagged.reduce((n, t) => n + t.spans.length, 0)} span(s) in ${g.tagged.length} text(s)`,
+};
+
+function savedFiles(generation) {
+  return Object.fromEntries(Object.entries(generation.files).filter(([name]) => name !== "settings.json"));
+}
+
+function renderGeneration(generation, into) {
+  into.replaceChildren();
+  const render = RENDERERS[generation.task];
+  if (!render) return showError(`this studio cannot show ${generation.task} results: update the page`);
+  render(generation, into, into.id === "output", generation.interrupted ? " (stopped early)" : "");
 }
 
 // -- text: streamed ---------------------------------------------------------------------------------
@@ -400,16 +433,12 @@ async function loadHistory() {
     state.historyShown = seen;
     list.replaceChildren();
     for (const generation of generations) {
-      const s = generation.settings || {};
-      const what = generation.kind === "text" ? `${(generation.texts || []).length} text(s), ${JSON.stringify(s.prompt || "")}`
-        : generation.kind === "midi" ? `${generation.pieces.length} piece(s), ${s.seconds} s`
-        : `${(generation.spans || []).length} labels`;
-      const seeded = generation.kind === "tag" ? "" : `, seed ${s.seed ?? 0}`;
-      const steered = (s.notes_per_second != null ? `, ${s.notes_per_second} notes/s` : "")
-        + (s.pitch_class_histogram ? `, pitch classes ${[].concat(s.pitch_class_histogram).join(",")}` : "");
+      const summary = SUMMARIES[generation.task];
+      const what = summary ? summary(generation, generation.settings || {}) : "";
+      const title = (state.tasks[generation.task] || {}).title || generation.task;
       list.append(element("li", {},
         element("span", { text: new Date(generation.time * 1000).toLocaleString() }),
-        element("span", { class: "what", text: `${generation.kind}: ${what}${seeded}${steered}${generation.interrupted ? ", stopped early" : ""}` }),
+        element("span", { class: "what", text: `${title}: ${what}${generation.interrupted ? ", stopped early" : ""}` }),
         element("button", { type: "button", text: "replay", onclick: () => renderGeneration(generation, $("history-view")) })));
     }
     if (!generations.length) list.append(element("li", { class: "muted", text: "nothing generated from this run yet" }));
@@ -436,8 +465,27 @@ function start() {
   $("compare-run").addEventListener("change", refreshMetrics);
   $("metric").addEventListener("change", refreshMetrics);
   $("checkpoint").addEventListener("change", () => state.run && selectRun(state.run.name));
+  $("classify-panel").addEventListener("submit", (event) => readTexts(event, "classify", $("classify-text"), $("classify-file"), $("classify-generate")));
+  $("words-panel").addEventListener("submit", (event) => readTexts(event, "tag", $("words-text"), $("words-file"), $("words-generate")));
   buildKeyboard();
-  loadRuns().catch((error) => showError(error.message));
+  loadTasks().then(loadRuns).catch((error) => showError(error.message));
+}
+
+async function loadTasks() {
+  state.tasks = (await (await api("/api/tasks")).json()).tasks;
+}
+
+// Classification and text tagging: the pasted text, or a dropped file, sent to the task's route.
+function readTexts(event, method, textarea, fileInput, button) {
+  event.preventDefault();
+  const form = new FormData();
+  form.append("run", state.run.name);
+  form.append("checkpoint", $("checkpoint").value);
+  const file = fileInput.files[0];
+  if (file) form.append("file", file, file.name);
+  else if (textarea.value.trim()) form.append("text", textarea.value);
+  else return showError("paste some text, or choose a file");
+  submitForm(`/api/${method}`, form, button);
 }
 
 start();

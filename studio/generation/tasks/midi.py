@@ -1,0 +1,172 @@
+"""MIDI generation: an event language model plays pieces, optionally primed, steered or beam-searched (one-to-many)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import pretty_midi
+
+from studio.codecs.midi.controls import control_vector, parse_pitch_weights
+from studio.errors import StudioError
+from studio.generation.beam_search import BeamSettings
+from studio.generation.decoding import Progress
+from studio.generation.loading import LoadedCheckpoint
+from studio.generation.midi import DEFAULT_SECONDS, Piece, primer_ids, sample_pieces
+from studio.generation.outputs import SampleFolder
+from studio.generation.requests import setting
+from studio.generation.tasks.record import Task, no_inputs
+from studio.generation.tasks.sampled import SampledRequest
+from studio.generation.tasks.text import sample_number
+from studio.models import RecurrentLanguageModel
+
+PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def pitch_weights(text: str) -> tuple[float, ...]:
+    """Twelve numbers, written '[2, 0, 1, ...]' or '2,0,1,...'."""
+    return tuple(parse_pitch_weights(text))
+
+
+@dataclass(frozen=True, kw_only=True)
+class MidiRequest(SampledRequest):
+    """What a MIDI request holds: length, primer, controls, beam search and rendering, besides the sampling settings."""
+
+    seconds: Optional[float] = setting(
+        None,
+        f"length of each piece in seconds, primer included (default {DEFAULT_SECONDS:g})",
+        above=0,
+    )
+    length: Optional[int] = setting(None, "events per piece, primer included (instead of --seconds)", at_least=1)
+    primer: Optional[str] = setting(None, "a .mid file the pieces begin with and continue", path=True)
+    max_note_seconds: float = setting(5.0, "no note sounds longer than this", above=0, hint="e.g. 5")
+    notes_per_second: Optional[float] = setting(
+        None, "models trained with the density control: the note density to aim for", above=0, hint="e.g. 6"
+    )
+    pitch_class_histogram: Optional[tuple[float, ...]] = setting(
+        None,
+        "models trained with the pitch control: 12 weights for C, C#, ... B, "
+        "e.g. '[2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1]' (C major)",
+        parse=pitch_weights,
+    )
+    beam_size: int = setting(1, "beams kept per piece (1, with --branch_factor 1: plain sampling)", at_least=1)
+    branch_factor: int = setting(1, "sampled copies of each beam per iteration", at_least=1)
+    steps_per_iteration: int = setting(1, "events sampled between prunings", at_least=1)
+    render: bool = setting(True, "write .wav and .png renderings beside each .mid")
+
+    @property
+    def beams(self) -> int:
+        """Rows a beam search steps per piece: beam_size x branch_factor."""
+        return self.beam_size * self.branch_factor
+
+
+def run(loaded: LoadedCheckpoint, inputs: list[Any], request: MidiRequest, progress: Optional[Progress]) -> list[Piece]:
+    """The pieces, primed, steered and searched as the request says."""
+    return run_with_primer_ids(loaded, request, primer_ids(loaded.codec, request.primer), progress)
+
+
+def run_with_primer_ids(
+    loaded: LoadedCheckpoint, request: MidiRequest, primer: list[int], progress: Optional[Progress]
+) -> list[Piece]:
+    """The pieces of `request`, begun with the event ids `primer` (the request's own primer file is not read)."""
+    codec = loaded.codec
+    seconds = DEFAULT_SECONDS if request.seconds is None and request.length is None else request.seconds
+    try:
+        controls = control_vector(codec.controls, request.notes_per_second, request.pitch_class_histogram)
+    except StudioError as error:
+        raise StudioError(f"{loaded.path}: {error}") from None
+    return sample_pieces(
+        loaded.model,
+        codec,
+        request.num_samples,
+        request.sampling,
+        request.seed,
+        seconds=seconds,
+        events=request.length,
+        primer=primer,
+        max_note_seconds=request.max_note_seconds,
+        controls=controls if codec.controls else None,
+        beam=BeamSettings(request.beam_size, request.branch_factor, request.steps_per_iteration),
+        progress=progress,
+    )
+
+
+def save(folder: SampleFolder, pieces: list[Piece], request: MidiRequest) -> list[Path]:
+    """Each piece as sample_N.mid, with its .wav and .png renderings when asked."""
+    paths: list[Path] = []
+    for i, piece in enumerate(pieces, 1):
+        path = folder.write(f"sample_{i}.mid", piece.to_midi())
+        if request.render:
+            folder.renderers.add(piece.render_wav(path.with_suffix(".wav")))
+            piece.piano_roll(path.with_suffix(".png"), title=f"sample {i}: {piece.seconds:.1f} s, {piece.notes} notes")
+        paths.append(path)
+    return paths
+
+
+def show(pieces: list[Piece], paths: list[Path]) -> list[str]:
+    """A line per piece: its file, length and notes."""
+    return [f"{path}  {piece.seconds:.1f} s  {piece.notes} notes" for path, piece in zip(paths, pieces)]
+
+
+def pitch_name(pitch: int) -> str:
+    """C4 is MIDI pitch 60."""
+    return f"{PITCH_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def notes_of(path: Path) -> tuple[list[dict[str, Any]], float]:
+    """The notes of a saved MIDI file (pitch, name, start, end, velocity) and its length in seconds."""
+    midi = pretty_midi.PrettyMIDI(str(path))
+    notes = sorted((n for inst in midi.instruments for n in inst.notes), key=lambda n: (n.start, n.pitch))
+    listed = [
+        {
+            "pitch": n.pitch,
+            "name": pitch_name(n.pitch),
+            "start": round(n.start, 4),
+            "end": round(n.end, 4),
+            "velocity": n.velocity,
+        }
+        for n in notes
+    ]
+    return listed, float(midi.get_end_time())
+
+
+def read_back(folder: Path, files: list[Path], url: Callable[[str], str]) -> dict[str, Any]:
+    """Each saved piece: its notes, its length and where its files are."""
+    names = {p.name for p in files}
+    pieces = []
+    for path in sorted((p for p in files if p.suffix == ".mid"), key=sample_number):
+        notes, seconds = notes_of(path)
+        beside = {s: path.with_suffix(f".{s}").name for s in ("wav", "png")}
+        rendered = {s: url(name) if name in names else None for s, name in beside.items()}
+        pieces.append(
+            {
+                "index": sample_number(path),
+                "seconds": round(seconds, 3),
+                "notes": notes,
+                "files": {"mid": url(path.name), **rendered},
+            }
+        )
+    return {"pieces": pieces}
+
+
+MIDI = Task(
+    name="midi",
+    title="MIDI generation",
+    shape="one-to-many",
+    model=RecurrentLanguageModel,
+    codec_kind="midi",
+    request=MidiRequest,
+    method="midi",
+    command="sample",
+    noun="piece",
+    unit="events",
+    inputs=no_inputs,
+    run=run,
+    save=save,
+    show=show,
+    read_back=read_back,
+    evaluate="studio.evaluation.language_model:evaluate_language_model",
+    web_limits={"num_samples": 8, "seconds": 300.0, "beams": 64},
+)
