@@ -9,12 +9,13 @@ checkpoint carries `codec`, so sampling needs neither config nor data.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import lightning as L
 
 from studio.codecs import Codec
+from studio.errors import StudioError
 
 
 class StudioDataModule(L.LightningDataModule):
@@ -31,3 +32,9 @@ class StudioDataModule(L.LightningDataModule):
 
     def configure_for_model(self, settings: Mapping[str, Any]) -> None:
         """Take the model's settings (its hyper-parameters) into account before `setup`; by default nothing to do."""
+
+    def held_out(self, split: str) -> Iterator[Any]:
+        """The labelled examples of `split` ("val" or "test") as `studio evaluate --split` scores them."""
+        raise StudioError(
+            f"{type(self).__name__} cannot hand its {split} split to `studio evaluate`: pass --data instead"
+        )

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from datamodules.corpus_reader import SEPARATOR, CorpusSource
+from datamodules.downloads import Remote, fetch
 from studio.errors import StudioError
-from studio.io import atomic_write_bytes, cache_root
+from studio.io import cache_root
 
 TEXT_SUFFIXES = (".txt", ".text", ".md", ".rst")
 
@@ -38,17 +36,11 @@ EMBEDDED: dict[str, Callable[[], str]] = {
 }
 
 
-@dataclass(frozen=True)
-class RemoteCorpus:
-    """A public corpus fetched only when asked for by name; verified by size and, when known, SHA-256."""
+# A public corpus fetched only when asked for by name; verified by size and, when known, its digests.
+RemoteCorpus = Remote
 
-    url: str
-    size: Optional[int] = None
-    sha256: Optional[str] = None
-
-
-REMOTE: dict[str, RemoteCorpus] = {
-    "tiny_shakespeare": RemoteCorpus(
+REMOTE: dict[str, Remote] = {
+    "tiny_shakespeare": Remote(
         "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt", size=1115394
     ),
 }
@@ -82,28 +74,9 @@ def corpus_source(path: Optional[str], corpus: str, encoding: str, folder: Optio
     return named_corpus_source(corpus, folder)
 
 
-def download(remote: RemoteCorpus, target: Path) -> Path:
-    """Fetch `remote` into `target` once; later calls verify the cached copy against the recorded checksum."""
-    digest_file = target.with_name(target.name + ".sha256")
-    if target.exists() and digest_file.exists() and _sha256(target.read_bytes()) == digest_file.read_text().strip():
-        return target
-    try:
-        with urllib.request.urlopen(remote.url, timeout=60) as response:
-            data = response.read()
-    except OSError as error:
-        raise StudioError(
-            f"could not download {remote.url} ({error}): check the network, or pass --data.init_args.path with a local copy"
-        ) from None
-    digest = _sha256(data)
-    if remote.size is not None and len(data) != remote.size:
-        raise StudioError(
-            f"download of {remote.url} has {len(data)} bytes, expected {remote.size}: try again later or use a local copy"
-        )
-    if remote.sha256 is not None and digest != remote.sha256:
-        raise StudioError(f"download of {remote.url} failed its SHA-256 check: try again later or use a local copy")
-    atomic_write_bytes(target, data)
-    atomic_write_bytes(digest_file, digest.encode())
-    return target
+def download(remote: Remote, target: Path) -> Path:
+    """Fetch `remote` into `target` once (streamed and verified); later calls reuse the recorded copy."""
+    return fetch(remote, target, hint="--data.init_args.path")
 
 
 def corpus_files(path: str) -> list[Path]:
@@ -142,7 +115,3 @@ def decode_text(data: bytes, source: Path, encoding: str) -> str:
         raise StudioError(
             f"unknown text encoding {encoding!r}: pass a Python codec name such as utf-8 or latin-1"
         ) from None
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -25,7 +25,7 @@ _RUNS: dict[str, dict] = {}
 
 
 def trained(task: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The run of `task` ("text", "midi" or "tagger"): {"work", "env", "ckpt"}, trained on the first call.
+    """The run of `task` ("text", "midi", "tagger" or "classifier"): {"work", "env", "ckpt"}, trained on the first call.
 
     `work` holds the run's data (`work/clips/*.wav` for the tagger: held-out-style clips to label).
     """
@@ -49,6 +49,13 @@ def trained(task: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
         for i in range(4):
             write_song(work / "songs" / f"song{i}.mid", seed=i)
         args = [*TINY_MIDI_FIT, "--data.init_args.paths", str(work / "songs")]
+    elif task == "classifier":
+        args = [
+            *["fit", "--config", str(conftest.ROOT / "configs" / "classify" / "quickstart.yaml")],
+            *["--model.init_args.embedding_dim", "16", "--model.init_args.hidden_size", "16"],
+            *["--data.init_args.num_words", "2000", "--data.init_args.max_len", "12"],
+            *["--trainer.max_epochs", "2"],
+        ]
     elif task == "tagger":
         synthetic_speech.generate(work / "corpus", n_speakers=4, utts_per_speaker=3, seed=3)
         args = tiny_tagger_fit(work / "corpus")

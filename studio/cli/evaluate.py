@@ -15,6 +15,7 @@ import argparse
 
 from studio.cli.common import OneLineParser, resolve_device
 from studio.cli.evaluate_tables import checkpoint_labels, side_by_side
+from studio.cli.held_out import held_out_split
 from studio.cli.progress import progress_line
 from studio.errors import StudioError
 from studio.evaluation.report import write_report
@@ -32,6 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="files, folders or globs to score; for a tagger, a TIMIT-style folder or a JSONL manifest (repeatable)",
+    )
+    parser.add_argument(
+        "--split",
+        choices=("val", "test"),
+        default=None,
+        help="score the run's own held-out split (classification and text tagging), read as its config.yaml reads it",
+    )
+    parser.add_argument(
+        "--config", default=None, help="with --split: the run's config (default: config.yaml beside --ckpt)"
     )
     parser.add_argument("--samples", type=int, default=0, help="generate this many samples to compare with --against")
     parser.add_argument("--against", action="append", default=[], help="real data the samples are compared with")
@@ -54,8 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
 def evaluate_main(argv: list[str]) -> None:
     """Score every checkpoint with its task's evaluator, print the tables, write the reports."""
     args = build_parser().parse_args(argv)
-    if not args.data and not args.samples:
-        raise StudioError("nothing to measure: pass --data FILES (likelihood) and/or --samples N --against FILES")
+    if not args.data and not args.samples and not args.split:
+        raise StudioError("nothing to measure: pass --data FILES, --split test, and/or --samples N --against FILES")
     if args.samples and not args.against:
         raise StudioError("--samples needs --against: the real data the generated samples are compared with")
     device = resolve_device(args.device)
@@ -77,6 +87,7 @@ def evaluate_main(argv: list[str]) -> None:
         beam_width=args.beam_width,
         seed=args.seed,
         progress=progress_line,
+        **held_out_split(args.split, args.config, args.ckpt[0]),
     )
     results = []
     for generator in generators:

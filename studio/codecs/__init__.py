@@ -16,6 +16,7 @@ CODECS = {
     "text": "studio.codecs.text:TextCodec",
     "midi": "studio.codecs.midi:MidiCodec",
     "speech": "studio.codecs.speech:SpeechCodec",
+    "classes": "studio.codecs.classes:ClassCodec",
 }
 KINDS = tuple(CODECS)
 

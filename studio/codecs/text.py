@@ -1,15 +1,19 @@
-"""Text codec: a Hugging Face `tokenizers` vocabulary (characters, or byte-level BPE) as plain data."""
+"""Text codec: a Hugging Face `tokenizers` vocabulary (characters, byte-level BPE, or words) as plain data."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from studio.errors import StudioError
 
 UNK = "<unk>"
+PAD = "<pad>"
+LEVELS = ("char", "bpe", "word")
+# Keras' Tokenizer: lower-cased, these characters removed, split on whitespace.
+KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 
 
 class TextCodec:
@@ -23,12 +27,12 @@ class TextCodec:
 
     @classmethod
     def train(cls, texts: Iterable[str], level: str = "char", vocab_size: int = 512) -> TextCodec:
-        """Build a vocabulary from the corpus: every character seen (`char`) or byte-level BPE (`bpe`)."""
-        if level == "char":
-            return cls(_char_tokenizer(texts), level)
-        if level == "bpe":
-            return cls(_bpe_tokenizer(texts, vocab_size), level)
-        raise StudioError(f"unknown tokenizer level {level!r}: use 'char' or 'bpe'")
+        """Build a vocabulary from the corpus: every character seen (`char`), byte-level BPE (`bpe`), or the
+        `vocab_size` - 2 commonest words (`word`, as Keras' Tokenizer: lower-cased, punctuation removed, with
+        id 0 for padding and 1 for words outside the vocabulary)."""
+        if level not in TRAINERS:
+            raise StudioError(f"unknown tokenizer level {level!r}: use one of {', '.join(LEVELS)}")
+        return cls(TRAINERS[level](texts, vocab_size), level)
 
     @property
     def vocab_size(self) -> int:
@@ -49,7 +53,7 @@ class TextCodec:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True)
 
     def unknown_characters(self, text: str) -> list[str]:
-        """Characters of `text` the vocabulary cannot represent (always empty for byte-level BPE)."""
+        """Characters of `text` the vocabulary cannot represent (always empty for byte-level BPE and words)."""
         if self.level != "char":
             return []
         vocab = self.tokenizer.get_vocab()
@@ -65,7 +69,7 @@ class TextCodec:
         return cls(Tokenizer.from_str(data["tokenizer"]), data["level"])
 
 
-def _char_tokenizer(texts: Iterable[str]) -> Tokenizer:
+def _char_tokenizer(texts: Iterable[str], vocab_size: int = 0) -> Tokenizer:
     chars: set[str] = set()
     for text in texts:
         chars.update(text)
@@ -90,3 +94,20 @@ def _bpe_tokenizer(texts: Iterable[str], vocab_size: int) -> Tokenizer:
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer
+
+
+def _word_tokenizer(texts: Iterable[str], vocab_size: int) -> Tokenizer:
+    if vocab_size < 3:
+        raise StudioError(f"a word vocabulary of {vocab_size} holds no word beside padding and unknown: use >= 3")
+    tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
+    removed = "".join("\\" + c if c in "\\]^-[" else c for c in KERAS_FILTERS)
+    tokenizer.normalizer = normalizers.Sequence(
+        [normalizers.Lowercase(), normalizers.Replace(Regex(f"[{removed}]"), " ")]
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, special_tokens=[PAD, UNK], show_progress=False)
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+TRAINERS = {"char": _char_tokenizer, "bpe": _bpe_tokenizer, "word": _word_tokenizer}

@@ -16,6 +16,8 @@ from studio.generation import Generator
 
 def evaluate_language_model(generator: Generator, request: EvaluationRequest, folder: Path) -> Evaluation:
     """Likelihood of `request.data`, and `request.samples` generated pieces or texts against `request.against`."""
+    if request.held_out is not None:
+        raise StudioError("--split: a language model is scored on files; pass --data with held-out text or MIDI")
     midi = isinstance(generator.loaded.codec, MidiCodec)
     if request.rounds != 1 and midi:
         raise StudioError(

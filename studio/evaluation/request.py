@@ -33,6 +33,9 @@ class EvaluationRequest:
     beam_width: int = 1
     seed: int = 0
     progress: Callable[[str], Any] = no_progress
+    # A run's own held-out split (`--split`): a function giving its labelled examples, and its name.
+    held_out: Optional[Callable[[], Iterator[Any]]] = None
+    held_out_name: str = ""
 
 
 @dataclass

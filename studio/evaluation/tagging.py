@@ -128,6 +128,8 @@ def evaluate_speech_tagger(generator: Generator, request: EvaluationRequest, fol
         raise StudioError("--samples: a tagger generates nothing to compare; pass --data with labelled recordings")
     if request.rounds != 1:
         raise StudioError(f"--rounds {request.rounds}: rounds are for text checkpoints, not speech_tagging")
+    if request.held_out is not None:
+        raise StudioError("--split: a speech tagger is scored on recordings; pass --data with a TIMIT-style folder")
     if not request.data:
         raise StudioError("--data: a tagger is scored on labelled recordings; pass a TIMIT-style folder or a manifest")
     codec = generator.loaded.codec

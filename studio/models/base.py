@@ -12,7 +12,7 @@ from studio.errors import StudioError
 from studio.models.schedules import SCHEDULES, configure_adamw
 
 # Shown in the progress bar besides the loss.
-PROGRESS_METRICS = ("loss", "frame_acc", "ler")
+PROGRESS_METRICS = ("loss", "frame_acc", "ler", "acc")
 
 
 def check_recurrent_settings(hidden_size: int, num_layers: int, dropout: float) -> None:

@@ -1,7 +1,7 @@
 """The run's metrics as a CSV beside its checkpoints, and whether it is still training, for the web studio.
 
 `checkpoints/<run>/metrics.csv` holds rows `step,epoch,name,value,time`: `train_loss` at every logging
-step, `val_loss` after every validation (and the `dropout` rate, for a run with late dropout), and the
+step, `val_loss` and the other validation figures (accuracy, macro-F1, label error rate) after every validation (and the `dropout` rate, for a run with late dropout), and the
 statistics the sample loggers compute of their samples (`samples/...`); a resumed run appends to it. `checkpoints/<run>/status.json` says `training` (with the
 process id), `finished` or `stopped`. Both are written by rank zero only, whatever logger the run uses
 (W&B gets the same metrics).
@@ -25,8 +25,8 @@ from studio.models.late_dropout import DROPOUT_METRIC
 METRICS_FILE, STATUS_FILE = "metrics.csv", "status.json"
 COLUMNS = ("step", "epoch", "name", "value", "time")
 # What the model logs, and the names the file gives them.
-TRAIN_KEY, VAL_KEY = "train/loss", "val_loss"
-TRAIN_NAME, VAL_NAME = "train_loss", "val_loss"
+TRAIN_KEY = "train/loss"
+TRAIN_NAME = "train_loss"
 
 
 def write_status(folder: Path, state: str) -> None:
@@ -91,10 +91,11 @@ class MetricsFile(L.Callback):
             self._train_row(trainer)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """After each validation (not the sanity check), a row with the validation loss (and the dropout rate)."""
+        """After each validation (not the sanity check), a row per validation figure (and the dropout rate)."""
         if not trainer.sanity_checking:
             metrics = trainer.callback_metrics
-            append_metrics(trainer, {VAL_NAME: metrics.get(VAL_KEY), DROPOUT_METRIC: metrics.get(DROPOUT_METRIC)})
+            figures = {name: value for name, value in metrics.items() if name.startswith("val_")}
+            append_metrics(trainer, {**figures, DROPOUT_METRIC: metrics.get(DROPOUT_METRIC)})
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """The run ended as planned."""

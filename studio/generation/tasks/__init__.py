@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from studio.errors import StudioError
+from studio.generation.tasks.classification import CLASSIFICATION, ClassifyRequest
 from studio.generation.tasks.midi import MIDI, MidiRequest
 from studio.generation.tasks.record import Task
 from studio.generation.tasks.speech_tagging import SPEECH_TAGGING, SpeechTagRequest
 from studio.generation.tasks.text import TEXT, TextRequest
 
-TASKS: dict[str, Task] = {task.name: task for task in (TEXT, MIDI, SPEECH_TAGGING)}
+TASKS: dict[str, Task] = {task.name: task for task in (TEXT, MIDI, SPEECH_TAGGING, CLASSIFICATION)}
 
 # Checkpoint format 1 stored the model's role and left the task to the codec: (role, codec kind) -> task.
 FORMAT_1_TASKS = {
@@ -84,6 +85,7 @@ def tasks_with(attribute: str, value: str) -> list[Task]:
 
 __all__ = [
     "TASKS",
+    "ClassifyRequest",
     "MidiRequest",
     "SpeechTagRequest",
     "Task",

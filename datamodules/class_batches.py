@@ -1,0 +1,62 @@
+"""Batches of labelled sequences: items read from the classification store, padded, in buckets of similar length."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from datamodules.class_store import ClassStore
+from datamodules.speech_batches import length_buckets
+
+Item = tuple[torch.Tensor, torch.Tensor]
+
+
+class ClassItems(Dataset):
+    """Some items of a store as (values [T] or [T, F], target) tensors, read from the maps when asked for."""
+
+    def __init__(self, store: ClassStore, items: np.ndarray) -> None:
+        self.store, self.items = store, items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> Item:
+        values, target = self.store.item(int(self.items[index]))
+        dtype = torch.float32 if values.dtype == np.float16 else torch.long
+        return torch.from_numpy(values.astype(np.float32 if dtype is torch.float32 else np.int64)), torch.from_numpy(
+            np.asarray(target)
+        )
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Steps of each item."""
+        return self.store.lengths(self.items)
+
+
+class BucketedItems(Dataset):
+    """Whole batches of items of similar length, so a batch of short texts stays short."""
+
+    def __init__(self, dataset: ClassItems, batch_size: int, seed: int) -> None:
+        self.dataset = dataset
+        self.buckets = length_buckets(dataset.lengths.tolist(), batch_size, seed)
+
+    def __len__(self) -> int:
+        return len(self.buckets)
+
+    def __getitem__(self, index: int) -> list[Item]:
+        return [self.dataset[i] for i in self.buckets[index]]
+
+
+def collate(items: Sequence[Item]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Inputs padded after each item's end (with 0), their lengths, and the targets stacked."""
+    lengths = torch.tensor([max(len(values), 1) for values, _ in items], dtype=torch.long)
+    first = items[0][0]
+    shape = (len(items), int(lengths.max()), *first.shape[1:])
+    inputs = torch.zeros(shape, dtype=first.dtype)
+    for row, (values, _) in enumerate(items):
+        inputs[row, : len(values)] = values
+    targets = torch.stack([target for _, target in items])
+    return inputs, lengths, targets
