@@ -53,7 +53,12 @@ def test_a_manifest_is_stored_split_and_batched(tmp_path: Path) -> None:
     inputs, lengths, targets = next(iter(data.train_dataloader()))
     assert inputs.dtype == torch.long and inputs.shape[0] == 4 and int(lengths.max()) <= 4
     assert targets.dtype == torch.long and set(targets.tolist()) <= {0, 1}
-    assert data.model_dims() == {"input_size": codec.input_size, "num_classes": 2, "input_kind": "tokens", "multi_label": False}
+    assert data.model_dims() == {
+        "input_size": codec.input_size,
+        "num_classes": 2,
+        "input_kind": "tokens",
+        "multi_label": False,
+    }
 
 
 def test_the_store_is_prepared_once_and_reused(tmp_path: Path) -> None:
@@ -87,7 +92,7 @@ def test_class_folders_and_aclimdb_layout(tmp_path: Path) -> None:
         for label in ("pos", "neg"):
             folder = tmp_path / "aclImdb" / split / label
             folder.mkdir(parents=True)
-            for i, (text, lab) in enumerate(r for r in REVIEWS if r[1] == label):
+            for i, (text, _) in enumerate(r for r in REVIEWS if r[1] == label):
                 (folder / f"{i}_7.txt").write_text(text, encoding="utf-8")
     (tmp_path / "aclImdb" / "train" / "unsup").mkdir()
     (tmp_path / "aclImdb" / "train" / "unsup" / "0_0.txt").write_text("no label", encoding="utf-8")
@@ -105,7 +110,9 @@ def test_the_embedded_languages_are_balanced_and_hold_out_each_texts_end(tmp_pat
         per_class = np.bincount(np.asarray(store.targets)[store.indices(split)], minlength=len(LANGUAGES))
         assert len(set(per_class.tolist())) == 1 and per_class[0] > 0  # as many snippets of every language
     test_names = {r.name for r in data.held_out("test")}
-    train_positions = {int(r.name.split(":")[1]) for r in data._records() if r.split == "train" and r.name.startswith("en:")}
+    train_positions = {
+        int(r.name.split(":")[1]) for r in data._records() if r.split == "train" and r.name.startswith("en:")
+    }
     test_positions = {int(name.split(":")[1]) for name in test_names if name.startswith("en:")}
     assert min(test_positions) > max(train_positions)  # the held-out snippets come after every training snippet
 
@@ -154,7 +161,9 @@ def test_empty_texts_are_skipped_and_counted(tmp_path: Path) -> None:
         warnings.simplefilter("always")
         store = _module(tmp_path, path=str(_jsonl(tmp_path / "r.jsonl", rows))).store()
     assert len(store.splits) == len(REVIEWS)
-    assert any("skipped 1 of 41 inputs" in str(w.message) and "r.jsonl:41 (empty text)" in str(w.message) for w in caught)
+    assert any(
+        "skipped 1 of 41 inputs" in str(w.message) and "r.jsonl:41 (empty text)" in str(w.message) for w in caught
+    )
 
 
 def test_text_that_is_not_utf8_names_the_file_and_the_fix(tmp_path: Path) -> None:

@@ -57,7 +57,14 @@ def test_classify_reads_stdin_files_and_manifests_and_agrees_with_the_api(
     manifest.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS[1:]), encoding="utf-8")
     stdout, folder = _classify(run, tmp_path, str(review), str(manifest), "-", stdin="\n".join(TEXTS) + "\n")
     rows = list(csv.DictReader(io.StringIO((folder / "predictions.csv").read_text())))
-    assert [r["input"] for r in rows] == [str(review), f"{manifest}:1", f"{manifest}:2", "stdin:1", "stdin:2", "stdin:3"]
+    assert [r["input"] for r in rows] == [
+        str(review),
+        f"{manifest}:1",
+        f"{manifest}:2",
+        "stdin:1",
+        "stdin:2",
+        "stdin:3",
+    ]
     for row in rows:
         probabilities = [float(row[f"p_{c}"]) for c in ("de", "en", "fr", "it", "la", "nl")]
         assert sum(probabilities) == pytest.approx(1.0, abs=1e-4)
@@ -71,7 +78,9 @@ def test_classify_reads_stdin_files_and_manifests_and_agrees_with_the_api(
     assert [p.probabilities for p in api] == [s["probabilities"] for s in saved[3:]]  # one function behind both
 
 
-def test_a_million_word_review_is_cut_and_the_cut_is_said(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+def test_a_million_word_review_is_cut_and_the_cut_is_said(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
     run = trained("classifier", tmp_path_factory)
     review = tmp_path / "long.txt"
     review.write_text("wonderful " * 1_000_000, encoding="utf-8")
@@ -99,7 +108,9 @@ def test_bad_inputs_are_one_line_errors_and_write_nothing(
     (tmp_path / "empty.jsonl").write_text("", encoding="utf-8")
     args = [i.format(**names) for i in inputs]
     out = tmp_path / "out"
-    result = run_studio_here(["classify", "--ckpt", str(run["ckpt"]), "--out_dir", str(out), *args], run["work"], run["env"])
+    result = run_studio_here(
+        ["classify", "--ckpt", str(run["ckpt"]), "--out_dir", str(out), *args], run["work"], run["env"]
+    )
     assert_one_line_error(result, *needles)
     assert not out.exists()
 
@@ -118,7 +129,9 @@ def test_evaluate_scores_the_runs_own_test_split_against_the_majority_baseline(
     assert (report.parent / "confusion.png").stat().st_size > 1000
 
 
-def test_evaluate_names_a_class_the_classifier_never_learned(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+def test_evaluate_names_a_class_the_classifier_never_learned(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
     run = trained("classifier", tmp_path_factory)
     data = tmp_path / "data.jsonl"
     data.write_text(json.dumps({"text": "hola amigo", "label": "es"}) + "\n", encoding="utf-8")
