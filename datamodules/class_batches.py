@@ -1,4 +1,4 @@
-"""Batches of labelled sequences: items read from the classification store, padded, in buckets of similar length."""
+"""Labelled sequences read from the classification store, and their padded batches."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import torch
 from torch.utils.data import Dataset
 
 from datamodules.class_store import ClassStore
-from datamodules.speech_batches import length_buckets
 
 Item = tuple[torch.Tensor, torch.Tensor]
 
@@ -34,20 +33,6 @@ class ClassItems(Dataset):
     def lengths(self) -> np.ndarray:
         """Steps of each item."""
         return self.store.lengths(self.items)
-
-
-class BucketedItems(Dataset):
-    """Whole batches of items of similar length, so a batch of short texts stays short."""
-
-    def __init__(self, dataset: ClassItems, batch_size: int, seed: int) -> None:
-        self.dataset = dataset
-        self.buckets = length_buckets(dataset.lengths.tolist(), batch_size, seed)
-
-    def __len__(self) -> int:
-        return len(self.buckets)
-
-    def __getitem__(self, index: int) -> list[Item]:
-        return [self.dataset[i] for i in self.buckets[index]]
 
 
 def collate(items: Sequence[Item]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -17,7 +17,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from datamodules.base import StudioDataModule
-from datamodules.class_batches import BucketedItems, ClassItems, collate
+from datamodules.buckets import BucketedItems
+from datamodules.class_batches import ClassItems, collate
 from datamodules.class_store import ClassStore, StoreSettings, class_store, split_records
 from datamodules.imdb import imdb_folder
 from datamodules.languages import language_records

@@ -48,9 +48,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
-    """`studio serve` on 127.0.0.1 over tiny text, MIDI, steered MIDI and tagging runs; its URL and a clip to tag."""
+    """`studio serve` on 127.0.0.1 over tiny runs of every task (and a steered MIDI run); its URL and a clip to tag."""
     root = tmp_path_factory.mktemp("browser")
-    for task in ("text", "midi", "tagger"):
+    for task in ("text", "midi", "tagger", "classifier", "word_tagger"):
         shutil.copytree(trained(task, tmp_path_factory)["ckpt"].parent, root / "checkpoints" / task)
     midi = trained("midi", tmp_path_factory)
     controls = ["--data.init_args.controls", "[density, pitch_histogram]", "--trainer.logger", "false"]
@@ -133,7 +133,7 @@ def _set(driver, element_id: str, value: str) -> None:
 @pytest.mark.slow
 def test_generate_listen_tag_and_watch_in_the_browser(served: dict, browser, tmp_path: Path) -> None:
     browser.get(served["url"])
-    _until(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 4)
+    _until(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 6)
     assert not browser.find_element(By.ID, "error").is_displayed()
 
     # MIDI: a piece with a playable WAV and a piano roll drawn from its notes.
@@ -256,3 +256,44 @@ def test_generate_listen_tag_and_watch_in_the_browser(served: dict, browser, tmp
     browser.find_element(By.ID, "text-generate").click()
     _until(browser, lambda d: d.find_element(By.ID, "error").is_displayed())
     assert "temperature" in browser.find_element(By.ID, "error").text
+
+
+@pytest.mark.slow
+def test_classify_and_tag_text_in_the_browser(served: dict, browser, tmp_path: Path) -> None:
+    browser.get(served["url"])
+    _until(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 6)
+    task = browser.find_element(By.CSS_SELECTOR, '#runs tr[data-run="classifier"] .task').text
+    assert task == "classification"  # the task's title, from its record
+
+    # Classification: pasted text gets a bar per class, the predicted one marked.
+    _choose(browser, "classifier")
+    assert browser.find_element(By.ID, "classify-panel").is_displayed()
+    assert not browser.find_element(By.ID, "text-panel").is_displayed()
+    _set(browser, "classify-text", "Nel mezzo del cammin di nostra vita mi ritrovai per una selva oscura")
+    browser.find_element(By.ID, "classify-generate").click()
+    bars = _until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#class-bars-0 li"))
+    assert len(bars) == 6
+    shares = [float(bar.get_attribute("data-p")) for bar in bars]
+    assert shares == sorted(shares, reverse=True) and abs(sum(shares) - 1) < 0.01
+    predicted = browser.find_element(By.CSS_SELECTOR, "#class-bars-0 li.predicted")
+    assert predicted == bars[0]
+    # A dropped file is classified the same way.
+    review = tmp_path / "review.txt"
+    review.write_text("Ihr naht euch wieder, schwankende Gestalten", encoding="utf-8")
+    browser.find_element(By.ID, "classify-file").send_keys(str(review))
+    browser.find_element(By.ID, "classify-generate").click()
+    _until(browser, lambda d: "review.txt" in d.find_element(By.ID, "output").text)
+
+    # Text tagging: each pasted line's words, coloured by tag, each word's tag on it.
+    _choose(browser, "word_tagger")
+    assert browser.find_element(By.ID, "words-panel").is_displayed()
+    _set(browser, "words-text", "my dear brother , dentro la sua vita\nMein Busen fühlt sich")
+    browser.find_element(By.ID, "words-generate").click()
+    words = _until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#tagged-0 .word"))
+    assert [w.text for w in words] == ["my", "dear", "brother", ",", "dentro", "la", "sua", "vita"]
+    assert all(w.get_attribute("data-label") for w in words)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#tagged-1 .word")) == 4
+    browser.find_element(By.CSS_SELECTOR, '[data-tab="history"]').click()
+    _until(browser, lambda d: "text tagging:" in d.find_element(By.ID, "history").text)
+    assert not browser.find_element(By.ID, "error").is_displayed()
+    browser.save_screenshot(str(tmp_path / "tagging.png"))

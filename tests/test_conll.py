@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from datamodules.conll import Sentence, read_columns, read_conllu, read_tagged
+from studio.codecs.conll import Sentence, read_columns, read_conllu, read_tagged
 from studio.errors import StudioError
 
 CONLL2000 = """Confidence NN B-NP

@@ -25,7 +25,7 @@ _RUNS: dict[str, dict] = {}
 
 
 def trained(task: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The run of `task` ("text", "midi", "tagger" or "classifier"): {"work", "env", "ckpt"}, trained on the first call.
+    """The run of `task` ("text", "midi", "tagger", "classifier" or "word_tagger"): {"work", "env", "ckpt"}, trained on the first call.
 
     `work` holds the run's data (`work/clips/*.wav` for the tagger: held-out-style clips to label).
     """
@@ -55,6 +55,13 @@ def trained(task: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
             *["--model.init_args.embedding_dim", "16", "--model.init_args.hidden_size", "16"],
             *["--data.init_args.num_words", "2000", "--data.init_args.max_len", "12"],
             *["--trainer.max_epochs", "2"],
+        ]
+    elif task == "word_tagger":
+        args = [
+            *["fit", "--config", str(conftest.ROOT / "configs" / "tag_text" / "quickstart.yaml")],
+            *["--model.init_args.embedding_dim", "16", "--model.init_args.hidden_size", "16"],
+            *["--model.init_args.char_filters", "8", "--data.init_args.num_words", "3000"],
+            *["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "30"],
         ]
     elif task == "tagger":
         synthetic_speech.generate(work / "corpus", n_speakers=4, utts_per_speaker=3, seed=3)

@@ -17,6 +17,7 @@ CODECS = {
     "midi": "studio.codecs.midi:MidiCodec",
     "speech": "studio.codecs.speech:SpeechCodec",
     "classes": "studio.codecs.classes:ClassCodec",
+    "word_tags": "studio.codecs.word_tags:WordTagCodec",
 }
 KINDS = tuple(CODECS)
 

@@ -15,8 +15,9 @@ from studio.generation.tasks.midi import MIDI, MidiRequest
 from studio.generation.tasks.record import Task
 from studio.generation.tasks.speech_tagging import SPEECH_TAGGING, SpeechTagRequest
 from studio.generation.tasks.text import TEXT, TextRequest
+from studio.generation.tasks.text_tagging import TEXT_TAGGING, TextTagRequest
 
-TASKS: dict[str, Task] = {task.name: task for task in (TEXT, MIDI, SPEECH_TAGGING, CLASSIFICATION)}
+TASKS: dict[str, Task] = {task.name: task for task in (TEXT, MIDI, SPEECH_TAGGING, CLASSIFICATION, TEXT_TAGGING)}
 
 # Checkpoint format 1 stored the model's role and left the task to the codec: (role, codec kind) -> task.
 FORMAT_1_TASKS = {
@@ -90,6 +91,7 @@ __all__ = [
     "SpeechTagRequest",
     "Task",
     "TextRequest",
+    "TextTagRequest",
     "find_task",
     "task_for",
     "task_of",

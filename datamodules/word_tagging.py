@@ -1,0 +1,218 @@
+"""WordTaggingDataModule: tagged sentences (CoNLL columns or CoNLL-U) as padded, length-bucketed batches.
+
+Sources: files given by path (CoNLL-2000/2003 column files, `.conllu`, gzipped or not; `val_path` and
+`test_path` fix those splits), or a named corpus: `mixed_languages` (embedded: sentences of one of six
+languages with passages of another, tagged BIO), `conll2000` (chunking) or `ud_ewt` (universal parts of
+speech), downloaded once when asked. Sentences are encoded once into a store in the cache
+(datamodules/word_store.py) and memory-mapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from datamodules.base import StudioDataModule
+from datamodules.buckets import BucketedItems
+from datamodules.mixed_languages import mixed_sentences
+from datamodules.tagged_corpora import REMOTE, tagged_files
+from datamodules.word_store import Tagged, WordStore, WordStoreSettings, split_sentences, word_store
+from studio.codecs.conll import Sentence, read_tagged
+from studio.codecs.labelled import fingerprint
+from studio.codecs.word_tags import WordTagCodec
+from studio.errors import StudioError
+from studio.io import cache_root
+
+DATASETS = ("mixed_languages", *REMOTE)
+IGNORE = -100
+Item = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class WordTaggingDataModule(StudioDataModule):
+    """Word tagging data: a store of encoded sentences, split into train, validation and test."""
+
+    def __init__(
+        self,
+        path: Optional[str] = None,
+        val_path: Optional[str] = None,
+        test_path: Optional[str] = None,
+        dataset: str = "mixed_languages",
+        label_column: int = -1,
+        word_column: int = 0,
+        field: str = "upos",
+        encoding: str = "utf-8",
+        num_words: int = 20000,
+        lowercase: bool = True,
+        max_word_len: int = 16,
+        val_fraction: float = 0.1,
+        batch_size: int = 32,
+        val_batch_size: Optional[int] = None,
+        num_workers: int = 0,
+        seed: int = 0,
+        cache_dir: Optional[str] = None,
+    ) -> None:
+        """`path` (files) wins over `dataset`; `label_column` picks the tag column of column files, `field` of CoNLL-U."""
+        super().__init__()
+        if dataset not in DATASETS:
+            raise StudioError(
+                f"unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}, or pass --data.init_args.path"
+            )
+        if not 0 <= val_fraction < 1:
+            raise StudioError(f"--data.init_args.val_fraction {val_fraction} must be in [0, 1), e.g. 0.1")
+        if batch_size < 1 or (val_batch_size is not None and val_batch_size < 1) or num_workers < 0:
+            raise StudioError("batch_size and val_batch_size must be >= 1 and num_workers >= 0")
+        if num_words < 3 or max_word_len < 1:
+            raise StudioError("num_words must be >= 3 (padding, unknown, and words) and max_word_len >= 1")
+        self.path, self.val_path, self.test_path, self.dataset = path, val_path, test_path, dataset
+        self.reading = {"label_column": label_column, "word_column": word_column, "field": field, "encoding": encoding}
+        self.settings = WordStoreSettings(num_words, lowercase, max_word_len, val_fraction, seed)
+        self.batch_size, self.val_batch_size = batch_size, val_batch_size or batch_size
+        self.num_workers, self.seed = num_workers, seed
+        self.cache_dir = Path(cache_dir) if cache_dir else cache_root()
+        self._store: Optional[WordStore] = None
+
+    # -- sources and the store ---------------------------------------------------------------
+    def _files(self) -> list[tuple[Path, Optional[str]]]:
+        if not self.path:
+            return list(tagged_files(self.dataset, self.cache_dir)) if self.dataset in REMOTE else []
+        given = [(self.path, None), (self.val_path, "val"), (self.test_path, "test")]
+        found = []
+        for name, split in given:
+            if name:
+                root = Path(name).expanduser()
+                if not root.exists():
+                    raise StudioError(f"{name} does not exist: pass a CoNLL or CoNLL-U file (or a folder of them)")
+                files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+                found += [(f, split) for f in files]
+        return found
+
+    def _sentences(self) -> Tagged:
+        if not self.path and self.dataset == "mixed_languages":
+            yield from mixed_sentences(self.seed)
+            return
+        for file, split in self._files():
+            options = {"encoding": self.reading["encoding"]}
+            if file.name.endswith((".conllu", ".conllu.gz")):
+                options["field"] = self.reading["field"]
+            else:
+                options.update(label_column=self.reading["label_column"], word_column=self.reading["word_column"])
+            for sentence in read_tagged(file, **options):
+                yield sentence, split
+
+    def _key(self) -> str:
+        files = self._files()
+        base = fingerprint(f for f, _ in files) if files else "mixed_languages-v1"
+        return f"{base}-{sorted(self.reading.items())}"
+
+    def store(self) -> WordStore:
+        """The store, prepared once into the cache (bounded memory) and memory-mapped."""
+        if self._store is None:
+            self._store = word_store(self._sentences, self._key(), self.settings, self.cache_dir)
+        return self._store
+
+    def prepare_data(self) -> None:
+        """Prepare the store (local rank zero); the other ranks wait on its lock."""
+        self.store()
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        """Map the store."""
+        self.store()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the memory maps: each process maps the store itself."""
+        return {**self.__dict__, "_store": None}
+
+    @property
+    def codec(self) -> WordTagCodec:
+        """Word and character vocabularies and tags: they travel inside every checkpoint."""
+        return self.store().codec
+
+    def model_dims(self) -> dict[str, Any]:
+        """Model arguments that the data decides."""
+        codec = self.codec
+        return {"num_words": len(codec.words), "num_chars": len(codec.chars), "labels": list(codec.labels)}
+
+    def held_out(self, split: str) -> Iterator[Sentence]:
+        """The tagged sentences of `split` ("val" or "test"; test is validation when there is none)."""
+        if split == "test" and not len(self.store().indices("test")):
+            split = "val"
+        return (sentence for sentence, found in split_sentences(self._sentences, self.settings) if found == split)
+
+    # -- loaders -----------------------------------------------------------------------------
+    def dataset_of(self, split: str) -> SentenceItems:
+        """The sentences of `split` (without a test split, test is validation)."""
+        store = self.store()
+        items = store.indices(split)
+        if split == "test" and not len(items):
+            items = store.indices("val")
+        if not len(items):
+            raise StudioError(
+                f"the {split} split has no sentences: raise --data.init_args.val_fraction or pass --data.init_args.{split}_path"
+            )
+        return SentenceItems(store, items)
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        dataset = self.dataset_of(split)
+        buckets = BucketedItems(dataset, batch_size, self.seed)
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(
+            buckets,
+            batch_size=None,
+            shuffle=shuffle,
+            collate_fn=collate,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            generator=generator,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Training batches: buckets of sentences of similar length, in shuffled order."""
+        return self._loader("train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation batches, in a fixed order."""
+        return self._loader("val", self.val_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        """Test batches (the validation split when there is no test split)."""
+        return self._loader("test", self.val_batch_size, shuffle=False)
+
+
+class SentenceItems(Dataset):
+    """Some sentences of a store as (word ids [T], character ids [T, L], tag ids [T]) tensors."""
+
+    def __init__(self, store: WordStore, items: np.ndarray) -> None:
+        self.store, self.items = store, items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Words of each sentence."""
+        return self.store.lengths(self.items)
+
+    def __getitem__(self, index: int) -> Item:
+        words, chars, labels = self.store.sentence(int(self.items[index]))
+        return (
+            torch.from_numpy(words.astype(np.int64)),
+            torch.from_numpy(chars.astype(np.int64)),
+            torch.from_numpy(labels.astype(np.int64)),
+        )
+
+
+def collate(items: list[Item]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Words and characters padded with 0, tags with IGNORE, after each sentence's end; and the lengths."""
+    lengths = torch.tensor([len(words) for words, _, _ in items], dtype=torch.long)
+    steps, width = int(lengths.max()), items[0][1].shape[1]
+    words = torch.zeros(len(items), steps, dtype=torch.long)
+    chars = torch.zeros(len(items), steps, width, dtype=torch.long)
+    labels = torch.full((len(items), steps), IGNORE, dtype=torch.long)
+    for row, (w, c, lab) in enumerate(items):
+        words[row, : len(w)], chars[row, : len(w)], labels[row, : len(w)] = w, c, lab
+    return words, chars, lengths, labels
