@@ -38,7 +38,7 @@ deficit NN I-NP
 
 
 def _codec() -> WordTagCodec:
-    words = Counter("The the cat sat on the mat .".split())
+    words = Counter(["The", "the", "cat", "sat", "on", "the", "mat", "."])
     return WordTagCodec.build(words, ["O", "B-X", "I-X"], num_words=5)
 
 
