@@ -69,7 +69,7 @@ def layout_paths() -> list[str]:
 def test_layout_parser_reads_nesting_and_grouped_names() -> None:
     paths = layout_paths()
     assert "studio/" in paths and "studio/cli/commands.py" in paths and "studio/codecs/midi/codec.py" in paths
-    assert {"studio/cli/sample.py", "studio/cli/tag.py"} <= set(paths)  # one line names both
+    assert {"studio/generation/tasks/text.py", "studio/generation/tasks/midi.py"} <= set(paths)  # one line names both
     assert "datamodules/text.py" in paths and "studio/text.py" not in paths
 
 
@@ -113,16 +113,17 @@ def test_readme_promises_only_commands_that_exist() -> None:
 
 
 def api_examples() -> dict[str, str]:
-    """The ```python blocks of "Python API", keyed by the task each one runs ("text", "midi", "tag")."""
+    """The ```python blocks of "Python API", keyed by what each one runs ("text", "midi", "tag", "classify", "tag_text")."""
     blocks = fenced_blocks(section("Python API"), "python")
     found: dict[str, str] = {}
     for block in blocks:
-        (task,) = [t for t in ("text", "midi", "tag") if f".{t}(" in block]
+        (task,) = [t for t in ("text", "midi", "tag", "classify") if f".{t}(" in block]
+        task = "tag_text" if task == "tag" and ".wav" not in block else task
         assert task not in found, f"two examples of {task}"
         assert "from studio.generation import Generator" in block and "Generator.from_checkpoint(" in block
         assert len(PLACEHOLDER.findall(block)) == 1, block
         found[task] = block
-    assert set(found) == {"text", "midi", "tag"}
+    assert set(found) == {"text", "midi", "tag", "classify", "tag_text"}
     return found
 
 
@@ -182,3 +183,22 @@ def test_tag_example_labels_a_wav(
     duration = soundfile.info(str(clip)).duration
     assert spans[0][1] == 0.0 and abs(spans[-1][2] - duration) < 1e-3  # framewise runs tile the clip
     assert len(printed.splitlines()) == len(spans)
+
+
+@pytest.mark.slow
+def test_classify_example_prints_a_label_and_the_likeliest_classes(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = trained("classifier", tmp_path_factory)
+    _, printed = run_example("classify", run["ckpt"], tmp_path, monkeypatch)
+    lines = printed.splitlines()
+    assert len(lines) == 2 and all(line.split()[0] in ("de", "en", "fr", "it", "la", "nl") for line in lines)
+
+
+@pytest.mark.slow
+def test_word_tagging_example_prints_each_word_with_its_tag(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = trained("word_tagger", tmp_path_factory)
+    _, printed = run_example("tag_text", run["ckpt"], tmp_path, monkeypatch)
+    assert printed.startswith("[('I', ") and "('vita', " in printed
