@@ -37,6 +37,7 @@ from studio.errors import StudioError
 from studio.io import check_free_space
 
 FORMAT = 1
+KEPT_SKIPPED = 100
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ class Census:
     where: dict[tuple[str, str], str] = field(default_factory=dict)  # (split, label) -> first record with it
     kinds: set[str] = field(default_factory=set)
     text_chars: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # the first KEPT_SKIPPED of them
+    skipped_count: int = 0
 
 
 class ClassStore:
@@ -112,7 +114,7 @@ def class_store(records: Callable[[], Iterator[Record]], key: str, settings: Sto
 
 def _report(store: ClassStore) -> None:
     meta = store.meta
-    warn_skipped([tuple(s) for s in meta["skipped"]], meta["total"], "inputs", stacklevel=4)
+    warn_skipped([tuple(s) for s in meta["skipped"]], meta["total"], "inputs", 4, meta["skipped_count"])
     truncated = meta["truncated"]
     if truncated:
         print(
@@ -158,7 +160,9 @@ class CensusPass:
         for record in self.records():
             split = split_of(record)
             if record.text is not None and not record.text.strip():
-                census.skipped.append((record.name, "empty text"))
+                census.skipped_count += 1
+                if len(census.skipped) < KEPT_SKIPPED:
+                    census.skipped.append((record.name, "empty text"))
                 continue
             census.kinds.add("text" if record.text is not None else "audio")
             census.items[split] += 1
@@ -200,9 +204,10 @@ def _prepare(records: Callable[[], Iterator[Record]], settings: StoreSettings, f
         "width": codec.features.num_features if codec.features else 0,
         "values": (folder / "values.bin").stat().st_size > 0,
         "items": {s: census.items[s] for s in SPLITS},
-        "total": items + len(census.skipped),
+        "total": items + census.skipped_count,
+        "skipped_count": census.skipped_count,
         "truncated": truncated,
-        "skipped": census.skipped[:100],
+        "skipped": census.skipped,
     }
     (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
 

@@ -91,7 +91,8 @@ def word_store(sentences: Callable[[], Tagged], key: str, settings: WordStoreSet
     digest = hashlib.sha256(json.dumps([key, asdict(settings), FORMAT], sort_keys=True).encode()).hexdigest()[:24]
     folder = cache / "word_tags" / digest
     store = prepared_entry(folder, WordStore, lambda tmp: _prepare(sentences, settings, tmp), "word-tagging store")
-    warn_skipped([tuple(s) for s in store.meta["skipped"]], store.meta["total"], "sentences", stacklevel=3)
+    meta = store.meta
+    warn_skipped([tuple(s) for s in meta["skipped"]], meta["total"], "sentences", 3, meta["skipped_count"])
     return store
 
 
@@ -109,11 +110,14 @@ def _prepare(sentences: Callable[[], Tagged], settings: WordStoreSettings, folde
     tags: dict[str, Counter] = {split: Counter() for split in SPLITS}
     first: dict[tuple[str, str], str] = {}
     counts: Counter = Counter()
-    skipped: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = []  # the first 100 of them
+    skipped_count = 0
     tokens = 0
     for sentence, split in split_sentences(sentences, settings):
         if not sentence.words:
-            skipped.append((sentence.source, "no words"))
+            skipped_count += 1
+            if len(skipped) < 100:
+                skipped.append((sentence.source, "no words"))
             continue
         counts[split] += 1
         tokens += len(sentence.words)
@@ -162,7 +166,8 @@ def _prepare(sentences: Callable[[], Tagged], settings: WordStoreSettings, folde
         "char_dtype": np.dtype(char_dtype).name,
         "tokens": int(offsets[-1]),
         "sentences": {split: counts[split] for split in SPLITS},
-        "total": sum(counts.values()) + len(skipped),
-        "skipped": skipped[:100],
+        "total": sum(counts.values()) + skipped_count,
+        "skipped_count": skipped_count,
+        "skipped": skipped,
     }
     (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")

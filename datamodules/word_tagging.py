@@ -54,9 +54,14 @@ class WordTaggingDataModule(StudioDataModule):
         val_batch_size: Optional[int] = None,
         num_workers: int = 0,
         seed: int = 0,
+        mixed_sentences: int = 6000,
         cache_dir: Optional[str] = None,
     ) -> None:
-        """`path` (files) wins over `dataset`; `label_column` picks the tag column of column files, `field` of CoNLL-U."""
+        """`path` (files) wins over `dataset`; `label_column` picks the tag column of column files, `field` of CoNLL-U.
+
+        `mixed_sentences`: training sentences of the embedded `mixed_languages` corpus (a tenth as many each
+        for validation and testing).
+        """
         super().__init__()
         if dataset not in DATASETS:
             raise StudioError(
@@ -73,6 +78,10 @@ class WordTaggingDataModule(StudioDataModule):
         self.settings = WordStoreSettings(num_words, lowercase, max_word_len, val_fraction, seed)
         self.batch_size, self.val_batch_size = batch_size, val_batch_size or batch_size
         self.num_workers, self.seed = num_workers, seed
+        if mixed_sentences < 10:
+            raise StudioError(f"--data.init_args.mixed_sentences {mixed_sentences} must be >= 10")
+        held = max(mixed_sentences // 10, 1)
+        self.mixed_counts = {"train": mixed_sentences, "val": held, "test": held}
         self.cache_dir = Path(cache_dir) if cache_dir else cache_root()
         self._store: Optional[WordStore] = None
 
@@ -93,7 +102,7 @@ class WordTaggingDataModule(StudioDataModule):
 
     def _sentences(self) -> Tagged:
         if not self.path and self.dataset == "mixed_languages":
-            yield from mixed_sentences(self.seed)
+            yield from mixed_sentences(self.seed, self.mixed_counts)
             return
         for file, split in self._files():
             options = {"encoding": self.reading["encoding"]}
@@ -106,7 +115,7 @@ class WordTaggingDataModule(StudioDataModule):
 
     def _key(self) -> str:
         files = self._files()
-        base = fingerprint(f for f, _ in files) if files else "mixed_languages-v1"
+        base = fingerprint(f for f, _ in files) if files else f"mixed_languages-v1-{self.mixed_counts['train']}"
         return f"{base}-{sorted(self.reading.items())}"
 
     def store(self) -> WordStore:
