@@ -36,7 +36,9 @@ REPORTED = (0.80, 0.85)
 def studio(*args: str) -> subprocess.CompletedProcess:
     """The real command, in the benchmark's folder, its output shown as it runs."""
     command = [str(Path(sys.executable).with_name("studio")), *args]
-    return subprocess.run(command, cwd=WORK, env=dict(os.environ, WANDB_MODE="offline"), check=True, text=True, capture_output=True)
+    return subprocess.run(
+        command, cwd=WORK, env=dict(os.environ, WANDB_MODE="offline"), check=True, text=True, capture_output=True
+    )
 
 
 def main() -> None:
@@ -56,12 +58,22 @@ def main() -> None:
         studio("fit", "--config", str(ROOT / preset), "--data.init_args.path", str(folder), "--run_name", name)
         seconds = time.monotonic() - started
         studio("evaluate", "--ckpt", f"checkpoints/{name}/best.ckpt", "--split", "test")
-        scores = json.loads(next((WORK / "samples" / name).glob("eval-*/evaluation.json")).read_text())["classification"]
-        data["presets"][name] = {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"], "train_seconds": seconds}
-        lines.append(f"  {name:<10} accuracy {scores['accuracy']:.4f}  macro-F1 {scores['macro_f1']:.4f}  ({seconds:.0f} s)")
+        scores = json.loads(next((WORK / "samples" / name).glob("eval-*/evaluation.json")).read_text())[
+            "classification"
+        ]
+        data["presets"][name] = {
+            "accuracy": scores["accuracy"],
+            "macro_f1": scores["macro_f1"],
+            "train_seconds": seconds,
+        }
+        lines.append(
+            f"  {name:<10} accuracy {scores['accuracy']:.4f}  macro-F1 {scores['macro_f1']:.4f}  ({seconds:.0f} s)"
+        )
     simple, bigru = data["presets"]["simplernn"]["accuracy"], data["presets"]["bigru"]["accuracy"]
     met = simple >= REPORTED[0] and bigru > simple
-    lines.append(f"reported for the Keras example: {REPORTED[0]:.2f}-{REPORTED[1]:.2f}; bar (SimpleRNN >= 0.80, BiGRU above it): {'MET' if met else 'NOT MET'}")
+    lines.append(
+        f"reported for the Keras example: {REPORTED[0]:.2f}-{REPORTED[1]:.2f}; bar (SimpleRNN >= 0.80, BiGRU above it): {'MET' if met else 'NOT MET'}"
+    )
     data["met"] = met
     report("classify_imdb", lines, data)
 

@@ -58,7 +58,9 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     free = shutil.disk_usage(tempfile.gettempdir()).free
     if free < 3 * max(sizes) * MB:
-        sys.exit(f"data_scale_classify: {free / GB:.1f} GB free under /tmp, {3 * max(sizes) / 1000:.1f} GB needed: free disk space")
+        sys.exit(
+            f"data_scale_classify: {free / GB:.1f} GB free under /tmp, {3 * max(sizes) / 1000:.1f} GB needed: free disk space"
+        )
     lines, data = ["Classification store and training, peak RSS by manifest size"], {"sizes_mb": sizes, "runs": {}}
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="studio-classify-scale-") as folder:
@@ -77,7 +79,9 @@ def main() -> None:
             if child.code != 0:
                 sys.exit(f"data_scale_classify: the {size} MB run failed ({child.stderr_tail})")
             data["runs"][size] = {"records": records, "seconds": child.seconds, "peak_rss": child.peak_rss}
-            lines.append(f"  {size:>5} MB  {records:>9,} records  {child.seconds:7.1f} s  peak RSS {child.peak_rss / MB:8.1f} MB")
+            lines.append(
+                f"  {size:>5} MB  {records:>9,} records  {child.seconds:7.1f} s  peak RSS {child.peak_rss / MB:8.1f} MB"
+            )
     smallest, largest = data["runs"][sizes[0]]["peak_rss"], data["runs"][sizes[-1]]["peak_rss"]
     ratio = largest / smallest
     met = ratio <= RSS_RATIO and largest < RSS_CAP

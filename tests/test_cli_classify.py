@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_one_line_error, run_studio_here
+from conftest import ROOT, assert_one_line_error, run_studio, run_studio_here
 from tiny_runs import trained
+from wandb_records import summary
 
 from studio.generation import Generator
 
@@ -143,3 +144,26 @@ def test_sample_and_tag_send_a_classifier_to_classify(tmp_path_factory: pytest.T
     run = trained("classifier", tmp_path_factory)
     result = run_studio_here(["sample", "--ckpt", str(run["ckpt"])], run["work"], run["env"])
     assert_one_line_error(result, "classification checkpoint", "studio classify")
+
+
+def test_w_and_b_gets_accuracy_macro_f1_and_the_confusion_matrix(tmp_path: Path, studio_env: dict) -> None:
+    fit = [
+        *["fit", "--config", str(ROOT / "configs" / "classify" / "quickstart.yaml"), "--run_name", "wb"],
+        *[
+            "--model.init_args.embedding_dim",
+            "8",
+            "--model.init_args.hidden_size",
+            "8",
+            "--data.init_args.num_words",
+            "500",
+        ],
+        *["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "5", "--trainer.enable_progress_bar", "false"],
+    ]
+    result = run_studio(fit, tmp_path, studio_env)  # a process of its own: W&B writes its run file when it ends
+    assert result.returncode == 0, result.stderr[-3000:]
+    tables = list(tmp_path.glob("wandb/offline-run-*/files/media/table/val/confusion_*.table.json"))
+    assert len(tables) == 1
+    table = json.loads(tables[0].read_text())
+    assert table["columns"] == ["true", "predicted", "count"] and len(table["data"]) == 36
+    run_file = next(tmp_path.glob("wandb/offline-run-*/run-*.wandb"))
+    assert {"val_acc", "val_macro_f1", "val_loss"} <= summary(run_file)["history"]

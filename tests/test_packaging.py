@@ -19,4 +19,4 @@ def test_the_container_runs_the_torch_release_the_suite_tests() -> None:
     assert _pin(dockerfile, r"^ARG TORCH=(torch==[0-9.]+)$") == makefile
     install = dockerfile.index('pip install "${TORCH}"')
     assert install < dockerfile.index("pip install -r /tmp/requirements.txt")  # before anything that needs torch
-    assert 'pip install --no-deps .' in dockerfile  # the source does not reinstall a torch of its own
+    assert "pip install --no-deps ." in dockerfile  # the source does not reinstall a torch of its own

@@ -22,13 +22,19 @@ from studio.server.history import generation_record
 
 NAMES = "|".join(["text", "midi", "speech", "tag", "tagger", "tagging", "language_model", *TASKS])
 # A comparison of a kind or task with a task's name (Python or JavaScript), e.g. `kind == "speech"`.
-BRANCH = re.compile(rf"""(kind|task)\)?\s*(===?|!==?)\s*["']({NAMES})["']|["']({NAMES})["']\s*(===?|!==?)\s*\S*(kind|task)\b""")
+BRANCH = re.compile(
+    rf"""(kind|task)\)?\s*(===?|!==?)\s*["']({NAMES})["']|["']({NAMES})["']\s*(===?|!==?)\s*\S*(kind|task)\b"""
+)
 
 
 def test_no_code_outside_the_registry_branches_on_a_task_name() -> None:
     registry = ROOT / "studio" / "generation" / "tasks"
     found = []
-    for path in [*(ROOT / "studio").rglob("*.py"), *(ROOT / "studio").rglob("*.js"), *(ROOT / "datamodules").rglob("*.py")]:
+    for path in [
+        *(ROOT / "studio").rglob("*.py"),
+        *(ROOT / "studio").rglob("*.js"),
+        *(ROOT / "datamodules").rglob("*.py"),
+    ]:
         if registry in path.parents:
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -82,7 +88,9 @@ def test_a_checkpoint_and_a_sample_folder_of_the_old_format_still_work(
         (folder / "sample_1.txt").write_text("The old text", encoding="utf-8")
     else:
         (folder / "a.phn").write_text("0 160 h#\n", encoding="utf-8")
-        (folder / "a.json").write_text(json.dumps({"duration_s": 0.01, "labels": [{"label": "h#", "start": 0, "end": 0.01}]}))
+        (folder / "a.json").write_text(
+            json.dumps({"duration_s": 0.01, "labels": [{"label": "h#", "start": 0, "end": 0.01}]})
+        )
     (folder / "settings.json").write_text(json.dumps({"seed": 0}), encoding="utf-8")
     record = generation_record(tmp_path / "samples", "old", folder)
     assert record["task"] == generator.task.name
