@@ -132,3 +132,34 @@ def test_the_embedded_mixed_languages_are_bio_tagged_and_hold_out_unseen_passage
     train_text = " ".join(" ".join(s.words) for s, split in sentences if split == "train")
     test_runs = [" ".join(s.words[:6]) for s, split in sentences if split == "test"]
     assert sum(run in train_text for run in test_runs) <= 2  # held-out text, not training text again
+
+
+def test_named_corpora_are_downloaded_once_checked_and_unpacked(tmp_path: Path) -> None:
+    import gzip
+    import hashlib
+
+    from datamodules.downloads import Remote
+    from datamodules.tagged_corpora import tagged_files
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "train.txt.gz").write_bytes(gzip.compress(CHUNKS.encode()))
+    (served / "test.txt.gz").write_bytes(gzip.compress(CHUNKS.encode()))
+    md5 = {name: hashlib.md5((served / name).read_bytes()).hexdigest() for name in ("train.txt.gz", "test.txt.gz")}
+    table = {
+        "chunks": [
+            (split, Remote((served / name).as_uri(), md5=md5[name]), True)
+            for split, name in (("train", "train.txt.gz"), ("test", "test.txt.gz"))
+        ]
+    }
+    files = tagged_files("chunks", tmp_path / "cache", table)
+    assert [(f.name, split) for f, split in files] == [("train.txt", "train"), ("test.txt", "test")]
+    assert files[0][0].read_text() == CHUNKS
+    for name in ("train.txt.gz", "test.txt.gz"):
+        (served / name).unlink()  # a second call downloads nothing
+    assert tagged_files("chunks", tmp_path / "cache", table) == files
+    bad = {"chunks": [("train", Remote((tmp_path / "cache" / "x.gz").as_uri(), md5="0" * 32), True)]}
+    with pytest.raises(StudioError):
+        tagged_files("chunks", tmp_path / "other", bad)
+    with pytest.raises(StudioError, match="unknown tagging corpus 'nope'"):
+        tagged_files("nope", tmp_path / "cache")
