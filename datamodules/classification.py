@@ -13,15 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
-import torch
-from torch.utils.data import DataLoader
+import numpy as np
 
-from datamodules.base import StudioDataModule
-from datamodules.buckets import BucketedItems
 from datamodules.class_batches import ClassItems, collate
 from datamodules.class_store import ClassStore, StoreSettings, class_store, split_records
 from datamodules.imdb import imdb_folder
 from datamodules.languages import language_records
+from datamodules.stored import StoredDataModule
 from studio.codecs.classes import TRUNCATING, ClassCodec
 from studio.codecs.labelled import Record, fingerprint, records_of, source_files
 from studio.codecs.speech.features import FeatureSettings
@@ -31,8 +29,10 @@ from studio.io import cache_root
 DATASETS = ("languages", "imdb")
 
 
-class ClassificationDataModule(StudioDataModule):
+class ClassificationDataModule(StoredDataModule):
     """Sequence classification data: a store of encoded sequences, split into train, validation and test."""
+
+    collate = staticmethod(collate)
 
     def __init__(
         self,
@@ -98,7 +98,6 @@ class ClassificationDataModule(StudioDataModule):
             seed,
             features,
         )
-        self._store: Optional[ClassStore] = None
 
     # -- sources and the store ---------------------------------------------------------------
     def _paths(self) -> list[tuple[Path, Optional[str]]]:
@@ -128,23 +127,13 @@ class ClassificationDataModule(StudioDataModule):
             return fingerprint(source_files(imdb_folder(self.cache_dir)))
         return "languages-v1"
 
-    def store(self) -> ClassStore:
-        """The store, prepared once into the cache (bounded memory) and memory-mapped."""
-        if self._store is None:
-            self._store = class_store(self._records, self._key(), self.settings, self.cache_dir)
-        return self._store
+    def build_store(self) -> ClassStore:
+        """The classification store of the sources."""
+        return class_store(self._records, self._key(), self.settings, self.cache_dir)
 
-    def prepare_data(self) -> None:
-        """Prepare the store (local rank zero); the other ranks wait on its lock, then map the same files."""
-        self.store()
-
-    def setup(self, stage: Optional[str] = None) -> None:
-        """Map the store."""
-        self.store()
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle (workers, DDP spawn) without the memory maps: each process maps the store itself."""
-        return {**self.__dict__, "_store": None}
+    def items(self, store: ClassStore, indices: np.ndarray) -> ClassItems:
+        """The items of some of the store's records."""
+        return ClassItems(store, indices)
 
     @property
     def codec(self) -> ClassCodec:
@@ -163,45 +152,4 @@ class ClassificationDataModule(StudioDataModule):
 
     def held_out(self, split: str) -> Iterator[Record]:
         """The labelled records of `split` ("val" or "test"; test is validation when there is none), for evaluation."""
-        store = self.store()
-        if split == "test" and not len(store.indices("test")):
-            split = "val"
-        return split_records(self._records, self.settings, split)
-
-    # -- loaders -----------------------------------------------------------------------------
-    def dataset_of(self, split: str) -> ClassItems:
-        """The items of `split` ("train", "val" or "test"; without a test split, test is validation)."""
-        store = self.store()
-        items = store.indices(split)
-        if split == "test" and not len(items):
-            items = store.indices("val")
-        if not len(items):
-            raise StudioError(
-                f"the {split} split is empty: raise --data.init_args.{'val' if split == 'val' else 'test'}_fraction "
-                f"or pass --data.init_args.{split}_path"
-            )
-        return ClassItems(store, items)
-
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
-        dataset = self.dataset_of(split)
-        common: dict[str, Any] = dict(
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            collate_fn=collate,
-            generator=torch.Generator().manual_seed(self.seed),
-        )
-        if self.bucket:
-            return DataLoader(BucketedItems(dataset, batch_size, self.seed), batch_size=None, shuffle=shuffle, **common)
-        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, **common)
-
-    def train_dataloader(self) -> DataLoader:
-        """Training batches: length buckets in shuffled order (shuffled items with `bucket: false`)."""
-        return self._loader("train", self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        """Validation batches, in a fixed order."""
-        return self._loader("val", self.val_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        """Test batches (the validation split when there is no test split)."""
-        return self._loader("test", self.val_batch_size, shuffle=False)
+        return split_records(self._records, self.settings, self.held_out_split(split))

@@ -14,13 +14,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
-import torch
-from torch.utils.data import DataLoader, Dataset
 
-from datamodules.base import StudioDataModule
-from datamodules.buckets import BucketedItems
 from datamodules.mixed_languages import mixed_sentences
+from datamodules.stored import StoredDataModule
 from datamodules.tagged_corpora import REMOTE, tagged_files
+from datamodules.word_batches import SentenceItems, collate_sentences
 from datamodules.word_store import Tagged, WordStore, WordStoreSettings, split_sentences, word_store
 from studio.codecs.conll import Sentence, read_tagged
 from studio.codecs.labelled import fingerprint
@@ -29,12 +27,12 @@ from studio.errors import StudioError
 from studio.io import cache_root
 
 DATASETS = ("mixed_languages", *REMOTE)
-IGNORE = -100
-Item = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
-class WordTaggingDataModule(StudioDataModule):
+class WordTaggingDataModule(StoredDataModule):
     """Word tagging data: a store of encoded sentences, split into train, validation and test."""
+
+    collate = staticmethod(collate_sentences)
 
     def __init__(
         self,
@@ -83,7 +81,6 @@ class WordTaggingDataModule(StudioDataModule):
         held = max(mixed_sentences // 10, 1)
         self.mixed_counts = {"train": mixed_sentences, "val": held, "test": held}
         self.cache_dir = Path(cache_dir) if cache_dir else cache_root()
-        self._store: Optional[WordStore] = None
 
     # -- sources and the store ---------------------------------------------------------------
     def _files(self) -> list[tuple[Path, Optional[str]]]:
@@ -118,23 +115,13 @@ class WordTaggingDataModule(StudioDataModule):
         base = fingerprint(f for f, _ in files) if files else f"mixed_languages-v1-{self.mixed_counts['train']}"
         return f"{base}-{sorted(self.reading.items())}"
 
-    def store(self) -> WordStore:
-        """The store, prepared once into the cache (bounded memory) and memory-mapped."""
-        if self._store is None:
-            self._store = word_store(self._sentences, self._key(), self.settings, self.cache_dir)
-        return self._store
+    def build_store(self) -> WordStore:
+        """The word-tagging store of the sources."""
+        return word_store(self._sentences, self._key(), self.settings, self.cache_dir)
 
-    def prepare_data(self) -> None:
-        """Prepare the store (local rank zero); the other ranks wait on its lock."""
-        self.store()
-
-    def setup(self, stage: Optional[str] = None) -> None:
-        """Map the store."""
-        self.store()
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle without the memory maps: each process maps the store itself."""
-        return {**self.__dict__, "_store": None}
+    def items(self, store: WordStore, indices: np.ndarray) -> SentenceItems:
+        """The items of some of the store's sentences."""
+        return SentenceItems(store, indices)
 
     @property
     def codec(self) -> WordTagCodec:
@@ -148,80 +135,5 @@ class WordTaggingDataModule(StudioDataModule):
 
     def held_out(self, split: str) -> Iterator[Sentence]:
         """The tagged sentences of `split` ("val" or "test"; test is validation when there is none)."""
-        if split == "test" and not len(self.store().indices("test")):
-            split = "val"
-        return (sentence for sentence, found in split_sentences(self._sentences, self.settings) if found == split)
-
-    # -- loaders -----------------------------------------------------------------------------
-    def dataset_of(self, split: str) -> SentenceItems:
-        """The sentences of `split` (without a test split, test is validation)."""
-        store = self.store()
-        items = store.indices(split)
-        if split == "test" and not len(items):
-            items = store.indices("val")
-        if not len(items):
-            raise StudioError(
-                f"the {split} split has no sentences: raise --data.init_args.val_fraction or pass --data.init_args.{split}_path"
-            )
-        return SentenceItems(store, items)
-
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
-        dataset = self.dataset_of(split)
-        buckets = BucketedItems(dataset, batch_size, self.seed)
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(
-            buckets,
-            batch_size=None,
-            shuffle=shuffle,
-            collate_fn=collate,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            generator=generator,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        """Training batches: buckets of sentences of similar length, in shuffled order."""
-        return self._loader("train", self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        """Validation batches, in a fixed order."""
-        return self._loader("val", self.val_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        """Test batches (the validation split when there is no test split)."""
-        return self._loader("test", self.val_batch_size, shuffle=False)
-
-
-class SentenceItems(Dataset):
-    """Some sentences of a store as (word ids [T], character ids [T, L], tag ids [T]) tensors."""
-
-    def __init__(self, store: WordStore, items: np.ndarray) -> None:
-        self.store, self.items = store, items
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        """Words of each sentence."""
-        return self.store.lengths(self.items)
-
-    def __getitem__(self, index: int) -> Item:
-        words, chars, labels = self.store.sentence(int(self.items[index]))
-        return (
-            torch.from_numpy(words.astype(np.int64)),
-            torch.from_numpy(chars.astype(np.int64)),
-            torch.from_numpy(labels.astype(np.int64)),
-        )
-
-
-def collate(items: list[Item]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Words and characters padded with 0, tags with IGNORE, after each sentence's end; and the lengths."""
-    lengths = torch.tensor([len(words) for words, _, _ in items], dtype=torch.long)
-    steps, width = int(lengths.max()), items[0][1].shape[1]
-    words = torch.zeros(len(items), steps, dtype=torch.long)
-    chars = torch.zeros(len(items), steps, width, dtype=torch.long)
-    labels = torch.full((len(items), steps), IGNORE, dtype=torch.long)
-    for row, (w, c, lab) in enumerate(items):
-        words[row, : len(w)], chars[row, : len(w)], labels[row, : len(w)] = w, c, lab
-    return words, chars, lengths, labels
+        wanted = self.held_out_split(split)
+        return (sentence for sentence, found in split_sentences(self._sentences, self.settings) if found == wanted)

@@ -13,7 +13,7 @@ from studio.codecs.class_scores import confusion_scores, majority_accuracy, mult
 from studio.codecs.labelled import Record, records_of
 from studio.errors import StudioError
 from studio.evaluation.report import confusion_plot, table
-from studio.evaluation.request import Evaluation, EvaluationRequest
+from studio.evaluation.request import Evaluation, EvaluationRequest, check_scored_on_data
 from studio.generation import Generator
 from studio.generation.classifying import classify
 from studio.generation.inputs import TextItem, audio_clip
@@ -33,14 +33,7 @@ def labelled_records(paths: list[str]) -> Iterator[Record]:
 
 def evaluate_classifier(generator: Generator, request: EvaluationRequest, folder: Path) -> Evaluation:
     """Score the classifier on `request.data`, read and predicted a chunk at a time."""
-    if request.samples:
-        raise StudioError("--samples: a classifier generates nothing to compare; pass --data with labelled examples")
-    if request.rounds != 1:
-        raise StudioError(f"--rounds {request.rounds}: rounds are for text checkpoints, not classification")
-    if not request.data and request.held_out is None:
-        raise StudioError(
-            "--data: a classifier is scored on labelled examples; pass a manifest, a folder per class, or --split"
-        )
+    check_scored_on_data(request, "classification", "labelled examples (a manifest or a folder per class)")
     records = request.held_out() if request.held_out is not None else labelled_records(request.data)
     codec = generator.loaded.codec
     size = len(codec.labels)

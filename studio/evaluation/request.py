@@ -54,3 +54,18 @@ def evaluator(path: str) -> Callable[..., Evaluation]:
     if not callable(function):
         raise StudioError(f"the task's evaluator {path} does not exist: this Studio installation is damaged")
     return function  # type: ignore[no-any-return]
+
+
+def check_scored_on_data(request: EvaluationRequest, task: str, what: str, split: bool = True) -> None:
+    """One-line errors for flags that only language models take, and for no data: a `task` is scored on `what`."""
+    if request.samples:
+        raise StudioError(f"--samples: a {task} checkpoint generates nothing to compare; pass --data with {what}")
+    if request.rounds != 1:
+        raise StudioError(f"--rounds {request.rounds}: rounds are for text checkpoints, not {task}")
+    if request.held_out is not None and not split:
+        raise StudioError(f"--split: a {task} checkpoint is scored on files; pass --data with {what}")
+    if not request.data and request.held_out is None:
+        raise StudioError(
+            f"--data: a {task} checkpoint is scored on {what}; pass them with --data"
+            + (", or --split" if split else "")
+        )

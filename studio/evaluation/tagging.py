@@ -22,7 +22,7 @@ from studio.codecs.speech.ctc import collapse
 from studio.errors import StudioError
 from studio.evaluation.label_errors import LabelScore
 from studio.evaluation.report import confusion_plot, table
-from studio.evaluation.request import Evaluation, EvaluationRequest
+from studio.evaluation.request import Evaluation, EvaluationRequest, check_scored_on_data
 from studio.generation import Generator
 from studio.generation.decoding import Progress
 from studio.generation.tagging import Span
@@ -124,14 +124,9 @@ def tag_corpus(
 
 def evaluate_speech_tagger(generator: Generator, request: EvaluationRequest, folder: Path) -> Evaluation:
     """Label error rate, frame accuracy and the commonest confusions of a tagger on labelled recordings."""
-    if request.samples:
-        raise StudioError("--samples: a tagger generates nothing to compare; pass --data with labelled recordings")
-    if request.rounds != 1:
-        raise StudioError(f"--rounds {request.rounds}: rounds are for text checkpoints, not speech_tagging")
-    if request.held_out is not None:
-        raise StudioError("--split: a speech tagger is scored on recordings; pass --data with a TIMIT-style folder")
-    if not request.data:
-        raise StudioError("--data: a tagger is scored on labelled recordings; pass a TIMIT-style folder or a manifest")
+    check_scored_on_data(
+        request, "speech_tagging", "labelled recordings (a TIMIT-style folder or a manifest)", split=False
+    )
     codec = generator.loaded.codec
     names = list(codec.labels.labels)
     data = read_labelled(request.data)

@@ -14,7 +14,7 @@ from studio.codecs.bio import SpanScore
 from studio.codecs.conll import Sentence, read_tagged
 from studio.errors import StudioError
 from studio.evaluation.report import confusion_plot, table
-from studio.evaluation.request import Evaluation, EvaluationRequest
+from studio.evaluation.request import Evaluation, EvaluationRequest, check_scored_on_data
 from studio.generation import Generator
 from studio.generation.word_tagging import tag_word_lists
 
@@ -33,12 +33,7 @@ def tagged_sentences(paths: list[str]) -> Iterator[Sentence]:
 
 def evaluate_text_tagger(generator: Generator, request: EvaluationRequest, folder: Path) -> Evaluation:
     """Score the tagger on tagged sentences (the files' own words, so the scores are the corpus's)."""
-    if request.samples:
-        raise StudioError("--samples: a tagger generates nothing to compare; pass --data with tagged sentences")
-    if request.rounds != 1:
-        raise StudioError(f"--rounds {request.rounds}: rounds are for text checkpoints, not text_tagging")
-    if not request.data and request.held_out is None:
-        raise StudioError("--data: a tagger is scored on tagged sentences; pass CoNLL or CoNLL-U files, or --split")
+    check_scored_on_data(request, "text_tagging", "tagged sentences (CoNLL or CoNLL-U files)")
     codec, model = generator.loaded.codec, generator.loaded.model
     sentences = request.held_out() if request.held_out is not None else tagged_sentences(request.data)
     score, commonest = SpanScore(), Counter[str]()
