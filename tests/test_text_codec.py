@@ -49,5 +49,15 @@ def test_codec_travels_as_plain_data() -> None:
 
 
 def test_unknown_level_is_a_clear_error() -> None:
-    with pytest.raises(StudioError, match="use 'char' or 'bpe'"):
-        TextCodec.train(["x"], "word")
+    with pytest.raises(StudioError, match="use one of char, bpe, word"):
+        TextCodec.train(["x"], "sentence")
+
+
+def test_the_word_level_is_keras_tokenizer() -> None:
+    codec = TextCodec.train(["The cat sat. The dog, the CAT!", "a cat the"], "word", vocab_size=5)
+    vocab = codec.tokenizer.get_vocab()
+    assert vocab == {"<pad>": 0, "<unk>": 1, "the": 2, "cat": 3, "a": 4}  # the num_words - 2 commonest words
+    assert codec.encode("THE CAT, the dog!") == [2, 3, 2, 1]  # lower-cased, punctuation gone, 1 for the rest
+    assert TextCodec.from_dict(codec.to_dict()).encode("a cat") == [4, 3]
+    with pytest.raises(StudioError, match=">= 3"):
+        TextCodec.train(["a"], "word", vocab_size=2)
