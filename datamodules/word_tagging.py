@@ -52,7 +52,7 @@ class WordTaggingDataModule(StoredDataModule):
         val_batch_size: Optional[int] = None,
         num_workers: int = 0,
         seed: int = 0,
-        mixed_sentences: int = 6000,
+        mixed_sentences: int = 20000,
         cache_dir: Optional[str] = None,
     ) -> None:
         """`path` (files) wins over `dataset`; `label_column` picks the tag column of column files, `field` of CoNLL-U.

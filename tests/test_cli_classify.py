@@ -128,6 +128,11 @@ def test_evaluate_scores_the_runs_own_test_split_against_the_majority_baseline(
     assert scores["items"] > 100 and scores["majority_baseline"] == pytest.approx(1 / 6)
     assert scores["accuracy"] > 0.4  # far above the majority class after two short epochs
     assert (report.parent / "confusion.png").stat().st_size > 1000
+    twice = ["evaluate", "--ckpt", str(run["ckpt"]), "--ckpt", str(run["ckpt"]), "--split", "test"]
+    both = run_studio_here(twice, run["work"], run["env"])
+    assert both.returncode == 0, both.stderr[-3000:]
+    side = both.stdout.split("checkpoint")[-1]
+    assert "accuracy" in side and f"classifier/last.ckpt #2  {scores['accuracy']:.4f}" in side  # side by side
 
 
 def test_evaluate_names_a_class_the_classifier_never_learned(

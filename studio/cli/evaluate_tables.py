@@ -22,7 +22,7 @@ def checkpoint_labels(paths: list[Path]) -> list[str]:
 
 
 def side_by_side(labels: list[str], results: list[dict[str, Any]]) -> list[str]:
-    """One table per measure every checkpoint took: likelihood, tagging, or generated against real."""
+    """One table per measure every checkpoint took: likelihood, tagging, classification, or generated against real."""
     tables = []
     if all("tagging" in r for r in results):
         rows = [
@@ -30,6 +30,14 @@ def side_by_side(labels: list[str], results: list[dict[str, Any]]) -> list[str]:
             for label, r in zip(labels, results)
         ]
         tables.append(table(rows, ["checkpoint", "label error rate", "frame accuracy"]))
+    if all("classification" in r for r in results):
+        found = [r["classification"] for r in results]
+        rows = [[label, f["accuracy"], f["macro_f1"], f["items"]] for label, f in zip(labels, found)]
+        tables.append(table(rows, ["checkpoint", "accuracy", "macro-F1", "examples"]))
+    if all("text_tagging" in r for r in results):
+        found = [r["text_tagging"] for r in results]
+        rows = [[label, f["token_accuracy"], f["f1"] if f["spans_scored"] else "n/a", f["tokens"]] for label, f in zip(labels, found)]
+        tables.append(table(rows, ["checkpoint", "token accuracy", "span F1", "words"]))
     if all("likelihood" in r for r in results):
         found = [r["likelihood"] for r in results]
         rows = [[label, f["nats_per_token"], f["bits_per_token"], f["tokens"]] for label, f in zip(labels, found)]

@@ -58,7 +58,7 @@ def evaluate_classifier(generator: Generator, request: EvaluationRequest, folder
     if not codec.multi_label:
         scores["majority_baseline"] = majority_accuracy(counts)
     scores["cut_to_max_len"] = cut
-    result = {"checkpoint": str(generator.path), "kind": generator.task.name, "classification": scores}
+    result = {"checkpoint": str(generator.path), "task": generator.task.name, "classification": scores}
     return Evaluation(result, _tables(scores, codec.max_len), _pictures(counts, names, codec.multi_label, folder))
 
 

@@ -23,7 +23,7 @@ def evaluate_language_model(generator: Generator, request: EvaluationRequest, fo
         raise StudioError(
             f"--rounds {request.rounds}: rounds are for text checkpoints, not midi; ask for more --samples"
         )
-    result: dict[str, Any] = {"checkpoint": str(generator.path), "kind": generator.task.name}
+    result: dict[str, Any] = {"checkpoint": str(generator.path), "task": generator.task.name}
     parts: list[str] = []
     images: list[Path] = []
     if request.data:

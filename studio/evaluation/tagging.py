@@ -138,7 +138,7 @@ def evaluate_speech_tagger(generator: Generator, request: EvaluationRequest, fol
         first = f"{skipped[0][0]} ({skipped[0][1]})" if skipped else "none found"
         raise StudioError(f"--data: none of the {data.total} utterances could be scored, e.g. {first}")
     report = {**score.as_dict(names), "skipped": [{"file": name, "why": why} for name, why in skipped]}
-    result = {"checkpoint": str(generator.path), "kind": generator.task.name, "tagging": report}
+    result = {"checkpoint": str(generator.path), "task": generator.task.name, "tagging": report}
     accuracy = "n/a (CTC tagger or unaligned labels)" if score.frame_accuracy is None else score.frame_accuracy
     rows: list[list[Any]] = [
         ["utterances", score.utterances],

@@ -54,7 +54,7 @@ def evaluate_text_tagger(generator: Generator, request: EvaluationRequest, folde
     found = score.as_dict()
     found["commonest_tag_baseline"] = commonest.most_common(1)[0][1] / score.tokens
     found["spans_scored"] = codec.spans_scored
-    result = {"checkpoint": str(generator.path), "kind": generator.task.name, "text_tagging": found}
+    result = {"checkpoint": str(generator.path), "task": generator.task.name, "text_tagging": found}
     picture = folder / "confusion.png"
     confusion_plot(confusion, list(codec.labels), "confusion of tags", picture)
     return Evaluation(result, _tables(found, score), [picture])
