@@ -180,10 +180,19 @@ def test_audio_clips_are_classified_from_their_features(tmp_path: Path, studio_e
     corpus = synthetic_speech.generate(tmp_path / "corpus", n_speakers=3, utts_per_speaker=6, seed=2)
     clips = sorted(corpus.rglob("*.wav"))
     manifest = tmp_path / "speakers.jsonl"
-    manifest.write_text("".join(json.dumps({"audio": str(c.relative_to(tmp_path)), "label": c.parent.name}) + "\n" for c in clips))
+    manifest.write_text(
+        "".join(json.dumps({"audio": str(c.relative_to(tmp_path)), "label": c.parent.name}) + "\n" for c in clips)
+    )
     fit = [
         *["fit", "--config", str(ROOT / "configs" / "classify" / "quickstart.yaml"), "--run_name", "speakers"],
-        *["--data.init_args.path", str(manifest), "--data.init_args.max_len", "300", "--data.init_args.batch_size", "4"],
+        *[
+            "--data.init_args.path",
+            str(manifest),
+            "--data.init_args.max_len",
+            "300",
+            "--data.init_args.batch_size",
+            "4",
+        ],
         *["--model.init_args.hidden_size", "8", "--model.init_args.embedding_dim", "8"],
         *["--trainer.max_epochs", "2", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"],
     ]
@@ -191,10 +200,18 @@ def test_audio_clips_are_classified_from_their_features(tmp_path: Path, studio_e
     assert result.returncode == 0, result.stderr[-3000:]
     ckpt = tmp_path / "checkpoints" / "speakers" / "last.ckpt"
     codec = torch.load(ckpt, weights_only=True)["studio"]["codec"]
-    assert codec["features"] is not None and codec["text"] is None and codec["labels"] == sorted({c.parent.name for c in clips})
+    assert (
+        codec["features"] is not None
+        and codec["text"] is None
+        and codec["labels"] == sorted({c.parent.name for c in clips})
+    )
     out = tmp_path / "out"
-    result = run_studio_here(["classify", "--ckpt", str(ckpt), "--out_dir", str(out), str(clips[0])], tmp_path, studio_env)
+    result = run_studio_here(
+        ["classify", "--ckpt", str(ckpt), "--out_dir", str(out), str(clips[0])], tmp_path, studio_env
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     saved = json.loads(next(out.rglob("predictions.jsonl")).read_text())
     api = Generator.from_checkpoint(ckpt).classify(clips[0])
-    assert saved["label"] == api.label and saved["probabilities"] == api.probabilities and saved["name"] == str(clips[0])
+    assert (
+        saved["label"] == api.label and saved["probabilities"] == api.probabilities and saved["name"] == str(clips[0])
+    )

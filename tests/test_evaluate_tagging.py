@@ -116,7 +116,10 @@ def test_bad_tagger_requests_are_one_line(tmp_path: Path, tmp_path_factory: pyte
         (["--data", str(empty)], "no audio files"),
         (["--data", str(tmp_path / "absent")], "does not exist"),
         (["--data", str(unlabelled)], "no .phn file"),
-        (["--data", str(empty), "--samples", "2", "--against", str(empty)], "a speech_tagging checkpoint generates nothing"),
+        (
+            ["--data", str(empty), "--samples", "2", "--against", str(empty)],
+            "a speech_tagging checkpoint generates nothing",
+        ),
     ]:
         assert_one_line_error(
             run_studio_here(["evaluate", "--ckpt", str(run["ckpt"]), *args], tmp_path, run["env"]), needle

@@ -50,3 +50,32 @@ def test_the_data_decides_whether_training_carries_state(
         run=False,
     )
     assert cli.model.hparams.stateful is stateful
+
+
+def test_the_imdb_preset_is_the_keras_example_layer_for_layer() -> None:
+    """Embedding(10000, 32) -> SimpleRNN(32) -> Dense(1, sigmoid); Adam 1e-3; BCE; 100 tokens; batch 64; 3 epochs."""
+    from torch import nn
+
+    from studio.models import SequenceClassifier
+
+    raw = yaml.safe_load((TEXT_QUICKSTART.parents[1] / "classify" / "imdb-simplernn.yaml").read_text())
+    data, trainer = raw["data"]["init_args"], raw["trainer"]
+    assert (data["num_words"], data["max_len"], data["truncating"], data["val_fraction"], data["batch_size"]) == (
+        10000, 100, "pre", 0.2, 64,
+    )  # fmt: skip
+    assert trainer["max_epochs"] == 3 and data["tokenizer"] == "word"
+    model = SequenceClassifier(**raw["model"]["init_args"], input_size=10000, num_classes=2, input_kind="tokens")
+    assert isinstance(model.embed, nn.Embedding) and tuple(model.embed.weight.shape) == (10000, 32)
+    rnn = model.rnn.rnn
+    assert isinstance(rnn, nn.RNN) and rnn.nonlinearity == "tanh" and (rnn.hidden_size, rnn.num_layers) == (32, 1)
+    assert not rnn.bidirectional and model.hparams.pooling == "last"  # return_sequences=False: the last state
+    assert (model.head.in_features, model.head.out_features) == (32, 1) and model.hparams.head == "sigmoid"
+    settings = model.hparams
+    assert (settings.lr, tuple(settings.betas), settings.weight_decay, settings.scheduler) == (
+        1e-3,
+        (0.9, 0.999),
+        0.0,
+        "constant",
+    )
+    # Keras' SimpleRNN has one bias vector where PyTorch keeps two (their sum is what acts): 32 more numbers.
+    assert sum(p.numel() for p in model.parameters()) == 320_000 + 2_080 + 32 + 33

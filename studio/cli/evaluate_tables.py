@@ -36,7 +36,10 @@ def side_by_side(labels: list[str], results: list[dict[str, Any]]) -> list[str]:
         tables.append(table(rows, ["checkpoint", "accuracy", "macro-F1", "examples"]))
     if all("text_tagging" in r for r in results):
         found = [r["text_tagging"] for r in results]
-        rows = [[label, f["token_accuracy"], f["f1"] if f["spans_scored"] else "n/a", f["tokens"]] for label, f in zip(labels, found)]
+        rows = [
+            [label, f["token_accuracy"], f["f1"] if f["spans_scored"] else "n/a", f["tokens"]]
+            for label, f in zip(labels, found)
+        ]
         tables.append(table(rows, ["checkpoint", "token accuracy", "span F1", "words"]))
     if all("likelihood" in r for r in results):
         found = [r["likelihood"] for r in results]
