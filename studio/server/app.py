@@ -35,7 +35,7 @@ from studio.generation import Generator
 from studio.generation.decoding import check_request
 from studio.generation.inputs import AudioClip
 from studio.generation.outputs import SampleFolder
-from studio.generation.requests import SettingTypeError
+from studio.generation.requests import SettingTypeError, options
 from studio.generation.saving import save_results
 from studio.generation.tasks import TASKS, tasks_with
 from studio.generation.text import text_rows
@@ -197,6 +197,14 @@ def _generation_route(studio: Studio, method: str) -> Any:
     return generate
 
 
+def path_setting(request: type) -> Optional[str]:
+    """The setting of a request type that names a file (the one an upload fills); StudioError when it has none."""
+    found = [option.name for option in options(request) if option.declared.path]
+    if not found:
+        raise StudioError("this task takes no file with its settings: send the settings alone")
+    return found[0]
+
+
 def _upload_kind(generator: Generator) -> UploadKind:
     """What a file sent with a request to this checkpoint must be."""
     kind = generator.input_kind
@@ -212,9 +220,10 @@ def _generate(
     with studio.heavy, contextlib.ExitStack() as stack:
         extra: dict[str, Any] = {}
         inputs: list[Any] = []
-        if kind == "none" and upload is not None:  # a file that fills the request's path setting (a MIDI primer)
-            primer = stack.enter_context(temporary_file(upload, MIDI_UPLOAD))
-            request = dataclasses.replace(request, primer=str(primer))
+        file_setting = path_setting(task.request) if kind == "none" and upload is not None else None
+        if file_setting is not None:  # a file that fills the request's path setting (a MIDI primer)
+            upload_path = stack.enter_context(temporary_file(upload, MIDI_UPLOAD))  # type: ignore[arg-type]
+            request = dataclasses.replace(request, **{file_setting: str(upload_path)})
         elif kind == "audio":
             if upload is None:
                 raise StudioError("send an audio file (WAV, FLAC or Ogg) to tag or classify")
@@ -227,8 +236,8 @@ def _generate(
         results = generator.run(request, inputs)
         with SampleFolder(studio.samples, path, getattr(request, "seed", 0)) as folder:
             saved = dict(studio.settings(path), interrupted=False, inputs=[name] if name else [])
-            if kind == "none" and upload is not None:
-                request = dataclasses.replace(request, primer=name)
+            if file_setting is not None:  # settings.json names the file as it was sent
+                request = dataclasses.replace(request, **{file_setting: name})
             save_results(folder, task, results, request, **saved)
         assert folder.path is not None
         return generation_record(studio.samples, body.run, folder.path, extra)

@@ -18,9 +18,6 @@ if TYPE_CHECKING:
     from studio.generation.loading import LoadedCheckpoint
     from studio.generation.outputs import SampleFolder
 
-# What a request is given besides its settings: nothing (generation), audio clips, or texts.
-INPUTS = ("none", "audio", "documents", "sentences")
-
 
 @dataclass(frozen=True)
 class Task:
@@ -36,7 +33,7 @@ class Task:
     command: str
     unit: str
     noun: str
-    inputs: Callable[[Any], str]
+    inputs: Callable[[Any], str]  # the codec -> what a request is given: "none", "audio", "documents", "sentences"
     run: Callable[[LoadedCheckpoint, list[Any], Any, Optional[Progress]], list[Any]]
     save: Callable[[SampleFolder, list[Any], Any], list[Path]]
     show: Callable[[list[Any], list[Path]], list[str]]
