@@ -48,6 +48,7 @@ ROWS: list[tuple[str, str, list[str] | None]] = [
     ("length-beyond-memory", "sample --ckpt {text} --length 1000000000000000", ["memory", "GB"]),
     ("samples-beyond-memory", "sample --ckpt {text} --num_samples 100000000000 --length 500", ["memory", "GB"]),
     ("seconds-beyond-memory", "sample --ckpt {midi} --seconds 1e9", ["memory", "GB"]),
+    ("seconds-near-the-float-limit", "sample --ckpt {midi} --seconds 1e308", ["memory", "GB"]),
     ("beam-beyond-memory", "sample --ckpt {midi} --beam_size 100000 --branch_factor 100", ["memory", "GB"]),
     ("pieces-beyond-memory", "sample --ckpt {midi} --num_samples 1000000000 --seconds 30", ["memory", "GB"]),
     # --- sample: flags of the other task ----------------------------------------------------------

@@ -169,6 +169,9 @@ def test_bad_evaluate_requests_are_one_line(tmp_path: Path, tmp_path_factory: py
         (["--samples", "4"], "--against"),
         (["--data", str(tmp_path / "nope*.txt")], "matches no file"),
         (["--samples", "2", "--against", str(real), "--length", "50", "--rounds", "0"], "--rounds 0"),
+        (["--samples", "-1", "--against", str(real)], "--samples -1 must be >= 0"),
+        (["--samples", "2", "--against", str(real), "--length", "-1"], "--length -1 must be >= 1"),
+        (["--samples", "2", "--against", str(real), "--seconds", "1e308"], "--seconds 1e+308 must be at most 3600"),
     ]:
         assert_one_line_error(
             run_studio_here(["evaluate", "--ckpt", str(run["ckpt"]), *args], tmp_path, run["env"]), needle

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from studio.errors import StudioError
-from studio.generation.decoding import Progress
+from studio.generation.decoding import SEED_RANGE, Progress
+from studio.generation.requests import check_request, setting
 
 
 @contextlib.contextmanager
@@ -19,23 +20,26 @@ def no_progress(unit: str) -> Iterator[Optional[Progress]]:
     yield None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EvaluationRequest:
-    """The data to score, the samples to generate and compare, and how (the `studio evaluate` flags)."""
+    """The data to score, the samples to generate and compare, and how (the `studio evaluate` flags, range-checked)."""
 
     data: list[str] = field(default_factory=list)
-    samples: int = 0
+    samples: int = setting(0, "generate this many samples to compare with --against", at_least=0)
     against: list[str] = field(default_factory=list)
-    seconds: float = 10.0
-    length: int = 500
-    rounds: int = 1
-    temperature: float = 1.0
-    beam_width: int = 1
-    seed: int = 0
+    seconds: float = setting(10.0, "MIDI: length of each generated piece", above=0, at_most=3600)
+    length: int = setting(500, "text: tokens per generated sample", at_least=1)
+    rounds: int = setting(1, "text: rounds of --samples texts, each statistic averaged over them", at_least=1)
+    temperature: float = setting(1.0, "sampling temperature of --samples", above=0)
+    beam_width: int = setting(1, "speech taggers: CTC prefix beam width (1: greedy)", at_least=1)
+    seed: int = setting(0, "the same seed gives the same samples", at_least=SEED_RANGE[0], at_most=SEED_RANGE[1])
     progress: Callable[[str], Any] = no_progress
     # A run's own held-out split (`--split`): a function giving its labelled examples, and its name.
     held_out: Optional[Callable[[], Iterator[Any]]] = None
     held_out_name: str = ""
+
+    def __post_init__(self) -> None:
+        check_request(self)
 
 
 @dataclass

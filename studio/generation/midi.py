@@ -137,7 +137,7 @@ def sample_pieces(
     # (Bounded so that absurd lengths reach the memory check below as a number, not an overflow.)
     budget = events if events is not None else int(min(overshoot * MAX_EVENTS_PER_SECOND, 2**62)) + 64  # type: ignore[operator]
     # The decoded pieces stay in memory until returned: bound them by a generous event rate.
-    expected = budget if seconds is None else min(budget, int(seconds * TYPICAL_EVENTS_PER_SECOND) + 64)
+    expected = budget if seconds is None else min(budget, int(min(seconds * TYPICAL_EVENTS_PER_SECOND, 2**62)) + 64)
     check_memory(f"{num_samples} piece(s)", num_samples * expected * BYTES_PER_EVENT, "ask for fewer or shorter pieces")
     device = next(model.parameters()).device
     grammar = MidiGrammar(codec, overshoot, budget, device=device)
