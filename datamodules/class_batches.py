@@ -24,10 +24,9 @@ class ClassItems(Dataset):
 
     def __getitem__(self, index: int) -> Item:
         values, target = self.store.item(int(self.items[index]))
-        dtype = torch.float32 if values.dtype == np.float16 else torch.long
-        return torch.from_numpy(values.astype(np.float32 if dtype is torch.float32 else np.int64)), torch.from_numpy(
-            np.asarray(target)
-        )
+        # Copies out of the read-only maps, as torch wants writable arrays.
+        wide = values.astype(np.float32 if values.dtype == np.float16 else np.int64)
+        return torch.from_numpy(wide), torch.from_numpy(np.array(target, dtype=np.int64))
 
     @property
     def lengths(self) -> np.ndarray:
