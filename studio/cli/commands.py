@@ -8,8 +8,6 @@ import warnings
 from collections.abc import Callable
 from typing import Optional
 
-from lightning.pytorch.utilities.exceptions import SIGTERMException
-
 from studio.errors import StudioError
 from studio.io import os_error_line
 
@@ -21,6 +19,12 @@ def _lost_a_peer(error: BaseException) -> bool:
     message = str(error)
     backend_error = isinstance(error, getattr(dist, "DistError", ())) or "gloo" in message or "NCCL" in message
     return backend_error and any(s in message for s in ("Connection", "closed", "timed out", "Timeout", "peer"))
+
+
+def _stopped_by_a_signal(error: BaseException) -> bool:
+    """Whether `error` is Lightning's SIGTERMException (a SystemExit; looked up only if Lightning is loaded)."""
+    module = sys.modules.get("lightning.pytorch.utilities.exceptions")
+    return module is not None and isinstance(error, module.SIGTERMException)
 
 
 def _disk_full(error: BaseException) -> bool:
@@ -129,15 +133,17 @@ def main(argv: Optional[list[str]] = None) -> None:
     except StudioError as error:
         print(f"studio: error: {error}", file=sys.stderr)
         sys.exit(StudioError.exit_code)
-    except SIGTERMException:
-        print("studio: stopped by a signal after saving last.ckpt; resume with --ckpt_path last", file=sys.stderr)
-        sys.exit(143)
     except KeyboardInterrupt:
         print("studio: interrupted", file=sys.stderr)
         sys.exit(130)
     except OSError as error:  # a read-only folder, a full disk, a vanished file: never a traceback
         print(f"studio: error: {os_error_line(error)}", file=sys.stderr)
         sys.exit(StudioError.exit_code)
+    except SystemExit as stop:
+        if not _stopped_by_a_signal(stop):
+            raise
+        print("studio: stopped by a signal after saving last.ckpt; resume with --ckpt_path last", file=sys.stderr)
+        sys.exit(143)
     except Exception as error:
         if _disk_full(error):
             print(

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any, NoReturn
 
-import torch
-
 from studio.errors import StudioError
 
 
@@ -29,6 +27,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 def resolve_device(name: str) -> str:
     """The torch device name to run on; a GPU asked for where there is none is a clear error."""
+    import torch  # here, not at the top: a command's --help does not load PyTorch
+
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise StudioError(f"--device {name} asked for a GPU but none is available: use --device cpu")
     if not (name == "cpu" or name.startswith("cuda") or name == "mps"):

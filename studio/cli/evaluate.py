@@ -14,14 +14,7 @@ from __future__ import annotations
 import argparse
 
 from studio.cli.common import OneLineParser, resolve_device
-from studio.cli.evaluate_tables import checkpoint_labels, side_by_side
-from studio.cli.held_out import held_out_split
-from studio.cli.progress import progress_line
 from studio.errors import StudioError
-from studio.evaluation.report import write_report
-from studio.evaluation.request import EvaluationRequest, evaluator
-from studio.generation import Generator
-from studio.generation.outputs import SampleFolder
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
 def evaluate_main(argv: list[str]) -> None:
     """Score every checkpoint with its task's evaluator, print the tables, write the reports."""
     args = build_parser().parse_args(argv)
+    # The frameworks load only once there is work to do (--help needs none of them).
+    from studio.cli.evaluate_tables import checkpoint_labels, side_by_side
+    from studio.cli.held_out import held_out_split
+    from studio.cli.progress import progress_line
+    from studio.evaluation.report import write_report
+    from studio.evaluation.request import EvaluationRequest, evaluator
+    from studio.generation import Generator
+    from studio.generation.outputs import SampleFolder
+
     if not args.data and not args.samples and not args.split:
         raise StudioError("nothing to measure: pass --data FILES, --split test, and/or --samples N --against FILES")
     if args.samples and not args.against:

@@ -16,8 +16,6 @@ from typing import Any
 from studio.cli.common import OneLineParser, resolve_device
 from studio.cli.progress import ProgressBar
 from studio.errors import StudioError
-from studio.generation import GenerationInterrupted, Generator
-from studio.generation.inputs import read_inputs
 from studio.generation.outputs import SampleFolder
 from studio.generation.requests import Option, build_request, options
 from studio.generation.saving import save_results
@@ -95,6 +93,10 @@ def task_command_main(command: str, argv: list[str]) -> None:
     """Parse `argv`, run the checkpoint's task on the request, print and save the results."""
     parser = build_parser(command)
     args = parser.parse_args(argv)
+    # The frameworks load only once there is work to do (the flags and --help need none of them).
+    from studio.generation import Generator
+    from studio.generation.inputs import read_inputs
+
     ckpt, out_dir, device = args.ckpt, args.out_dir, args.device
     sources = getattr(args, "inputs", [])
     settings = {k: v for k, v in vars(args).items() if k not in ("ckpt", "out_dir", "device", "inputs")}
@@ -151,6 +153,8 @@ def _check_flags(ckpt: str, task: Task, settings: dict[str, Any]) -> None:
 
 def _interruptible(work: Callable[[ProgressBar], list[Any]], unit: str) -> tuple[list[Any], bool]:
     """Run `work` with a progress bar; on Ctrl-C, what it had made so far and True."""
+    from studio.generation import GenerationInterrupted
+
     bar = ProgressBar(unit)
     try:
         return work(bar), False

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from studio.errors import StudioError
-from studio.generation.decoding import SEED_RANGE, Progress
-from studio.generation.requests import check_request, setting
+from studio.generation.decoding import Progress
+from studio.generation.requests import SEED_RANGE, check_request, setting
 
 
 @contextlib.contextmanager

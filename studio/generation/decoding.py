@@ -16,6 +16,7 @@ from torch import nn
 
 from studio.errors import StudioError
 from studio.generation.filtering import SamplingSettings, filter_logits
+from studio.generation.requests import SEED_RANGE
 from studio.nn.state import select_state
 from studio.resources import check_memory
 
@@ -24,8 +25,6 @@ PREFILL_CHUNK = 1024
 # Token buffers start this wide and double when full, so memory follows what is generated, not the budget.
 FIRST_COLUMNS = 1024
 
-# The seeds a random generator takes (64 bits, signed or not).
-SEED_RANGE = (-(2**63), 2**64 - 1)
 
 # Progress(fraction done in [0, 1], tokens generated so far).
 Progress = Callable[[float, int], None]

@@ -18,7 +18,6 @@ from typing import Any, Optional, TextIO, Union
 
 import numpy as np
 
-from studio.codecs.speech import read_audio
 from studio.errors import StudioError
 
 # One text input may be a long document, but not a corpus: larger files belong in `studio evaluate --data`.
@@ -57,6 +56,8 @@ def audio_clip(audio: Union[PathLike, np.ndarray, AudioClip], sample_rate: Optio
         if sample_rate is None or sample_rate <= 0:
             raise StudioError("audio given as samples needs its sample_rate (Hz)")
         return AudioClip("samples", audio, int(sample_rate))
+    from studio.codecs.speech import read_audio  # here: texts need no audio reader (nor scipy)
+
     samples, sr = read_audio(str(audio))
     return AudioClip(str(audio), samples, sr)
 

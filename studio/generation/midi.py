@@ -19,9 +19,9 @@ from studio.generation.decoding import GenerationInterrupted, Progress
 from studio.generation.midi_grammar import MidiGrammar
 from studio.generation.render import render_piano_roll, render_wav
 from studio.generation.sampling import SamplingSettings, generate
+from studio.generation.tasks.midi import DEFAULT_SECONDS
 from studio.resources import check_memory
 
-DEFAULT_SECONDS = 30.0
 # The event budget of a piece asked for in seconds. Performances rarely pass 60 events/s and an
 # untrained model makes about 250, so pieces reach their length; the bound only stops a model that
 # never lets time move on (the grammar then closes the piece cleanly, short).

@@ -23,6 +23,8 @@ from typing import Any, Optional, TypeVar, Union
 from studio.errors import StudioError
 
 R = TypeVar("R")
+# The seeds a random generator takes (64 bits, signed or not): what any request's seed may be.
+SEED_RANGE = (-(2**63), 2**64 - 1)
 
 
 class SettingTypeError(StudioError):

@@ -7,10 +7,8 @@ from typing import Any
 import torch
 
 from studio.codecs.speech import SpeechCodec
+from studio.generation.tasks.speech_tagging import Span
 from studio.resources import check_memory
-
-# A labelled span: (label, start seconds, end seconds).
-Span = tuple[str, float, float]
 
 
 def tag_audio(model: Any, codec: SpeechCodec, audio: Any, sr: int, beam_width: int = 1) -> list[Span]:

@@ -12,9 +12,6 @@ from studio.generation.decoding import GenerationInterrupted, Progress
 from studio.generation.rows import Row, row_seed
 from studio.generation.sampling import SamplingSettings, generate
 
-DEFAULT_LENGTH = 500
-
-
 # A text starts at the beginning of a line unless told otherwise.
 DEFAULT_PROMPT = "\n"
 

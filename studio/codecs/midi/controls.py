@@ -97,17 +97,6 @@ def control_frames(
     return out
 
 
-def parse_pitch_weights(text: str) -> list[float]:
-    """Twelve weights for C, C#, ... B written '[2, 0, 1, ...]' or '2,0,1,...'; StudioError otherwise."""
-    try:
-        weights = [float(part) for part in text.strip().strip("[]").split(",")]
-    except ValueError:
-        weights = []
-    if len(weights) != 12:
-        raise StudioError(f"{text!r} is not 12 comma-separated numbers (C, C#, ... B)")
-    return weights
-
-
 def control_vector(
     names: Sequence[str],
     notes_per_second: Optional[float] = None,

@@ -8,15 +8,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from studio.generation.classifying import Prediction, classify
-from studio.generation.decoding import Progress
-from studio.generation.loading import LoadedCheckpoint
-from studio.generation.outputs import SampleFolder
 from studio.generation.requests import check_request, setting
 from studio.generation.tasks.record import Task
-from studio.models.classifier import SequenceClassifier
+
+if TYPE_CHECKING:
+    from studio.generation.classifying import Prediction
+    from studio.generation.decoding import Progress
+    from studio.generation.loading import LoadedCheckpoint
+    from studio.generation.outputs import SampleFolder
 
 MAX_SHOWN = 5
 
@@ -37,6 +38,8 @@ def run(
     loaded: LoadedCheckpoint, inputs: list[Any], request: ClassifyRequest, progress: Optional[Progress]
 ) -> list[Prediction]:
     """A prediction per input, in order."""
+    from studio.generation.classifying import classify
+
     return classify(loaded.model, loaded.codec, inputs, request.threshold, progress)
 
 
@@ -91,7 +94,7 @@ CLASSIFICATION = Task(
     name="classification",
     title="classification",
     shape="many-to-one",
-    model=SequenceClassifier,
+    model_path="studio.models.classifier:SequenceClassifier",
     codec_kind="classes",
     request=ClassifyRequest,
     method="classify",

@@ -5,29 +5,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-import pretty_midi
-
-from studio.codecs.midi.controls import control_vector, parse_pitch_weights
 from studio.errors import StudioError
-from studio.generation.beam_search import BeamSettings
-from studio.generation.decoding import Progress
-from studio.generation.loading import LoadedCheckpoint
-from studio.generation.midi import DEFAULT_SECONDS, Piece, primer_ids, sample_pieces
-from studio.generation.outputs import SampleFolder
 from studio.generation.requests import setting
 from studio.generation.tasks.record import Task, no_inputs
 from studio.generation.tasks.sampled import SampledRequest
 from studio.generation.tasks.text import sample_number
-from studio.models import RecurrentLanguageModel
+
+if TYPE_CHECKING:
+    from studio.generation.decoding import Progress
+    from studio.generation.loading import LoadedCheckpoint
+    from studio.generation.midi import Piece
+    from studio.generation.outputs import SampleFolder
 
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+DEFAULT_SECONDS = 30.0
 
 
 def pitch_weights(text: str) -> tuple[float, ...]:
-    """Twelve numbers, written '[2, 0, 1, ...]' or '2,0,1,...'."""
-    return tuple(parse_pitch_weights(text))
+    """Twelve weights for C, C#, ... B written '[2, 0, 1, ...]' or '2,0,1,...'; StudioError otherwise."""
+    try:
+        weights = tuple(float(part) for part in text.strip().strip("[]").split(","))
+    except ValueError:
+        weights = ()
+    if len(weights) != 12:
+        raise StudioError(f"{text!r} is not 12 comma-separated numbers (C, C#, ... B)")
+    return weights
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +68,8 @@ class MidiRequest(SampledRequest):
 
 def run(loaded: LoadedCheckpoint, inputs: list[Any], request: MidiRequest, progress: Optional[Progress]) -> list[Piece]:
     """The pieces, primed, steered and searched as the request says."""
+    from studio.generation.midi import primer_ids
+
     return run_with_primer_ids(loaded, request, primer_ids(loaded.codec, request.primer), progress)
 
 
@@ -71,6 +77,10 @@ def run_with_primer_ids(
     loaded: LoadedCheckpoint, request: MidiRequest, primer: list[int], progress: Optional[Progress]
 ) -> list[Piece]:
     """The pieces of `request`, begun with the event ids `primer` (the request's own primer file is not read)."""
+    from studio.codecs.midi.controls import control_vector
+    from studio.generation.beam_search import BeamSettings
+    from studio.generation.midi import sample_pieces
+
     codec = loaded.codec
     seconds = DEFAULT_SECONDS if request.seconds is None and request.length is None else request.seconds
     try:
@@ -117,6 +127,8 @@ def pitch_name(pitch: int) -> str:
 
 def notes_of(path: Path) -> tuple[list[dict[str, Any]], float]:
     """The notes of a saved MIDI file (pitch, name, start, end, velocity) and its length in seconds."""
+    import pretty_midi
+
     midi = pretty_midi.PrettyMIDI(str(path))
     notes = sorted((n for inst in midi.instruments for n in inst.notes), key=lambda n: (n.start, n.pitch))
     listed = [
@@ -155,7 +167,7 @@ MIDI = Task(
     name="midi",
     title="MIDI generation",
     shape="one-to-many",
-    model=RecurrentLanguageModel,
+    model_path="studio.models.language_model:RecurrentLanguageModel",
     codec_kind="midi",
     request=MidiRequest,
     method="midi",

@@ -4,10 +4,14 @@ A task (text generation, MIDI generation, speech tagging, classification, text t
 its name, model class, codec kind, request settings, how it runs, saves, shows and reads back its
 results, and how `studio evaluate` scores it. The command line, the Python API, the web server, the
 page and the training callbacks read these records instead of comparing kind strings.
+
+Importing the records is light (no torch): each task module imports what its functions need when they
+run, so `studio sample --help` and the server's `/api/tasks` answer without loading a framework.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +30,7 @@ class Task:
     name: str
     title: str
     shape: str
-    model: type
+    model_path: str  # "module:Class" of the LightningModule, imported when first needed (help stays fast)
     codec_kind: str
     request: type
     method: str
@@ -42,6 +46,12 @@ class Task:
     web_limits: Mapping[str, float] = field(default_factory=dict)
     streams: bool = False
     old_names: tuple[str, ...] = ()
+
+    @property
+    def model(self) -> type:
+        """The task's LightningModule class."""
+        module, _, name = self.model_path.partition(":")
+        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
     def input_kind(self, codec: Any) -> str:
         """What this checkpoint's requests are given: "none", "audio", "documents" or "sentences"."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from studio.generation.decoding import SEED_RANGE
-from studio.generation.filtering import SamplingSettings
-from studio.generation.requests import check_request, setting
+from studio.generation.requests import SEED_RANGE, check_request, setting
+
+if TYPE_CHECKING:
+    from studio.generation.filtering import SamplingSettings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,4 +33,6 @@ class SampledRequest:
     @property
     def sampling(self) -> SamplingSettings:
         """Temperature, top-k and top-p as the sampler takes them."""
+        from studio.generation.filtering import SamplingSettings
+
         return SamplingSettings(self.temperature, self.top_k, self.top_p)

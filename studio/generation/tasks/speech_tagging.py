@@ -6,16 +6,19 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from studio.generation.decoding import Progress
-from studio.generation.inputs import AudioClip
-from studio.generation.loading import LoadedCheckpoint
-from studio.generation.outputs import SampleFolder
 from studio.generation.requests import check_request, setting
-from studio.generation.tagging import Span, phn_text, tag_audio
 from studio.generation.tasks.record import Task
-from studio.models import SequenceTagger
+
+if TYPE_CHECKING:
+    from studio.generation.decoding import Progress
+    from studio.generation.inputs import AudioClip
+    from studio.generation.loading import LoadedCheckpoint
+    from studio.generation.outputs import SampleFolder
+
+# A labelled span: (label, start seconds, end seconds).
+Span = tuple[str, float, float]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +45,8 @@ def run(
     loaded: LoadedCheckpoint, clips: list[AudioClip], request: SpeechTagRequest, progress: Optional[Progress]
 ) -> list[TaggedClip]:
     """Each clip's labels, in order."""
+    from studio.generation.tagging import tag_audio
+
     loss = loaded.model.hparams["loss"]
     decoding = "prefix beam search" if loss == "ctc" and request.beam_width > 1 else "greedy"
     tagged = []
@@ -61,6 +66,8 @@ def run(
 
 def save(folder: SampleFolder, tagged: list[TaggedClip], request: SpeechTagRequest) -> list[Path]:
     """`<stem>.phn` (TIMIT's `start_sample end_sample label`) and `<stem>.json` per clip; the .json paths."""
+    from studio.generation.tagging import phn_text
+
     paths: list[Path] = []
     used: set[str] = set()
     for item in tagged:
@@ -119,7 +126,7 @@ SPEECH_TAGGING = Task(
     name="speech_tagging",
     title="speech tagging",
     shape="many-to-many",
-    model=SequenceTagger,
+    model_path="studio.models.tagger:SequenceTagger",
     codec_kind="speech",
     request=SpeechTagRequest,
     method="tag",

@@ -5,18 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from studio.generation.decoding import Progress
-from studio.generation.loading import LoadedCheckpoint
-from studio.generation.outputs import SampleFolder
 from studio.generation.requests import setting
 from studio.generation.tasks.record import Task, no_inputs
 from studio.generation.tasks.sampled import SampledRequest
-from studio.generation.text import DEFAULT_LENGTH, sample_text
-from studio.models import RecurrentLanguageModel
+
+if TYPE_CHECKING:
+    from studio.generation.decoding import Progress
+    from studio.generation.loading import LoadedCheckpoint
+    from studio.generation.outputs import SampleFolder
 
 MAX_TEXT_BYTES = 1_000_000
+DEFAULT_LENGTH = 500
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +30,8 @@ class TextRequest(SampledRequest):
 
 def run(loaded: LoadedCheckpoint, inputs: list[Any], request: TextRequest, progress: Optional[Progress]) -> list[str]:
     """The texts: each continues the prompt (the prompt included)."""
+    from studio.generation.text import sample_text
+
     return sample_text(
         loaded.model,
         loaded.codec,
@@ -68,7 +71,7 @@ TEXT = Task(
     name="text",
     title="text generation",
     shape="one-to-many",
-    model=RecurrentLanguageModel,
+    model_path="studio.models.language_model:RecurrentLanguageModel",
     codec_kind="text",
     request=TextRequest,
     method="text",

@@ -6,15 +6,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from studio.generation.decoding import Progress
-from studio.generation.loading import LoadedCheckpoint
-from studio.generation.outputs import SampleFolder
 from studio.generation.requests import check_request
 from studio.generation.tasks.record import Task
-from studio.generation.word_tagging import TaggedWords, tag_texts
-from studio.models.word_tagger import WordTagger
+
+if TYPE_CHECKING:
+    from studio.generation.decoding import Progress
+    from studio.generation.loading import LoadedCheckpoint
+    from studio.generation.outputs import SampleFolder
+    from studio.generation.word_tagging import TaggedWords
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +30,8 @@ def run(
     loaded: LoadedCheckpoint, inputs: list[Any], request: TextTagRequest, progress: Optional[Progress]
 ) -> list[TaggedWords]:
     """Every text's words with their tags, in order."""
+    from studio.generation.word_tagging import tag_texts
+
     return tag_texts(loaded.model, loaded.codec, inputs, progress)
 
 
@@ -75,7 +78,7 @@ TEXT_TAGGING = Task(
     name="text_tagging",
     title="text tagging",
     shape="many-to-many",
-    model=WordTagger,
+    model_path="studio.models.word_tagger:WordTagger",
     codec_kind="word_tags",
     request=TextTagRequest,
     method="tag",

@@ -1,0 +1,58 @@
+"""The command answers at once: `studio --help` and each task command's help load no framework.
+
+Each help runs in a fresh interpreter, which reports the modules it loaded; PyTorch, Lightning and the
+other heavy packages must not be among them, and the count of modules is bounded, so an import added
+at the top of a module on the help's path fails here rather than slowing every command by seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = (
+    "torch",
+    "lightning",
+    "numpy",
+    "scipy",
+    "pretty_midi",
+    "tokenizers",
+    "matplotlib",
+    "fastapi",
+    "wandb",
+    "music21",
+)
+# The standard library and Studio's light modules a help loads come to about 130; room for a few more.
+MAX_MODULES = 200
+PROBE = """
+import json, sys
+from studio.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as stop:
+    code = stop.code or 0
+else:
+    code = 0
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["sample"], ["tag"], ["classify"], ["evaluate"], ["serve"]], ids=lambda c: c[0] if c else "studio"
+)
+def test_help_loads_no_framework(command: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-c", PROBE, *command, "--help"], capture_output=True, text=True, timeout=60)
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["code"] == 0 and "usage:" in done.stdout
+    loaded = {name.split(".")[0] for name in report["modules"]}
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+    assert len(report["modules"]) <= MAX_MODULES, len(report["modules"])
+
+
+def test_the_task_records_load_no_framework() -> None:
+    probe = "import json, sys, studio.generation.tasks as t; t.TASKS; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert not {name.split(".")[0] for name in json.loads(done.stdout)} & set(HEAVY)
