@@ -43,3 +43,6 @@ class StudioWandbLogger(WandbLogger):
             group=group,
             **kwargs,
         )
+        # Lightning always passes wandb.init an `anonymous` value, which wandb warns has no effect: leave it out.
+        if self._wandb_init.get("anonymous") is None:
+            self._wandb_init.pop("anonymous", None)
