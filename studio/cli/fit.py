@@ -22,10 +22,10 @@ from studio.cli.fit_errors import OneLineArgumentParser, check_cpu_processes, in
 from studio.errors import StudioError
 from studio.training.checkpoint_io import AtomicCheckpointIO, StudioMetadata
 from studio.training.last_checkpoint import RefreshLastCheckpoint
+from studio.training.limit_note import TimeLimitNote
 from studio.training.metrics_file import MetricsFile
 from studio.training.nonfinite import NonFiniteGuard
 from studio.training.throughput import TokenThroughput
-from studio.training.limit_note import TimeLimitNote
 from studio.training.unvalidated_run import UnvalidatedRunNote
 
 DEFAULT_LOGGER = {"class_path": "studio.training.tracking.StudioWandbLogger", "init_args": {"project": "studio"}}
@@ -172,7 +172,13 @@ class StudioCLI(LightningCLI):
         plugins = config.get("plugins") or []
         config["plugins"] = [*(plugins if isinstance(plugins, list) else [plugins]), AtomicCheckpointIO()]
         try:
-            studio_callbacks = [StudioMetadata(), TokenThroughput(), MetricsFile(), UnvalidatedRunNote(), TimeLimitNote()]
+            studio_callbacks = [
+                StudioMetadata(),
+                TokenThroughput(),
+                MetricsFile(),
+                UnvalidatedRunNote(),
+                TimeLimitNote(),
+            ]
             if config.get("logger") not in (None, False, []):
                 studio_callbacks.append(LearningRateMonitor(logging_interval="step"))
             return self._instantiate_trainer(config, [*callbacks, *studio_callbacks])
