@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from datamodules.corpus_reader import SEPARATOR, CorpusSource
-from datamodules.downloads import Remote, fetch
+from studio.downloads import Remote, fetch
 from studio.errors import StudioError
 from studio.io import cache_root
 

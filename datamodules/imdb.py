@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datamodules.downloads import Remote, extract_tar, fetch
+from studio.downloads import Remote, extract_tar, fetch
 
 IMDB = Remote(
     "http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from datamodules.downloads import Remote, fetch, gunzip
+from studio.downloads import Remote, fetch, gunzip
 from studio.errors import StudioError
 
 CONLL2000 = "https://www.clips.uantwerpen.be/conll2000/chunking/"

@@ -14,11 +14,11 @@ import torch
 
 from datamodules.class_store import ClassStore
 from datamodules.classification import ClassificationDataModule
-from datamodules.downloads import Remote
 from datamodules.imdb import imdb_folder
 from datamodules.languages import LANGUAGES
 from studio.codecs.classes import ClassCodec
 from studio.codecs.text import TextCodec
+from studio.downloads import Remote
 from studio.errors import StudioError
 
 REVIEWS = [

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from datamodules import downloads
-from datamodules.downloads import Remote, extract_tar, fetch, gunzip
+from studio import downloads
+from studio.downloads import Remote, extract_tar, fetch, gunzip
 from studio.errors import StudioError
 
 DATA = ("Confidence in the pound is widely expected to take another sharp dive.\n" * 200).encode()

@@ -140,8 +140,8 @@ def test_named_corpora_are_downloaded_once_checked_and_unpacked(tmp_path: Path) 
     import gzip
     import hashlib
 
-    from datamodules.downloads import Remote
     from datamodules.tagged_corpora import tagged_files
+    from studio.downloads import Remote
 
     served = tmp_path / "served"
     served.mkdir()
