@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 RUN ?= quickstart-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup browser demo test test-fast lint bench clean
+.PHONY: setup browser demo test test-fast lint bench bundles clean
 
 setup: $(VENV)/.installed
 
@@ -47,6 +47,10 @@ lint: setup
 bench: setup
 	$(BIN)/pip install --quiet -e ".[bench]"
 	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+
+# The bundled models (studio/bundles/): trained from tools/bundles.yaml, scored, stored; only on purpose.
+bundles: setup
+	$(BIN)/python tools/make_bundles.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -94,6 +94,13 @@ def run_evaluate(argv: list[str], from_console: bool) -> None:
     evaluate_main(argv[1:])
 
 
+def run_models(argv: list[str], from_console: bool) -> None:
+    """`studio models`."""
+    from studio.cli.models import models_main
+
+    models_main(argv[1:])
+
+
 # The one command table: name -> (what it does, how it runs).
 COMMANDS: dict[str, tuple[str, Callable[[list[str], bool], None]]] = {
     "fit": ("train a model from a config (LightningCLI)", run_fit),
@@ -104,6 +111,7 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str], bool], None]]] = {
     "classify": ("classify texts or audio clips with a classification checkpoint", run_task_command),
     "evaluate": ("held-out likelihood, and generated against real data, with a report", run_evaluate),
     "serve": ("the web studio: generate, listen, and watch training in the browser", run_serve),
+    "models": ("the models bundled with Studio, ready to use by name", run_models),
 }
 
 

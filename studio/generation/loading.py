@@ -60,10 +60,15 @@ def build_model(cls: type[L.LightningModule], hparams: dict[str, Any], path: str
         raise StudioError(f"{path} holds hyper-parameters that cannot build a model ({reason})") from None
 
 
-def load_for_inference(path: str, device: str = "cpu") -> LoadedCheckpoint:
-    """Rebuild the model and its codec from a checkpoint alone (the model class is its task's)."""
+def load_for_inference(reference: str, device: str = "cpu") -> LoadedCheckpoint:
+    """Rebuild the model and its codec from a checkpoint alone (the model class is its task's).
+
+    `reference` is a checkpoint file, a bundled model's name or a URL (see `studio.generation.references`).
+    """
+    from studio.generation.references import resolve_checkpoint
     from studio.generation.tasks import task_of
 
+    path = str(resolve_checkpoint(reference))
     checkpoint = read_checkpoint(path)
     meta = checkpoint["studio"]
     task = task_of(meta, path)
