@@ -19,6 +19,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 
 from studio.checkpoint import check_state_shapes, read_checkpoint, tensor_shapes
 from studio.cli.fit_errors import OneLineArgumentParser, check_cpu_processes, instantiation_error
+from studio.cli.init_from import load_initial_weights
 from studio.errors import StudioError
 from studio.training.checkpoint_io import AtomicCheckpointIO, StudioMetadata
 from studio.training.last_checkpoint import RefreshLastCheckpoint
@@ -117,6 +118,12 @@ class StudioCLI(LightningCLI):
         parser.add_argument(
             "--run_name", type=Optional[str], default=None, help="Name of the run (default: model-data-time)."
         )
+        parser.add_argument(
+            "--init_from",
+            type=Optional[str],
+            default=None,
+            help="Start a new run from the weights of a bundled model, a checkpoint or a URL (fine-tuning).",
+        )
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(CHECKPOINT_DEFAULTS)
         parser.add_lightning_class_args(RefreshLastCheckpoint, "last_checkpoint")
@@ -159,6 +166,8 @@ class StudioCLI(LightningCLI):
         self.model = self._get(self.config_init, "model")
         datamodule.configure_for_model(dict(self.model.hparams))
         ckpt_path = config.get("ckpt_path")
+        if config.get("init_from") and not ckpt_path:  # a resumed run has its own weights already
+            load_initial_weights(self.model, datamodule.codec, str(config.init_from))
         if ckpt_path and os.path.isfile(ckpt_path):
             known = getattr(self, "_stored_shapes", {})
             stored = known.get(ckpt_path) or tensor_shapes(read_checkpoint(ckpt_path)["state_dict"])
