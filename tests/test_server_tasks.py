@@ -30,7 +30,7 @@ def test_the_page_gets_every_task_record(served: dict) -> None:
     assert set(tasks) == set(TASKS)
     assert tasks["classification"]["method"] == "classify" and tasks["classification"]["shape"] == "many-to-one"
     assert {s["name"] for s in tasks["text"]["settings"]} >= {"prompt", "length", "temperature", "seed"}
-    runs = {run["name"]: run["task"] for run in served["client"].get("/api/runs").json()["runs"]}
+    runs = {run["name"]: run["task"] for run in served["client"].get("/api/runs").json()["runs"] if not run.get("bundle")}
     assert runs == {"classifier": "classification", "word_tagger": "text_tagging", "text": "text", "midi": "midi"}
 
 
@@ -93,3 +93,28 @@ def test_a_body_over_the_cap_is_refused_before_it_is_parsed(served: dict) -> Non
         "/api/text", content=b"{" + b" " * (2 * 1024**2) + b"}", headers={"content-type": "application/json"}
     )
     assert response.status_code == 413 and "over the" in response.json()["detail"]
+
+
+def test_bundled_models_are_listed_beside_the_runs_and_generate(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from studio.generation import references
+
+    bundles = tmp_path / "bundles"
+    (bundles / "tiny-text").mkdir(parents=True)
+    shutil.copy(trained("text", tmp_path_factory)["ckpt"], bundles / "tiny-text" / "model.ckpt")
+    card = {"name": "tiny-text", "task": "text", "data": "a few lines", "held_out": {"loss": 2.5}, "size_mb": 0.1}
+    (bundles / "tiny-text" / "card.json").write_text(json.dumps(card))
+    monkeypatch.setattr(references, "BUNDLES", bundles)
+    with TestClient(create_app(tmp_path / "checkpoints", tmp_path / "samples")) as client:
+        runs = client.get("/api/runs").json()["runs"]
+        assert [(r["name"], r["task"], r.get("bundle")) for r in runs] == [("tiny-text", "text", True)]
+        assert runs[0]["card"]["data"] == "a few lines" and runs[0]["best_val_loss"] == 2.5
+        response = client.post("/api/text", json={"run": "tiny-text", "length": 12, "seed": 3})
+        assert response.status_code == 200, response.text
+        done = [json.loads(line) for line in response.text.splitlines() if '"done"' in line][0]
+        assert done["generation"]["run"] == "tiny-text"
+        assert client.get("/api/runs/tiny-text/metrics").json() == {"training": False, "series": {}}
+        assert len(client.get("/api/runs/tiny-text/history").json()["generations"]) == 1

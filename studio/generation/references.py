@@ -36,6 +36,11 @@ def bundle_names() -> list[str]:
     return sorted(p.name for p in BUNDLES.iterdir() if (p / "card.json").is_file() and (p / "model.ckpt").is_file())
 
 
+def bundle_checkpoint(name: str) -> Path:
+    """The checkpoint file of a bundled model."""
+    return BUNDLES / name / "model.ckpt"
+
+
 def model_card(name: str) -> dict[str, Any]:
     """A bundle's card: task, data, recipe, size and held-out figures."""
     if name not in bundle_names():
@@ -53,7 +58,7 @@ def resolve_checkpoint(reference: PathLike) -> Path:
     if path.exists() or not BUNDLE_NAME.match(text):
         return path  # a path: what is wrong with it, if anything, reading it says
     if text in bundle_names():
-        return BUNDLES / text / "model.ckpt"
+        return bundle_checkpoint(text)
     raise StudioError(f"--ckpt {text} is neither a checkpoint file nor a bundled model: {_bundles_hint()}")
 
 

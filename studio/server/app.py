@@ -42,7 +42,7 @@ from studio.generation.text import text_rows
 from studio.server.bodies import Body, read_body, web_request, web_texts
 from studio.server.history import generation_record, history, sample_file, waveform
 from studio.server.model_cache import ModelCache
-from studio.server.runs import NotFound, RunCatalog, checkpoint_path, read_metrics, run_folder, training_now
+from studio.server.runs import NotFound, RunCatalog, checkpoint_path, is_bundle, read_metrics, run_folder, training_now
 from studio.server.text_batcher import TextBatcher, TextJob
 from studio.server.uploads import (
     AUDIO_UPLOAD,
@@ -164,12 +164,15 @@ def _add_api(app: FastAPI, studio: Studio) -> None:
 
     @app.get("/api/runs/{run}/metrics")
     async def metrics(run: str) -> dict[str, Any]:
+        if is_bundle(studio.checkpoints, run):  # a bundled model has no training to draw
+            return {"training": False, "series": {}}
         folder = run_folder(studio.checkpoints, run)
         return {"training": training_now(folder), "series": await run_in_threadpool(read_metrics, folder)}
 
     @app.get("/api/runs/{run}/history")
     async def generations(run: str) -> dict[str, Any]:
-        run_folder(studio.checkpoints, run)  # a name that is not a run is refused here too
+        if not is_bundle(studio.checkpoints, run):
+            run_folder(studio.checkpoints, run)  # a name that is not a run is refused here too
         return {"generations": await run_in_threadpool(history, studio.samples, run)}
 
     @app.get("/files/{run}/{folder}/{name}")

@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 from studio.checkpoint import read_checkpoint
 from studio.errors import StudioError
+from studio.generation.references import bundle_checkpoint, bundle_names, model_card
 from studio.generation.tasks import task_of
 
 ROLES = ("last", "best")
@@ -49,10 +50,17 @@ def run_folder(root: Path, run: str) -> Path:
     return inside(root, folder)
 
 
+def is_bundle(root: Path, run: str) -> bool:
+    """Whether `run` names a bundled model (and no run of the user's has that name)."""
+    return bool(RUN_NAME.match(run or "")) and not (root / run).is_dir() and run in bundle_names()
+
+
 def checkpoint_path(root: Path, run: str, role: str) -> Path:
-    """`<root>/<run>/<role>.ckpt`, checked; `role` is `last` or `best`."""
+    """`<root>/<run>/<role>.ckpt`, checked; `role` is `last` or `best`; a bundled model's one checkpoint for either."""
     if role not in ROLES:
         raise StudioError(f"checkpoint {role!r} must be 'last' or 'best'")
+    if is_bundle(root, run):
+        return bundle_checkpoint(run)
     path = run_folder(root, run) / f"{role}.ckpt"
     if not path.is_file():
         raise NotFound(f"run {run!r} has no {role}.ckpt yet: choose {' or '.join(r for r in ROLES if r != role)}")
@@ -118,21 +126,51 @@ class RunCatalog:
         self._lock = threading.Lock()
 
     def runs(self) -> list[dict[str, Any]]:
-        """Every run with a checkpoint, newest first; runs whose checkpoints cannot be read are listed with the reason."""
-        if not self.root.is_dir():
-            return []
+        """Every run with a checkpoint, newest first, then the bundled models; unreadable runs say why."""
         found = []
-        for folder in sorted(self.root.iterdir()):
+        for folder in sorted(self.root.iterdir()) if self.root.is_dir() else []:
             if not folder.is_dir() or not RUN_NAME.match(folder.name):
                 continue
             roles = [role for role in ROLES if (folder / f"{role}.ckpt").is_file()]
             if roles:
                 found.append(self.summary(folder, roles))
-        return sorted(found, key=lambda run: run["date"], reverse=True)
+        found.sort(key=lambda run: run["date"], reverse=True)
+        return found + [self.bundle(name) for name in bundle_names() if not (self.root / name).is_dir()]
+
+    def bundle(self, name: str) -> dict[str, Any]:
+        """What the page shows of a bundled model: as a run, with its card's held-out figures."""
+        path = bundle_checkpoint(name)
+        summary = self._described(path)
+        card = model_card(name)
+        return {
+            **summary,
+            "name": name,
+            "bundle": True,
+            "card": card,
+            "checkpoints": list(ROLES),
+            "best_val_loss": card.get("held_out", {}).get("loss"),
+            "date": "",
+            "training": False,
+        }
 
     def summary(self, folder: Path, roles: list[str]) -> dict[str, Any]:
         """What the page shows of one run."""
         path = folder / f"{roles[0]}.ckpt"
+        stat = path.stat()
+        described = self._described(path)
+        losses = [value for _, value in read_metrics(folder).get("val_loss", [])]
+        best = min(losses) if losses else described.get("best_val_loss")
+        return {
+            **described,
+            "name": folder.name,
+            "checkpoints": roles,
+            "best_val_loss": best,
+            "date": datetime.fromtimestamp(stat.st_mtime).isoformat(timespec="seconds"),
+            "training": training_now(folder),
+        }
+
+    def _described(self, path: Path) -> dict[str, Any]:
+        """`_describe(path)`, read once per version of the file."""
         stat = path.stat()
         key = (stat.st_mtime_ns, stat.st_size)
         with self._lock:
@@ -141,16 +179,7 @@ class RunCatalog:
             cached = _Cached(key, _describe(path))
             with self._lock:
                 self._cache[path] = cached
-        losses = [value for _, value in read_metrics(folder).get("val_loss", [])]
-        best = min(losses) if losses else cached.summary.get("best_val_loss")
-        return {
-            **cached.summary,
-            "name": folder.name,
-            "checkpoints": roles,
-            "best_val_loss": best,
-            "date": datetime.fromtimestamp(stat.st_mtime).isoformat(timespec="seconds"),
-            "training": training_now(folder),
-        }
+        return cached.summary
 
 
 def _describe(path: Path) -> dict[str, Any]:

@@ -69,9 +69,10 @@ async function loadRuns() {
   for (const run of runs) {
     const name = element("td", { text: run.name });
     if (run.training) name.append(element("span", { class: "badge", text: "training" }));
+    if (run.bundle) name.append(element("span", { class: "badge bundled", text: "bundled", title: run.card ? run.card.data : "" }));
     const row = element(
       "tr",
-      { "data-run": run.name, "data-task": run.task, onclick: () => selectRun(run.name) },
+      Object.assign({ "data-run": run.name, "data-task": run.task, onclick: () => selectRun(run.name) }, run.bundle ? { "data-bundle": "true" } : {}),
       name,
       element("td", {}, element("span", { class: "task", text: (state.tasks[run.task] || {}).title || run.task })),
       element("td", { class: "model", text: modelText(run.model || {}) }),
@@ -468,7 +469,12 @@ function start() {
   $("classify-panel").addEventListener("submit", (event) => readTexts(event, "classify", $("classify-text"), $("classify-file"), $("classify-generate")));
   $("words-panel").addEventListener("submit", (event) => readTexts(event, "tag", $("words-text"), $("words-file"), $("words-generate")));
   buildKeyboard();
-  loadTasks().then(loadRuns).catch((error) => showError(error.message));
+  loadTasks().then(loadRuns).then(openNewest).catch((error) => showError(error.message));
+}
+
+// The page opens on the newest run (a bundled model when there is none of the user's), or says to pick one.
+function openNewest() {
+  if (!state.run && state.runs.length) selectRun(state.runs[0].name);
 }
 
 async function loadTasks() {
