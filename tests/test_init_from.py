@@ -13,7 +13,9 @@ pytestmark = pytest.mark.slow
 QUIET = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
 
 
-def test_fine_tuning_starts_from_the_weights_and_resumes(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+def test_fine_tuning_starts_from_the_weights_and_resumes(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
     base = trained("midi", tmp_path_factory)
     songs = ["--data.init_args.paths", str(base["work"] / "songs")]
     fit = [*TINY_MIDI_FIT, *songs, *QUIET, "--run_name", "tuned", "--init_from", str(base["ckpt"])]
@@ -24,7 +26,9 @@ def test_fine_tuning_starts_from_the_weights_and_resumes(tmp_path_factory: pytes
     tuned = torch.load(tmp_path / "checkpoints" / "tuned" / "last.ckpt", weights_only=True)["state_dict"]
     assert all(torch.allclose(start[k], tuned[k], atol=1e-6) for k in start)
     config = str(tmp_path / "checkpoints" / "tuned" / "config.yaml")
-    resumed = run_studio_here(["fit", "--config", config, "--ckpt_path", "last", "--trainer.max_steps", "2"], tmp_path, base["env"])
+    resumed = run_studio_here(
+        ["fit", "--config", config, "--ckpt_path", "last", "--trainer.max_steps", "2"], tmp_path, base["env"]
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert torch.load(tmp_path / "checkpoints" / "tuned" / "last.ckpt", weights_only=True)["global_step"] == 2
 

@@ -15,8 +15,7 @@ from conftest import assert_one_line_error, run_studio_here
 from tiny_runs import trained
 
 from studio.errors import StudioError
-from studio.generation import Generator
-from studio.generation import references
+from studio.generation import Generator, references
 from studio.generation.references import bundle_names, resolve_checkpoint
 
 
@@ -77,7 +76,9 @@ def test_an_unknown_name_lists_the_bundled_models(monkeypatch: pytest.MonkeyPatc
     assert resolve_checkpoint("checkpoints/x/last.ckpt") == Path("checkpoints/x/last.ckpt")  # a path stays a path
 
 
-def test_a_damaged_bundle_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, studio_env: dict) -> None:
+def test_a_damaged_bundle_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, studio_env: dict
+) -> None:
     bundles = tmp_path / "bundles"
     (bundles / "broken").mkdir(parents=True)
     (bundles / "broken" / "card.json").write_text("{}")

@@ -30,7 +30,9 @@ def test_the_page_gets_every_task_record(served: dict) -> None:
     assert set(tasks) == set(TASKS)
     assert tasks["classification"]["method"] == "classify" and tasks["classification"]["shape"] == "many-to-one"
     assert {s["name"] for s in tasks["text"]["settings"]} >= {"prompt", "length", "temperature", "seed"}
-    runs = {run["name"]: run["task"] for run in served["client"].get("/api/runs").json()["runs"] if not run.get("bundle")}
+    runs = {
+        run["name"]: run["task"] for run in served["client"].get("/api/runs").json()["runs"] if not run.get("bundle")
+    }
     assert runs == {"classifier": "classification", "word_tagger": "text_tagging", "text": "text", "midi": "midi"}
 
 
@@ -114,7 +116,7 @@ def test_bundled_models_are_listed_beside_the_runs_and_generate(
         assert runs[0]["card"]["data"] == "a few lines" and runs[0]["best_val_loss"] == 2.5
         response = client.post("/api/text", json={"run": "tiny-text", "length": 12, "seed": 3})
         assert response.status_code == 200, response.text
-        done = [json.loads(line) for line in response.text.splitlines() if '"done"' in line][0]
+        done = next(json.loads(line) for line in response.text.splitlines() if '"done"' in line)
         assert done["generation"]["run"] == "tiny-text"
         assert client.get("/api/runs/tiny-text/metrics").json() == {"training": False, "series": {}}
         assert len(client.get("/api/runs/tiny-text/history").json()["generations"]) == 1
