@@ -18,9 +18,15 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
+	@echo "== 1/2: the bundled models, no training: Austen-like text, then a chorale-like piece (.mid, .wav, .png)"
+	$(BIN)/studio sample --ckpt lady-susan --prompt "The " --length 300 --temperature 0.8 --top_k 40 --seed 1
+	$(BIN)/studio sample --ckpt bach-chorales --seconds 15 --seed 1
+	@echo "== 2/2: train the text quickstart yourself (about 4 minutes on a laptop CPU), then sample from it"
 	$(BIN)/studio fit --config configs/text/quickstart.yaml --run_name $(RUN)
 	$(BIN)/studio sample --ckpt checkpoints/$(RUN)/last.ckpt --prompt "The " --length 500 \
 		--temperature 0.8 --top_k 40 --num_samples 4 --seed 1
+	@echo "== next: $(BIN)/studio serve, then open http://127.0.0.1:8000/ to generate, listen and watch the run;"
+	@echo "   samples are under samples/, the run under checkpoints/$(RUN)/, and $(BIN)/studio models lists the bundles"
 
 # The browser test drives Debian's Chromium and ChromeDriver (never a downloaded browser). Installed here
 # when missing and this user may (root, or sudo without a password); otherwise that test skips and says why.

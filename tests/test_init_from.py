@@ -48,3 +48,25 @@ def test_a_model_of_another_task_or_codec_is_refused_before_training(
     assert not (tmp_path / "checkpoints").exists() or not list((tmp_path / "checkpoints").rglob("*.ckpt"))
     missing = run_studio_here([*fit, "--init_from", "no-such-bundle"], tmp_path, text["env"])
     assert_one_line_error(missing, "no-such-bundle is neither a checkpoint file nor a bundled model")
+
+
+def test_the_bundled_midi_model_fine_tunes_on_a_folder_of_the_users_files(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    from studio.generation.references import bundle_names
+
+    if "bach-chorales" not in bundle_names():
+        pytest.skip("the bach-chorales bundle is not in this install (make bundles builds it)")
+    songs = trained("midi", tmp_path_factory)["work"] / "songs"
+    preset = str(Path(__file__).resolve().parents[1] / "configs" / "midi" / "quickstart.yaml")
+    fit = ["fit", "--config", preset, "--data.init_args.paths", str(songs), "--init_from", "bach-chorales", *QUIET]
+    env = trained("midi", tmp_path_factory)["env"]
+    result = run_studio_here(
+        [*fit, "--run_name", "mine", "--trainer.max_steps", "2", "--trainer.max_time", "null"], tmp_path, env
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = str(tmp_path / "checkpoints" / "mine" / "config.yaml")
+    resumed = run_studio_here(
+        ["fit", "--config", config, "--ckpt_path", "last", "--trainer.max_steps", "3"], tmp_path, env
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
