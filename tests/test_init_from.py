@@ -60,6 +60,7 @@ def test_the_bundled_midi_model_fine_tunes_on_a_folder_of_the_users_files(
     songs = trained("midi", tmp_path_factory)["work"] / "songs"
     preset = str(Path(__file__).resolve().parents[1] / "configs" / "midi" / "quickstart.yaml")
     fit = ["fit", "--config", preset, "--data.init_args.paths", str(songs), "--init_from", "bach-chorales", *QUIET]
+    fit += ["--data.init_args.window", "64", "--data.init_args.stride", "64", "--data.init_args.val_fraction", "0.25"]
     env = trained("midi", tmp_path_factory)["env"]
     result = run_studio_here(
         [*fit, "--run_name", "mine", "--trainer.max_steps", "2", "--trainer.max_time", "null"], tmp_path, env

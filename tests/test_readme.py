@@ -1,5 +1,5 @@
-"""The README stays true: its Layout names exactly the packages and modules on disk and the layers
-import-linter enforces, and every example of its Python API section runs against a real checkpoint."""
+"""The README and its guides (docs/*.md) stay true: the Layout names exactly the packages and modules on disk
+and the layers import-linter enforces, and every example of the Python API guide runs against a real checkpoint."""
 
 from __future__ import annotations
 
@@ -23,13 +23,15 @@ except ModuleNotFoundError:  # Python 3.10: import-linter's own TOML reader
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+GUIDES = {path.name: path.read_text(encoding="utf-8") for path in sorted((ROOT / "docs").glob("*.md"))}
+EVERYTHING = "\n".join([README, *GUIDES.values()])
 PLACEHOLDER = re.compile(r"checkpoints/<run>/(?:last|best)\.ckpt")
 
 
 def section(title: str) -> str:
-    """The text of the README's `## title` section, up to the next `## ` heading."""
-    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", README, re.M | re.S)
-    assert match, f"README has no '## {title}' section"
+    """The text of the `## title` section of the README or of a guide, up to the next `## ` heading."""
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", EVERYTHING, re.M | re.S)
+    assert match, f"neither the README nor a guide has a '## {title}' section"
     return match.group(1)
 
 
@@ -104,9 +106,18 @@ def test_layout_states_the_layers_import_linter_enforces() -> None:
 def test_readme_promises_only_commands_that_exist() -> None:
     from studio.cli.commands import COMMANDS
 
-    assert not re.search(r"\bpredict\b", README) and "predict" not in COMMANDS
-    for name in re.findall(r"\bstudio (\w+) --", README):
-        assert name in COMMANDS, f"README runs `studio {name}`, which is not a command"
+    assert not re.search(r"\bpredict\b", EVERYTHING) and "predict" not in COMMANDS
+    for name in re.findall(r"\bstudio (\w+) --", EVERYTHING):
+        assert name in COMMANDS, f"the README or a guide runs `studio {name}`, which is not a command"
+
+
+def test_the_readme_links_every_guide_and_every_link_leads_somewhere() -> None:
+    linked = set(re.findall(r"\]\(docs/([\w.-]+\.md)\)", README))
+    assert linked == set(GUIDES), (linked, set(GUIDES))
+    assert len(README.splitlines()) < 150  # a first screen, not the reference
+    for name, text in GUIDES.items():
+        for target in re.findall(r"\]\(([^)#:]+)\)", text):
+            assert (ROOT / "docs" / target).resolve().exists(), f"docs/{name} links to {target}, which is not there"
 
 
 # The Python API section's examples, run for real against the tiny checkpoints of tests/tiny_runs.py.

@@ -38,11 +38,9 @@ KEPT = ("studio", "state_dict", "hyper_parameters")
 def code_version() -> str:
     """The commit the bundle was made with (and whether the tree had changes)."""
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    paths = ["studio", "datamodules", "configs", ":!studio/bundles"]  # the bundles being written are not code
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--", "studio", "datamodules", "configs"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+        ["git", "status", "--porcelain", "--", *paths], cwd=ROOT, capture_output=True, text=True
     ).stdout
     return head + ("+changes" if dirty.strip() else "")
 
