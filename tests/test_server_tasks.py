@@ -107,13 +107,20 @@ def test_bundled_models_are_listed_beside_the_runs_and_generate(
     bundles = tmp_path / "bundles"
     (bundles / "tiny-text").mkdir(parents=True)
     shutil.copy(trained("text", tmp_path_factory)["ckpt"], bundles / "tiny-text" / "model.ckpt")
-    card = {"name": "tiny-text", "task": "text", "data": "a few lines", "held_out": {"loss": 2.5}, "size_mb": 0.1}
+    card = {
+        "name": "tiny-text",
+        "task": "text",
+        "data": "a few lines",
+        "held_out": {"loss": 2.5},
+        "size_mb": 0.1,
+        "steps": 77,
+    }
     (bundles / "tiny-text" / "card.json").write_text(json.dumps(card))
     monkeypatch.setattr(references, "BUNDLES", bundles)
     with TestClient(create_app(tmp_path / "checkpoints", tmp_path / "samples")) as client:
         runs = client.get("/api/runs").json()["runs"]
         assert [(r["name"], r["task"], r.get("bundle")) for r in runs] == [("tiny-text", "text", True)]
-        assert runs[0]["card"]["data"] == "a few lines" and runs[0]["best_val_loss"] == 2.5
+        assert runs[0]["card"]["data"] == "a few lines" and runs[0]["best_val_loss"] == 2.5 and runs[0]["steps"] == 77
         response = client.post("/api/text", json={"run": "tiny-text", "length": 12, "seed": 3})
         assert response.status_code == 200, response.text
         done = next(json.loads(line) for line in response.text.splitlines() if '"done"' in line)

@@ -149,6 +149,7 @@ class RunCatalog:
             "card": card,
             "checkpoints": list(ROLES),
             "best_val_loss": card.get("held_out", {}).get("loss"),
+            "steps": card.get("steps", summary.get("steps", 0)),  # a bundle keeps its weights, not its loop state
             "date": "",
             "training": False,
         }
