@@ -64,7 +64,7 @@ OUT = RESULTS / "eval_report"
 def trained(kind: str, ckpt: Optional[str], steps: Optional[int]) -> tuple[Generator, str]:
     """The quickstart of `kind` ("midi" or "text"): loaded from `ckpt`, or trained here (`steps`: the preset's if None)."""
     if ckpt:
-        return Generator.from_checkpoint(ckpt, task="language_model"), f"loaded from {ckpt}"
+        return Generator.from_checkpoint(ckpt, task=kind), f"loaded from {ckpt}"
     from studio.cli.fit import StudioCLI
 
     run_dir = Path(tempfile.mkdtemp(prefix=f"studio-eval-{kind}-"))

@@ -11,11 +11,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def quickstart_model(ckpt: Optional[str], *overrides: str, name: str = "bench-midi"):
-    """(model, codec, description): loaded from `ckpt`, else `configs/midi/quickstart.yaml` + `overrides` trained here."""
+    """(model, codec, description): loaded from `ckpt` (a file or a bundle, e.g. bach-chorales), else
+    `configs/midi/quickstart.yaml` + `overrides` trained here."""
     if ckpt:
-        from studio.generation.loading import load_for_inference
+        from studio.generation import Generator
 
-        loaded = load_for_inference(ckpt, "language_model", "cpu")
+        loaded = Generator.from_checkpoint(ckpt, task="midi").loaded
         return loaded.model, loaded.codec, f"loaded from {ckpt}"
     from studio.cli.fit import StudioCLI
 
