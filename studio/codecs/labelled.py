@@ -72,7 +72,7 @@ def manifest_records(path: Path, split: Optional[str], fields: tuple[str, str, s
             reader = csv.DictReader(handle)
             rows = ((i + 2, row) for i, row in enumerate(reader))  # the header is line 1
         else:
-            rows = ((i + 1, _json_line(path, i + 1, line)) for i, line in enumerate(handle) if line.strip())
+            rows = ((i + 1, json_line(path, i + 1, line)) for i, line in enumerate(handle) if line.strip())
         try:
             for line, row in rows:
                 where = f"{path.name}:{line}"
@@ -94,7 +94,8 @@ def manifest_records(path: Path, split: Optional[str], fields: tuple[str, str, s
             ) from None
 
 
-def _json_line(path: Path, line: int, text: str) -> dict[str, Any]:
+def json_line(path: Path, line: int, text: str) -> dict[str, Any]:
+    """One line of a JSONL file as an object; a one-line error naming the file and line when it is not one."""
     try:
         record = json.loads(text)
     except json.JSONDecodeError as error:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any, Optional, TextIO, Union
 
 import numpy as np
 
+from studio.codecs.labelled import json_line
 from studio.errors import StudioError
 
 # One text input may be a long document, but not a corpus: larger files belong in `studio evaluate --data`.
@@ -156,15 +156,4 @@ def _manifest_audio(path: Path) -> list[Path]:
 def _records(path: Path, text: str) -> list[dict[str, Any]]:
     if path.suffix.lower() == ".csv":
         return [dict(row) for row in csv.DictReader(io.StringIO(text))]
-    records = []
-    for i, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise StudioError(f"{path} line {i} is not JSON ({error.msg}): write one object per line") from None
-        if not isinstance(record, dict):
-            raise StudioError(f"{path} line {i} is not a JSON object: write one object per line")
-        records.append(record)
-    return records
+    return [json_line(path, i, line) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
