@@ -76,7 +76,10 @@ def test_classify_reads_stdin_files_and_manifests_and_agrees_with_the_api(
 
     api = Generator.from_checkpoint(run["ckpt"]).classify(TEXTS)
     saved = [json.loads(line) for line in (folder / "predictions.jsonl").read_text().splitlines()]
-    assert [p.probabilities for p in api] == [s["probabilities"] for s in saved[3:]]  # one function behind both
+    # one function behind both; the CLI batches six texts and the API three, so the last rounded digit may differ
+    for from_api, from_cli in zip(api, saved[3:], strict=True):
+        assert from_api.label == from_cli["label"]
+        assert from_api.probabilities == pytest.approx(from_cli["probabilities"], abs=2e-6)
 
 
 def test_a_million_word_review_is_cut_and_the_cut_is_said(
