@@ -83,7 +83,9 @@ def trained(kind: str, ckpt: Optional[str], steps: Optional[int]) -> tuple[Gener
         ]
     )
     about = f"configs/{kind}/quickstart.yaml trained here: {cli.trainer.global_step} steps, {time.perf_counter() - began:.0f} s"
-    loaded = LoadedCheckpoint(cli.model.cpu().eval(), cli.datamodule.codec, {}, run_dir / "last.ckpt")
+    # Lightning's CLI adds `_class_path`-style entries, which no constructor takes.
+    settings = {key: value for key, value in cli.model.hparams.items() if not key.startswith("_")}
+    loaded = LoadedCheckpoint(cli.model.cpu().eval(), cli.datamodule.codec, {}, run_dir / "last.ckpt", settings)
     return Generator(loaded), about
 
 
@@ -92,11 +94,9 @@ def untrained(generator: Generator, seed: int = 0) -> Generator:
     model = generator.loaded.model
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        # Lightning's CLI adds `_class_path`-style entries; the checkpoint loader drops them the same way.
-        hparams = {key: value for key, value in model.hparams.items() if not key.startswith("_")}
-        fresh = build_model(type(model), hparams, "the baseline")
+        fresh = build_model(type(model), generator.loaded.settings, "the baseline")
     loaded = generator.loaded
-    return Generator(LoadedCheckpoint(fresh.eval(), loaded.codec, loaded.meta, loaded.path))
+    return Generator(LoadedCheckpoint(fresh.eval(), loaded.codec, loaded.meta, loaded.path, loaded.settings))
 
 
 def pair(model: Generator, baseline: Generator) -> tuple[tuple[str, Generator], ...]:

@@ -8,8 +8,10 @@ at the top of a module on the help's path fails here rather than slowing every c
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +58,37 @@ def test_the_task_records_load_no_framework() -> None:
     probe = "import json, sys, studio.generation.tasks as t; t.TASKS; print(json.dumps(sorted(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert not {name.split(".")[0] for name in json.loads(done.stdout)} & set(HEAVY)
+
+
+# Inference builds the plain networks of studio.nets, so a bundle answers without these.
+NOT_FOR_INFERENCE = ("lightning", "torchmetrics", "scipy", "matplotlib", "music21", "wandb", "fastapi")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sample", "--ckpt", "lady-susan", "--length", "20"],
+        ["sample", "--ckpt", "bach-chorales", "--seconds", "2"],
+        ["classify", "--ckpt", "six-languages", "-"],
+        ["tag", "--ckpt", "foreign-passages", "-"],
+    ],
+    ids=lambda c: f"{c[0]}-{c[2]}",
+)
+def test_a_bundle_answers_without_lightning(command: list[str], tmp_path: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *command],
+        input="Der Hund ist hier und das Haus ist sehr groß.\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["code"] == 0, done.stderr[-2000:]
+    assert "torch" in {name.split(".")[0] for name in report["modules"]}  # it did load a model
+    loaded = {name.split(".")[0] for name in report["modules"]}
+    drawn = {"matplotlib"} if "bach-chorales" in command else set()  # a MIDI sample comes with its piano roll
+    assert not loaded & (set(NOT_FOR_INFERENCE) - drawn), sorted(loaded & set(NOT_FOR_INFERENCE))
+    assert list((tmp_path / "samples").iterdir())  # and wrote its results

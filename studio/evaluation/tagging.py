@@ -95,7 +95,7 @@ def tag_corpus(
     """
     codec = generator.loaded.codec
     assert isinstance(codec, SpeechCodec)
-    framewise = generator.loaded.model.hparams["loss"] == "framewise"
+    framewise = generator.loaded.model.loss_kind == "framewise"
     with_frames = framewise and all(u.segments is not None for u in utterances)
     result = TaggingResult(LabelScore(codec.num_labels, "frames" if with_frames else "labels"))
     for done, utterance in enumerate(utterances, 1):

@@ -16,7 +16,7 @@ def tag_audio(model: Any, codec: SpeechCodec, audio: Any, sr: int, beam_width: i
     frames = codec.encode_audio(audio, sr)
     if frames.shape[0] == 0:
         return []
-    if beam_width > 1 and model.hparams.loss == "ctc":
+    if beam_width > 1 and model.loss_kind == "ctc":
         # Each kept prefix holds up to one label and one step per frame, and each frame tries every label.
         needed = beam_width * codec.num_labels * frames.shape[0] * 16
         check_memory(
@@ -25,7 +25,7 @@ def tag_audio(model: Any, codec: SpeechCodec, audio: Any, sr: int, beam_width: i
     device = next(model.parameters()).device
     found = model.emissions(torch.from_numpy(frames).to(device), beam_width)
     # Framewise runs tile the clip, so the first and last stretch out to its edges; CTC spikes stay where they are.
-    edges = (frames.shape[0], audio.size / sr) if model.hparams.loss == "framewise" else None
+    edges = (frames.shape[0], audio.size / sr) if model.loss_kind == "framewise" else None
     return [(codec.labels.labels[label], *frame_span(codec, first, end, edges)) for label, first, end in found]
 
 

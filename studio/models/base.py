@@ -15,15 +15,6 @@ from studio.models.schedules import SCHEDULES, configure_adamw
 PROGRESS_METRICS = ("loss", "frame_acc", "ler", "acc")
 
 
-def check_recurrent_settings(hidden_size: int, num_layers: int, dropout: float) -> None:
-    """One-line errors for recurrent-stack settings out of range (before anything is allocated)."""
-    for name, value in (("hidden_size", hidden_size), ("num_layers", num_layers)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise StudioError(f"--model.init_args.{name} {value!r} must be a whole number >= 1")
-    if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
-        raise StudioError(f"--model.init_args.dropout {dropout!r} must be in [0, 1), e.g. 0.1")
-
-
 def check_optimizer_settings(
     lr: float,
     weight_decay: float,

@@ -1,10 +1,4 @@
-"""SequenceClassifier: one label per sequence (many-to-one), from token ids or audio frames.
-
-embedding (or a frame projection) -> RNN/GRU/LSTM stack, optionally bidirectional -> pooling (last
-state, mean over real steps, or attention) -> a softmax head, or a sigmoid head (one logit for two
-classes, as Keras' Dense(1, sigmoid); one per class for multi-label). Padding never reaches a real
-step nor the pooled vector, so a sequence gets the same logits however much it is padded.
-"""
+"""SequenceClassifier: the many-to-one network of `studio.nets.classifier`, trained (losses, accuracy, macro-F1)."""
 
 from __future__ import annotations
 
@@ -12,17 +6,10 @@ from typing import NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from studio.errors import StudioError
-from studio.models.base import StudioModule, check_optimizer_settings, check_recurrent_settings
+from studio.models.base import StudioModule, check_optimizer_settings
 from studio.models.class_counts import ClassCounts
-from studio.nn import RecurrentStack
-from studio.nn.padding import run_over_padding
-from studio.nn.pooling import SequencePooling
-
-HEADS = ("softmax", "sigmoid")
-INPUT_KINDS = ("tokens", "frames")
+from studio.nets.classifier import ClassifierNet
 
 
 class ClassBatch(NamedTuple):
@@ -33,8 +20,8 @@ class ClassBatch(NamedTuple):
     targets: torch.Tensor
 
 
-class SequenceClassifier(StudioModule):
-    """Recurrent sequence classifier: softmax over classes, or sigmoid (binary or multi-label)."""
+class SequenceClassifier(ClassifierNet, StudioModule):
+    """`ClassifierNet` trained by cross-entropy (softmax) or binary cross-entropy (sigmoid), with AdamW."""
 
     def __init__(
         self,
@@ -58,62 +45,33 @@ class SequenceClassifier(StudioModule):
         min_lr_ratio: float = 0.1,
     ) -> None:
         """`input_size` (vocabulary or features per frame), `num_classes`, `input_kind` and `multi_label` come from the data."""
-        super().__init__()
-        if input_size is None or num_classes is None or input_size < 1 or num_classes < 1:
-            raise StudioError(
-                "input_size and num_classes are not set: they come from the data module (run through `studio fit`)"
-            )
-        if input_kind not in INPUT_KINDS:
-            raise StudioError(f"unknown input_kind {input_kind!r}: choose one of {', '.join(INPUT_KINDS)}")
-        if head not in HEADS:
-            raise StudioError(f"--model.init_args.head {head!r} is unknown: choose softmax or sigmoid")
-        if multi_label and head != "sigmoid":
-            raise StudioError("multi-label data needs --model.init_args.head sigmoid (each class on its own)")
-        check_recurrent_settings(hidden_size, num_layers, dropout)
-        if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
-            raise StudioError(f"--model.init_args.embedding_dim {embedding_dim!r} must be a whole number >= 1")
         check_optimizer_settings(lr, weight_decay, betas, scheduler, warmup_steps, min_lr_ratio)
+        super().__init__(
+            input_size=input_size,
+            num_classes=num_classes,
+            input_kind=input_kind,
+            multi_label=multi_label,
+            embedding_dim=embedding_dim,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            cell=cell,
+            bidirectional=bidirectional,
+            pooling=pooling,
+            head=head,
+            dropout=dropout,
+        )
         self.save_hyperparameters()
-        if input_kind == "tokens":
-            self.embed: nn.Module = nn.Embedding(input_size, embedding_dim, padding_idx=0)
-        else:
-            self.embed = nn.Sequential(nn.Linear(input_size, embedding_dim), nn.GELU())
-        self.dropout = nn.Dropout(dropout)
-        self.rnn = RecurrentStack(embedding_dim, hidden_size, num_layers, cell, dropout, bidirectional)
-        self.pool = SequencePooling(pooling, self.rnn.output_size, 2 if bidirectional else 1)
-        # Two classes through a sigmoid need one logit (the second class's), as Keras' Dense(1, sigmoid).
-        self.outputs = 1 if head == "sigmoid" and num_classes == 2 and not multi_label else num_classes
-        self.head = nn.Linear(self.rnn.output_size, self.outputs)
         for split in ("val", "test"):
-            setattr(self, f"{split}_counts", ClassCounts(num_classes, multi_label))
-
-    def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Logits [B, outputs] of a padded batch."""
-        x = self.dropout(self.embed(inputs))
-        hidden = run_over_padding(self.rnn, x, lengths)
-        return self.head(self.dropout(self.pool(hidden, lengths)))
-
-    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        """[B, num_classes] probabilities: softmax, or each class's sigmoid (two-class sigmoid: 1-p, p)."""
-        logits = logits.float()
-        if self.hparams.head == "softmax":
-            return logits.softmax(-1)
-        p = logits.sigmoid()
-        return torch.cat((1 - p, p), dim=-1) if self.outputs == 1 else p
+            setattr(self, f"{split}_counts", ClassCounts(int(self.hparams.num_classes), multi_label))
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Per-item loss [B]: cross-entropy, or binary cross-entropy summed over the sigmoid outputs."""
         logits = logits.float()
-        if self.hparams.head == "softmax":
+        if self.head_kind == "softmax":
             return F.cross_entropy(logits, targets.long(), reduction="none")
         if self.outputs == 1:
             return F.binary_cross_entropy_with_logits(logits[:, 0], targets.float(), reduction="none")
         return F.binary_cross_entropy_with_logits(logits, targets.float(), reduction="none").sum(-1)
-
-    def predict_ids(self, logits: torch.Tensor) -> torch.Tensor:
-        """Predicted class ids [B] (single-label) or a [B, C] 0/1 matrix (multi-label, p >= 0.5)."""
-        probabilities = self.probabilities(logits)
-        return (probabilities >= 0.5).long() if self.hparams.multi_label else probabilities.argmax(-1)
 
     def training_step(self, batch: ClassBatch, batch_idx: int) -> torch.Tensor:
         """Mean loss over the batch."""

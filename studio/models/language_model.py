@@ -12,22 +12,20 @@ from typing import Any, Optional
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_info
-from torch import nn
 from torchmetrics import MeanMetric
 
-from studio.errors import StudioError
-from studio.models.base import StudioModule, check_optimizer_settings, check_recurrent_settings
+from studio.models.base import StudioModule, check_optimizer_settings
 from studio.models.late_dropout import DROPOUT_METRIC, OverfittingWatch, check_dropout_from
-from studio.nn import RecurrentStack, State, detach_state
-from studio.nn.line_position import LinePositionEmbedding, join_column, split_column
+from studio.nets.language_model import LanguageModelNet
+from studio.nn import State, detach_state
 from studio.nn.state import state_as_list, state_from_list
 
 LN2 = math.log(2.0)
 Batch = tuple[torch.Tensor, ...]  # (inputs, targets) or (inputs, targets, controls)
 
 
-class RecurrentLanguageModel(StudioModule):
-    """Embedding -> stacked RNN/GRU/LSTM -> next-token logits, with optional weight tying."""
+class RecurrentLanguageModel(LanguageModelNet, StudioModule):
+    """`LanguageModelNet` trained by next-token cross-entropy, with AdamW and its schedule."""
 
     def __init__(
         self,
@@ -64,73 +62,26 @@ class RecurrentLanguageModel(StudioModule):
         validation loss is above the best before it, then `dropout` to the end of the run (see
         `studio.models.late_dropout`).
         """
-        super().__init__()
-        if vocab_size is None or vocab_size < 1:
-            raise StudioError("vocab_size is not set: it comes from the data module (run through `studio fit`)")
-        if control_dim < 0:
-            raise StudioError(f"control_dim={control_dim} must be >= 0 (it comes from the data module's controls)")
-        check_recurrent_settings(hidden_size, num_layers, dropout)
         check_dropout_from(dropout_from, dropout)
-        if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
-            raise StudioError(f"--model.init_args.embedding_dim {embedding_dim!r} must be a whole number >= 1")
         check_optimizer_settings(lr, weight_decay, betas, scheduler, warmup_steps, min_lr_ratio)
-        if isinstance(line_positions, bool) or not isinstance(line_positions, int) or line_positions < 0:
-            raise StudioError(
-                f"--model.init_args.line_positions {line_positions!r} must be a whole number >= 0, e.g. 128"
-            )
-        self.save_hyperparameters()
-        self.embedding = nn.Embedding(vocab_size, embedding_dim)
-        self.line_position = (
-            LinePositionEmbedding(line_positions, embedding_dim, line_break_id)
-            if line_positions and line_break_id is not None
-            else None
+        super().__init__(
+            vocab_size=vocab_size,
+            embedding_dim=embedding_dim,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            cell=cell,
+            dropout=dropout if dropout_from == "start" else 0.0,
+            tie_weights=tie_weights,
+            control_dim=control_dim,
+            line_positions=line_positions,
+            line_break_id=line_break_id,
         )
+        self.save_hyperparameters()
         self.overfitting = OverfittingWatch()
-        rate = dropout if dropout_from == "start" else 0.0
-        self.dropout = nn.Dropout(rate)
-        self.rnn = RecurrentStack(embedding_dim + control_dim, hidden_size, num_layers, cell, rate)
-        # Tying needs the output features to match the embedding width.
-        self.project = nn.Linear(hidden_size, embedding_dim) if tie_weights and hidden_size != embedding_dim else None
-        self.head = nn.Linear(embedding_dim if tie_weights else hidden_size, vocab_size)
-        if tie_weights:
-            self.head.weight = self.embedding.weight
         self._train_state: Optional[State] = None
         self._eval_state: Optional[State] = None
         self.val_nll = MeanMetric()
         self.test_nll = MeanMetric()
-
-    def forward(
-        self, tokens: torch.Tensor, state: Optional[State] = None, controls: Optional[torch.Tensor] = None
-    ) -> tuple[torch.Tensor, State]:
-        """Logits [batch, time, vocab] for `tokens` [batch, time], and the state after the last step.
-
-        `controls` [batch, time, control_dim] are the controls of the token each step predicts; left
-        out, a conditioned model gets zeros, which it is trained to read as "no control".
-        """
-        inputs, state, column = self._embed(tokens, state)
-        inputs = self.dropout(inputs)
-        if self.hparams.control_dim:
-            if controls is None:
-                controls = inputs.new_zeros(*tokens.shape, self.hparams.control_dim)
-            inputs = torch.cat((inputs, controls.to(inputs.dtype)), dim=-1)
-        hidden, state = self.rnn(inputs, state)
-        hidden = self.dropout(hidden)
-        if self.project is not None:
-            hidden = self.project(hidden)
-        if column is not None:
-            state = join_column(state, column)
-        return self.head(hidden), state
-
-    def _embed(
-        self, tokens: torch.Tensor, state: Optional[State]
-    ) -> tuple[torch.Tensor, Optional[State], Optional[torch.Tensor]]:
-        """Token embeddings (plus each token's line column when asked), the recurrent state, and the column after."""
-        inputs = self.embedding(tokens)
-        if self.line_position is None:
-            return inputs, state, None
-        state, column = split_column(state)  # the state carries the column beside the recurrent state
-        position, column = self.line_position(tokens, column)
-        return inputs + position, state, column
 
     def _nll(self, batch: Batch, state: Optional[State]) -> tuple[torch.Tensor, Optional[State]]:
         inputs, targets = batch[0], batch[1]

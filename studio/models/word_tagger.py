@@ -1,9 +1,4 @@
-"""WordTagger: a label per word of a sentence (part of speech, chunk, entity), with a bidirectional RNN.
-
-word embedding ++ characters (a convolution over each word's characters, max-pooled, so unseen words
-still have a shape) -> bidirectional RNN/GRU/LSTM stack -> a softmax over the tags at every word.
-Padding never reaches a real word. Validation reports token accuracy and, for BIO tags, span F1.
-"""
+"""WordTagger: the word tagging network of `studio.nets.word_tagger`, trained; validation reports token accuracy and, for BIO tags, span F1."""
 
 from __future__ import annotations
 
@@ -11,13 +6,10 @@ from typing import NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from studio.errors import StudioError
-from studio.models.base import StudioModule, check_optimizer_settings, check_recurrent_settings
+from studio.models.base import StudioModule, check_optimizer_settings
 from studio.models.span_counts import SpanCounts
-from studio.nn import RecurrentStack
-from studio.nn.padding import run_over_padding
+from studio.nets.word_tagger import WordTaggerNet
 
 IGNORE = -100
 
@@ -31,25 +23,8 @@ class WordBatch(NamedTuple):
     labels: torch.Tensor
 
 
-class CharacterFeatures(nn.Module):
-    """Each word from its characters: embedded, convolved, max-pooled over the word's own characters."""
-
-    def __init__(self, num_chars: int, dim: int, filters: int) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(num_chars, dim, padding_idx=0)
-        self.conv = nn.Conv1d(dim, filters, kernel_size=3, padding=1)
-
-    def forward(self, chars: torch.Tensor) -> torch.Tensor:
-        """[B, T, L] character ids -> [B, T, filters]."""
-        b, t, length = chars.shape
-        x = self.embed(chars.view(b * t, length)).transpose(1, 2)
-        x = torch.relu(self.conv(x)).masked_fill((chars.view(b * t, 1, length) == 0), float("-inf"))
-        pooled = x.amax(-1)
-        return pooled.masked_fill(torch.isinf(pooled), 0.0).view(b, t, -1)
-
-
-class WordTagger(StudioModule):
-    """Bidirectional recurrent tagger over words and their characters."""
+class WordTagger(WordTaggerNet, StudioModule):
+    """`WordTaggerNet` trained by cross-entropy per word, with AdamW."""
 
     def __init__(
         self,
@@ -72,36 +47,23 @@ class WordTagger(StudioModule):
         min_lr_ratio: float = 0.1,
     ) -> None:
         """`num_words`, `num_chars` and `labels` (the tag names) come from the data; `char_filters` 0 turns characters off."""
-        super().__init__()
-        if num_words is None or num_chars is None or not labels:
-            raise StudioError(
-                "num_words, num_chars and labels are not set: they come from the data module (run through `studio fit`)"
-            )
-        check_recurrent_settings(hidden_size, num_layers, dropout)
-        for name, value in (("embedding_dim", embedding_dim), ("char_dim", char_dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise StudioError(f"--model.init_args.{name} {value!r} must be a whole number >= 1")
-        if isinstance(char_filters, bool) or not isinstance(char_filters, int) or char_filters < 0:
-            raise StudioError(
-                f"--model.init_args.char_filters {char_filters!r} must be a whole number >= 0 (0: no characters)"
-            )
         check_optimizer_settings(lr, weight_decay, betas, scheduler, warmup_steps, min_lr_ratio)
+        super().__init__(
+            num_words=num_words,
+            num_chars=num_chars,
+            labels=labels,
+            embedding_dim=embedding_dim,
+            char_dim=char_dim,
+            char_filters=char_filters,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            cell=cell,
+            bidirectional=bidirectional,
+            dropout=dropout,
+        )
         self.save_hyperparameters()
-        self.embed = nn.Embedding(num_words, embedding_dim, padding_idx=0)
-        self.chars = CharacterFeatures(num_chars, char_dim, char_filters) if char_filters else None
-        self.dropout = nn.Dropout(dropout)
-        self.rnn = RecurrentStack(embedding_dim + char_filters, hidden_size, num_layers, cell, dropout, bidirectional)
-        self.head = nn.Linear(self.rnn.output_size, len(labels))
         for split in ("val", "test"):
-            setattr(self, f"{split}_counts", SpanCounts(list(labels)))
-
-    def forward(self, words: torch.Tensor, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Tag logits [B, T, tags] of a padded batch."""
-        x = self.embed(words)
-        if self.chars is not None:
-            x = torch.cat((x, self.chars(chars)), dim=-1)
-        hidden = run_over_padding(self.rnn, self.dropout(x), lengths)
-        return self.head(self.dropout(hidden))
+            setattr(self, f"{split}_counts", SpanCounts(list(labels or ())))
 
     def _loss(self, batch: WordBatch) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(batch.words, batch.chars, batch.lengths)
@@ -140,9 +102,3 @@ class WordTagger(StudioModule):
         counts: SpanCounts = getattr(self, f"{split}_counts")
         self.log_evaluation(split, counts.summary())
         counts.reset()
-
-    @torch.no_grad()
-    def tag_ids(self, words: torch.Tensor, chars: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
-        """The likeliest tag id of every real word of each sentence."""
-        best = self(words, chars, lengths).argmax(-1).cpu().tolist()
-        return [row[: int(n)] for row, n in zip(best, lengths.cpu().tolist())]

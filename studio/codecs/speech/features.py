@@ -11,9 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.fft
-import scipy.signal
-import soundfile
 
 from studio.errors import StudioError
 
@@ -121,6 +118,8 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     if not path.is_file():
         raise StudioError(f"audio file {path} not found; check the path or remove it from the corpus")
     try:
+        import soundfile  # imported when audio is read: a text sample never needs it
+
         data, sr = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (RuntimeError, OSError, ValueError, TypeError) as exc:
         reason = " ".join(str(exc).split())
@@ -138,6 +137,8 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     if sr_in == sr_out or audio.size == 0:
         return audio
     g = math.gcd(int(sr_in), int(sr_out))
+    import scipy.signal  # over a second to import: only when audio is resampled
+
     return scipy.signal.resample_poly(audio, sr_out // g, sr_in // g)
 
 
@@ -206,6 +207,9 @@ def extract(audio: np.ndarray, sr: int, settings: FeatureSettings) -> np.ndarray
     if x.size < win:
         x = np.pad(x, (0, win - x.size))
     frames = np.lib.stride_tricks.sliding_window_view(x, win)[:: settings.hop_length]
+    import scipy.fft
+    import scipy.signal
+
     window = scipy.signal.get_window("hann", win, fftbins=True)
     spectrum = scipy.fft.rfft(frames * window, n=settings.n_fft, axis=1)
     power = spectrum.real**2 + spectrum.imag**2

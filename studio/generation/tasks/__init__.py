@@ -71,7 +71,7 @@ def task_of_folder(settings: dict[str, Any], names: list[str]) -> Optional[Task]
 def task_for(model: Any, codec_kind: Any) -> Task:
     """The task a model class and codec kind make (what `studio fit` writes into checkpoints)."""
     for task in TASKS.values():
-        if isinstance(model, task.model) and codec_kind == task.codec_kind:
+        if isinstance(model, task.net) and codec_kind == task.codec_kind:
             return task
     raise StudioError(
         f"{type(model).__name__} on {codec_kind!r} data is not a task Studio knows: "

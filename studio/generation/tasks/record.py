@@ -1,7 +1,7 @@
 """The task record: everything Studio knows about one task, in one place.
 
 A task (text generation, MIDI generation, speech tagging, classification, text tagging) is one `Task`:
-its name, model class, codec kind, request settings, how it runs, saves, shows and reads back its
+its name, network class, codec kind, request settings, how it runs, saves, shows and reads back its
 results, and how `studio evaluate` scores it. The command line, the Python API, the web server, the
 page and the training callbacks read these records instead of comparing kind strings.
 
@@ -30,7 +30,9 @@ class Task:
     name: str
     title: str
     shape: str
-    model_path: str  # "module:Class" of the LightningModule, imported when first needed (help stays fast)
+    net_path: (
+        str  # "module:Class" of the network (a torch module the task's LightningModule extends), imported when needed
+    )
     codec_kind: str
     request: type
     method: str
@@ -48,9 +50,9 @@ class Task:
     old_names: tuple[str, ...] = ()
 
     @property
-    def model(self) -> type:
-        """The task's LightningModule class."""
-        module, _, name = self.model_path.partition(":")
+    def net(self) -> type:
+        """The task's network: what inference builds, and what its LightningModule extends."""
+        module, _, name = self.net_path.partition(":")
         return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
     def input_kind(self, codec: Any) -> str:

@@ -47,7 +47,7 @@ def run(
     """Each clip's labels, in order."""
     from studio.generation.tagging import tag_audio
 
-    loss = loaded.model.hparams["loss"]
+    loss = str(loaded.model.loss_kind)
     decoding = "prefix beam search" if loss == "ctc" and request.beam_width > 1 else "greedy"
     tagged = []
     for i, clip in enumerate(clips):
@@ -126,7 +126,7 @@ SPEECH_TAGGING = Task(
     name="speech_tagging",
     title="speech tagging",
     shape="many-to-many",
-    model_path="studio.models.tagger:SequenceTagger",
+    net_path="studio.nets.tagger:TaggerNet",
     codec_kind="speech",
     request=SpeechTagRequest,
     method="tag",
