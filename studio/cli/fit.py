@@ -26,6 +26,7 @@ from studio.training.last_checkpoint import RefreshLastCheckpoint
 from studio.training.limit_note import TimeLimitNote
 from studio.training.metrics_file import MetricsFile
 from studio.training.nonfinite import NonFiniteGuard
+from studio.training.plain_progress import PlainProgress, plain_progress_wanted, progress_every
 from studio.training.throughput import TokenThroughput
 from studio.training.unvalidated_run import UnvalidatedRunNote
 
@@ -175,7 +176,7 @@ class StudioCLI(LightningCLI):
         self.trainer = self.instantiate_trainer()
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
-        """Every run writes Studio checkpoints atomically and logs throughput."""
+        """Every run writes Studio checkpoints atomically and logs throughput; off a terminal, progress is plain lines."""
         callbacks = [self._get(self.config_init, key) for key in self._parser(self.subcommand).callback_keys]
         config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
         plugins = config.get("plugins") or []
@@ -190,6 +191,9 @@ class StudioCLI(LightningCLI):
             ]
             if config.get("logger") not in (None, False, []):
                 studio_callbacks.append(LearningRateMonitor(logging_interval="step"))
+            if plain_progress_wanted(config):  # stdout is a file or a pipe: plain lines, not the bar's last frame
+                config["enable_progress_bar"] = False
+                studio_callbacks.append(PlainProgress(progress_every()))
             return self._instantiate_trainer(config, [*callbacks, *studio_callbacks])
         except (MisconfigurationException, ValueError) as error:
             reason = str(error).strip().splitlines()[0]
