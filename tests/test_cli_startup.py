@@ -43,7 +43,9 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stder
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["sample"], ["tag"], ["classify"], ["evaluate"], ["serve"]], ids=lambda c: c[0] if c else "studio"
+    "command",
+    [[], ["sample"], ["tag"], ["classify"], ["evaluate"], ["serve"], ["fit"], ["validate"], ["test"], ["models"]],
+    ids=lambda c: c[0] if c else "studio",
 )
 def test_help_loads_no_framework(command: list[str]) -> None:
     done = subprocess.run([sys.executable, "-c", PROBE, *command, "--help"], capture_output=True, text=True, timeout=60)

@@ -62,7 +62,19 @@ class QuietLines(logging.Filter):
 
 
 def run_fit(argv: list[str], from_console: bool) -> None:
-    """LightningCLI's subcommands (fit, validate, test), with the old class paths of saved runs still accepted."""
+    """LightningCLI's subcommands (fit, validate, test), with the old class paths of saved runs still accepted.
+
+    A bare `--help` is answered at once (`studio.cli.fit_help`); `--help --full` is LightningCLI's own.
+    """
+    from studio.cli.fit_help import FULL_FLAG, quick_help, wants_quick_help
+
+    if wants_quick_help(argv[1:]):
+        print(quick_help(argv[0]))
+        return
+    if FULL_FLAG in argv:
+        argv = [a for a in argv if a != FULL_FLAG]
+        if from_console:
+            sys.argv = [a for a in sys.argv if a != FULL_FLAG]
     from studio.cli.fit import StudioCLI
     from studio.cli.fit_errors import check_config_files
     from studio.cli.legacy import alias_old_class_paths
