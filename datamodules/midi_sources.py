@@ -5,6 +5,8 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import sys
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from datamodules.midi_encoding import encode_many
+from datamodules.progress_line import ProgressLine
 from datamodules.skipped import warn_skipped
 from studio.codecs.midi import MidiCodec
 from studio.errors import StudioError
@@ -76,8 +79,17 @@ def music21_corpus_files(
     out_dir = out_dir / collection
     result: list[Path] = []
     failed: list[str] = []
+    # Named after the corpus file (e.g. bwv1.6.mid), so the same limit always gives the same files.
+    missing = sum(not (out_dir / f"{source.stem}.mid").is_file() for source in sources)
+    progress = None
+    if missing:  # about a minute for 200 chorales: said before it starts, with progress as it goes
+        print(
+            f"converting {missing} music21 scores ({collection}) to MIDI, once: later runs read them from {out_dir}",
+            file=sys.stderr,
+            flush=True,
+        )
+        progress = ProgressLine(f"converting {collection}", missing, time.monotonic(), unit="scores", per_unit=1)
     for source in sources:
-        # Named after the corpus file (e.g. bwv1.6.mid), so the same limit always gives the same files.
         target = out_dir / f"{source.stem}.mid"
         if not target.is_file():
             try:
@@ -85,7 +97,12 @@ def music21_corpus_files(
             except Exception as exc:  # music21 parsers raise many types on odd scores
                 failed.append(f"{source.name} ({type(exc).__name__})")
                 continue
+            finally:
+                if progress is not None:
+                    progress.advance(1)
         result.append(target)
+    if progress is not None:
+        progress.close()
     warn_skipped([(name, "failed to convert") for name in failed], len(sources), "music21 scores", stacklevel=2)
     if not result:
         raise StudioError(f"music21 collection {collection!r} gave no MIDI files: check that music21 is installed")

@@ -26,8 +26,12 @@ class ProgressLine:
         after: float = 2.0,
         every: float = 5.0,
         stream: Optional[TextIO] = None,
+        unit: str = "MB",
+        per_unit: float = 1e6,
     ) -> None:
+        """`total` counts bytes shown as MB unless `unit` names what is counted (`per_unit` of them make one)."""
         self.what, self.total, self.started, self.after = what, max(total, 1), started, after
+        self.unit, self.per_unit = unit, per_unit
         self.stream = stream if stream is not None else sys.stderr
         self.inline = bool(getattr(self.stream, "isatty", lambda: False)())
         self.every = 0.2 if self.inline else every
@@ -50,7 +54,7 @@ class ProgressLine:
         elapsed = max(now - self.begun, 1e-9)
         fraction = min(self.done / self.total, 1.0)
         left = _clock(elapsed * (1 - fraction) / fraction) if fraction > 0 else "?"
-        rate = f"{self.done / elapsed / 1e6:,.1f} MB/s"
+        rate = f"{self.done / elapsed / self.per_unit:,.1f} {self.unit}/s"
         if finished:
             line = f"{self.what}: done in {_clock(elapsed)} ({rate})"
         else:

@@ -118,8 +118,10 @@ def test_nothing_usable_raises_studio_error(corpus, tmp_path) -> None:
         encode_files([], MidiCodec(), tmp_path / "cache")
 
 
-def test_music21_chorales_convert_offline_once(tmp_path, monkeypatch) -> None:
+def test_music21_chorales_convert_offline_once(tmp_path, monkeypatch, capsys) -> None:
     files = music21_corpus_files("bach_chorales", limit=2, folder=tmp_path)
+    said = capsys.readouterr().err
+    assert f"converting 2 music21 scores (bach_chorales) to MIDI, once: later runs read them from {tmp_path}" in said
     assert [f.name for f in files] == ["bwv1.6.mid", "bwv10.7.mid"]
     assert all(f.parent == tmp_path / "bach_chorales" for f in files)  # in the folder asked for, nowhere else
     codec = MidiCodec()
@@ -136,6 +138,7 @@ def test_music21_chorales_convert_offline_once(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(music21.converter, "parse", no_conversion)
     assert music21_corpus_files("bach_chorales", limit=2, folder=tmp_path) == files
     assert [os.stat(f).st_mtime_ns for f in files] == stamps
+    assert "converting" not in capsys.readouterr().err  # nothing to convert, nothing said
 
 
 def test_music21_folk_collection_and_unknown_name(tmp_path) -> None:
