@@ -11,11 +11,13 @@ RUN ?= quickstart-$(shell date +%Y%m%d-%H%M%S)
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	@echo "== installing Studio, PyTorch and the other packages into $(VENV)/ (quiet; a few minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH)"
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
+	@echo "== installed: $(BIN)/studio --help lists the commands"
 
 demo: setup
 	@echo "== 1/2: the bundled models, no training: Austen-like text, then a chorale-like piece (.mid, .wav, .png)"

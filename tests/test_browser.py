@@ -231,12 +231,16 @@ def test_generate_listen_tag_and_watch_in_the_browser(served: dict, browser, tmp
     _log(folder, 50, {"val_loss": 3.5, "samples/pitch_range": 12.0})
     _log(folder, 60, {"samples/pitch_range": 15.0})
     _until(browser, lambda d: _points(d, "midi val") == validations + 1, 15)  # without reloading the page
-    # A second run overlaid, in colours of its own, named in the legend.
-    Select(browser.find_element(By.ID, "compare-run")).select_by_value("text")
-    _until(browser, lambda d: _points(d, "text train") > 0, 10)
+    # A second run overlaid, in colours of its own, named in the legend: only runs whose loss has the same
+    # unit are offered (the other MIDI run, not the text run's loss per character).
+    offered = [o.get_attribute("value") for o in Select(browser.find_element(By.ID, "compare-run")).options]
+    assert "steered" in offered and "text" not in offered and "bach-chorales" in offered, offered
+    assert "loss (nats per event)" in browser.find_element(By.ID, "loss-chart").text
+    Select(browser.find_element(By.ID, "compare-run")).select_by_value("steered")
+    _until(browser, lambda d: _points(d, "steered train") > 0, 10)
     lines = browser.find_elements(By.CSS_SELECTOR, "#loss-chart polyline")
     assert len({line.get_attribute("stroke") for line in lines}) == len(lines) >= 3
-    assert "text train" in browser.find_element(By.ID, "loss-chart").text
+    assert "steered train" in browser.find_element(By.ID, "loss-chart").text
     # Any other series the runs log can be drawn instead of the loss.
     _until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#metric option[value="samples/pitch_range"]'), 15)
     Select(browser.find_element(By.ID, "metric")).select_by_value("samples/pitch_range")

@@ -66,6 +66,11 @@ def test_runs_lists_every_task_with_its_model_and_progress(client: TestClient) -
         assert run["steps"] > 0 and run["model"]["hidden_size"] > 0
         assert "last" in run["checkpoints"] and run["training"] is False
     assert runs["tagger"]["labels"] and runs["text"]["labels"] is None
+    # What each loss is counted per, so the page overlays the curves of one unit only.
+    units = {name: run["loss_unit"] for name, run in runs.items()}
+    assert units == {"text": "nats per character", "midi": "nats per event", "tagger": "nats per labelled frame"}
+    bundled = {run["name"]: run["loss_unit"] for run in listed if run.get("bundle")}
+    assert bundled["six-languages"] == "nats per input" and bundled["foreign-passages"] == "nats per word"
 
 
 def test_text_streams_and_matches_the_python_api(client: TestClient, folders: dict[str, Path]) -> None:

@@ -191,7 +191,7 @@ def _describe(path: Path) -> dict[str, Any]:
         return {"task": "unreadable", "error": str(error), "model": {}, "steps": 0, "controls": {}, "labels": None}
     meta = checkpoint["studio"]
     try:
-        task = task_of(meta, str(path)).name
+        task = task_of(meta, str(path))
     except StudioError as error:
         return {"task": "unreadable", "error": str(error), "model": {}, "steps": 0, "controls": {}, "labels": None}
     codec = meta.get("codec") or {}
@@ -204,7 +204,8 @@ def _describe(path: Path) -> dict[str, Any]:
         if score is not None:
             best = float(score)
     return {
-        "task": task,
+        "task": task.name,
+        "loss_unit": task.loss_unit(codec, hparams),  # the page overlays loss curves of one unit only
         "model": {key: hparams[key] for key in MODEL_KEYS if key in hparams},
         "steps": int(checkpoint.get("global_step", 0)),
         "controls": {"density": "density" in controls, "pitch": "pitch_histogram" in controls},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -90,6 +90,11 @@ def inputs_of(codec: Any) -> str:
     return str(codec.input_kind)
 
 
+def loss_unit(codec: Mapping[str, Any], hparams: Mapping[str, Any]) -> str:
+    """A classifier's loss is counted per input (summed over the classes of a multi-label one)."""
+    return "nats per input"
+
+
 CLASSIFICATION = Task(
     name="classification",
     title="classification",
@@ -106,6 +111,7 @@ CLASSIFICATION = Task(
     save=save,
     show=show,
     read_back=read_back,
+    loss_unit=loss_unit,
     evaluate="studio.evaluation.classification:evaluate_classifier",
     web_limits={},
 )

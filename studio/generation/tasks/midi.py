@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -163,6 +163,11 @@ def read_back(folder: Path, files: list[Path], url: Callable[[str], str]) -> dic
     return {"pieces": pieces}
 
 
+def loss_unit(codec: Mapping[str, Any], hparams: Mapping[str, Any]) -> str:
+    """A MIDI model's loss is counted per event."""
+    return "nats per event"
+
+
 MIDI = Task(
     name="midi",
     title="MIDI generation",
@@ -179,6 +184,7 @@ MIDI = Task(
     save=save,
     show=show,
     read_back=read_back,
+    loss_unit=loss_unit,
     evaluate="studio.evaluation.language_model:evaluate_language_model",
     web_limits={"num_samples": 8, "seconds": 300.0, "beams": 64},
 )

@@ -45,6 +45,7 @@ class Task:
     show: Callable[[list[Any], list[Path]], list[str]]
     read_back: Callable[[Path, list[Path], Callable[[str], str]], dict[str, Any]]
     evaluate: str
+    loss_unit: Callable[[Mapping[str, Any], Mapping[str, Any]], str]  # (codec dict, hyper-parameters) -> "nats per ..."
     web_limits: Mapping[str, float] = field(default_factory=dict)
     streams: bool = False
     old_names: tuple[str, ...] = ()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -122,6 +122,11 @@ def audio_inputs(codec: Any) -> str:
     return "audio"
 
 
+def loss_unit(codec: Mapping[str, Any], hparams: Mapping[str, Any]) -> str:
+    """A tagger's loss is counted per labelled frame, or (CTC) per label of the reference."""
+    return "nats per label (CTC)" if hparams.get("loss") == "ctc" else "nats per labelled frame"
+
+
 SPEECH_TAGGING = Task(
     name="speech_tagging",
     title="speech tagging",
@@ -138,6 +143,7 @@ SPEECH_TAGGING = Task(
     save=save,
     show=show,
     read_back=read_back,
+    loss_unit=loss_unit,
     evaluate="studio.evaluation.tagging:evaluate_speech_tagger",
     web_limits={"beam_width": 64},
     old_names=("tagger", "speech", "tag", "tagging"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -67,6 +67,11 @@ def sample_number(path: Path) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
+def loss_unit(codec: Mapping[str, Any], hparams: Mapping[str, Any]) -> str:
+    """What a text model's loss is counted per: a character, a BPE token or a word."""
+    return "nats per " + {"char": "character", "bpe": "BPE token", "word": "word"}.get(codec.get("level", ""), "token")
+
+
 TEXT = Task(
     name="text",
     title="text generation",
@@ -83,6 +88,7 @@ TEXT = Task(
     save=save,
     show=show,
     read_back=read_back,
+    loss_unit=loss_unit,
     evaluate="studio.evaluation.language_model:evaluate_language_model",
     web_limits={"num_samples": 16, "length": 10_000},
     streams=True,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -74,6 +74,11 @@ def sentences(codec: Any) -> str:
     return "sentences"
 
 
+def loss_unit(codec: Mapping[str, Any], hparams: Mapping[str, Any]) -> str:
+    """A word tagger's loss is counted per word."""
+    return "nats per word"
+
+
 TEXT_TAGGING = Task(
     name="text_tagging",
     title="text tagging",
@@ -90,5 +95,6 @@ TEXT_TAGGING = Task(
     save=save,
     show=show,
     read_back=read_back,
+    loss_unit=loss_unit,
     evaluate="studio.evaluation.text_tagging:evaluate_text_tagger",
 )

@@ -84,14 +84,22 @@ async function loadRuns() {
     body.append(row);
   }
   $("runs-empty").hidden = runs.length > 0;
+  if (state.run) state.run = runs.find((r) => r.name === state.run.name) || state.run;
+  offerComparisons();
+}
+
+// Only runs whose loss is counted in the same unit (nats per character, per event, ...) are offered to
+// overlay on the chosen run's curves: a loss per event beside one per character would mean nothing.
+function offerComparisons() {
   const compare = $("compare-run");
-  const names = ["", ...runs.map((r) => r.name)];
+  const unit = state.run ? state.run.loss_unit : null;
+  const names = ["", ...state.runs.filter((r) => state.run && r.name !== state.run.name && r.loss_unit === unit).map((r) => r.name)];
+  compare.title = unit ? `runs whose loss is in ${unit}` : "";
   if ([...compare.options].map((o) => o.value).join("\n") !== names.join("\n")) {  // an open picker stays open
     const chosen = compare.value;
     compare.replaceChildren(...names.map((name) => element("option", { value: name, text: name || "(none)" })));
     compare.value = names.includes(chosen) ? chosen : "";
   }
-  if (state.run) state.run = runs.find((r) => r.name === state.run.name) || state.run;
 }
 
 function selectRun(name) {
@@ -113,6 +121,7 @@ function selectRun(name) {
   if (run.task === "unreadable") showError(run.error || `${run.name}: its checkpoint cannot be read`);
   $("output").replaceChildren();
   $("history-view").replaceChildren();
+  offerComparisons();
   refreshMetrics();
   loadHistory();
 }
@@ -404,7 +413,7 @@ async function refreshMetrics() {
     const keys = metric === "loss" ? Object.keys(LOSSES) : [metric];
     const series = runs.flatMap((run, i) =>
       keys.map((key, j) => ({ name: `${run.name} ${LOSSES[key] || key}`, colour: PALETTE[i][j], points: run.series[key] || [] })));
-    $("loss-chart").replaceChildren(lossChart(series, metric));
+    $("loss-chart").replaceChildren(lossChart(series, metric === "loss" && state.run.loss_unit ? `loss (${state.run.loss_unit})` : metric));
     const live = runs.some((r) => r.training);
     $("live").hidden = !live;
     if (live) {
