@@ -11,10 +11,21 @@ import traceback
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+from hypothesis.database import DirectoryBasedExampleDatabase, ReadOnlyDatabase
 
 from datamodules.corpora import EMBEDDED
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Property tests draw the same cases on every run of the suite (pyproject's --hypothesis-seed) and first
+# replay the examples found before, committed under tests/hypothesis-examples/, so the suite never turns
+# red on a case no change caused. `benchmarks/property_search.py` runs the long random search (the
+# "search" profile) and saves what it finds there.
+FOUND_EXAMPLES = Path(__file__).resolve().parent / "hypothesis-examples"
+settings.register_profile("suite", database=ReadOnlyDatabase(DirectoryBasedExampleDatabase(FOUND_EXAMPLES)))
+settings.register_profile("search", database=DirectoryBasedExampleDatabase(FOUND_EXAMPLES), deadline=None)
+settings.load_profile(os.environ.get("STUDIO_HYPOTHESIS_PROFILE", "suite"))
 
 # A tiny text model that trains in seconds; tests add their own budget flags.
 TINY_TEXT_FIT = [
