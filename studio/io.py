@@ -1,12 +1,15 @@
-"""Files on disk: the cache folder, and the one atomic writer everything that publishes a file uses."""
+"""Files on disk: the cache folder, the one atomic writer everything that publishes a file uses, and the one check of
+names a user gives that become paths (`safe_name`, `inside`)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Optional
 
 from studio.errors import StudioError
 
@@ -66,3 +69,72 @@ def disk_error(what: str, error: OSError) -> StudioError:
     """A one-line error for a write the filesystem refused: what was written, where, and the OS's reason."""
     where = f" ({error.filename})" if error.filename else ""
     return StudioError(f"cannot write {what}{where}: {os_reason(error)}; free space or choose another folder")
+
+
+# Names a user gives that become one folder or file under a root (a run, an upload): plain names only.
+NAME_LIMIT = 100
+FILE_NAME_LIMIT = 255  # bytes: the longest file name most filesystems take
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]*")
+PLAIN_CHARACTERS = "letters, digits, - _ . + ="
+
+
+def name_problem(name: str, strict: bool = True) -> Optional[str]:
+    """What keeps `name` from being one plain folder or file name under a root; None when nothing does.
+
+    Always refused: an empty name, `.` and `..`, `/` or `\\`, NUL or another control character, and
+    names too long for a file. `strict` (names a user types, such as run names) also refuses `..`
+    anywhere and a leading `.`, and asks for PLAIN_CHARACTERS only, starting with a letter or digit,
+    at most NAME_LIMIT characters. Names that come with files (uploads, a checkpoint's folder) are
+    not strict: they may hold spaces and other letters.
+    """
+    if not name:
+        return "it is empty"
+    if "/" in name or "\\" in name:
+        return "it holds / or \\"
+    if name in (".", ".."):
+        return f"it is {name!r}"
+    if strict and ".." in name:
+        return "it holds '..'"
+    if strict and name.startswith("."):
+        return "it starts with '.'"
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+        return "it holds a control character"
+    if len(name.encode("utf-8", "surrogatepass")) > FILE_NAME_LIMIT:
+        return f"it is longer than {FILE_NAME_LIMIT} bytes"
+    if strict and len(name) > NAME_LIMIT:
+        return f"it is {len(name)} characters long"
+    if strict and not PLAIN_NAME.fullmatch(name):
+        if not PLAIN_NAME.match(name):
+            return f"it starts with {name[0]!r}"
+        return f"it holds {next(c for c in name if not PLAIN_NAME.fullmatch('a' + c))!r}"
+    return None
+
+
+def safe_name(option: str, name: str, example: str, strict: bool = True) -> str:
+    """`name` when it is a plain name (see `name_problem`); else one line naming `option`, the rule and an example."""
+    problem = name_problem(name, strict)
+    if problem is None:
+        return name
+    shown = name if len(name) <= 60 else name[:57] + "..."
+    rule = f"a plain name ({PLAIN_CHARACTERS}; at most {NAME_LIMIT} characters)" if strict else "a plain file name"
+    instead = f"{option} {example}" if option.startswith("-") else repr(example)
+    raise StudioError(f"{option} {shown!r} must be {rule}, not a path ({problem}): e.g. {instead}")
+
+
+def inside(root: str | os.PathLike[str], option: str, name: str, example: str, strict: bool = True) -> Path:
+    """`root/name`, for a `name` checked by `safe_name`: the one way a user-given name becomes a path under `root`."""
+    return Path(root) / safe_name(option, name, example, strict)
+
+
+def plain_name(text: str, fallback: str) -> str:
+    """`text` made a name that `name_problem(..., strict=False)` accepts: for names Studio takes from elsewhere.
+
+    (A checkpoint's folder name, say, which the user never typed as a name.) Separators and control
+    characters become `-`, and a result that is still no name (empty, `.`, `..`) is `fallback`.
+    """
+    if name_problem(text, strict=False) is None:
+        return text
+    name = re.sub(r"[/\\\x00-\x1f\x7f]", "-", text)
+    while len(name.encode("utf-8", "surrogatepass")) > FILE_NAME_LIMIT:
+        name = name[:-1]
+    return name if name_problem(name, strict=False) is None else fallback

@@ -125,6 +125,14 @@ ROWS: list[tuple[str, str, list[str] | None]] = [
     ("fit-gpu-absent", "{fit} --trainer.accelerator gpu", ["trainer settings were refused"]),
     ("fit-resume-missing-file", "{fit} --ckpt_path {tmp}/nope.ckpt", ["nope.ckpt", "does not exist"]),
     ("fit-resume-without-a-run", "{fit} --ckpt_path last --run_name ghost", ["ghost", "nothing to resume"]),
+    # --- fit: run names that would be paths (they must stay one folder under checkpoints/) ----------
+    ("fit-run-name-a-path", "{fit} --run_name ../../elsewhere/evilrun", ["--run_name", "plain name", "not a path"]),
+    ("fit-run-name-absolute", "{fit} --run_name {tmp}/evilrun", ["--run_name", "plain name", "e.g. --run_name"]),
+    ("fit-run-name-dot-dot", "{fit} --run_name ..", ["--run_name '..'", "plain name"]),
+    ("fit-run-name-backslash", "{fit} --run_name ..\\evilrun", ["--run_name", "/ or \\"]),
+    ("fit-run-name-hidden", "{fit} --run_name .hidden", ["--run_name '.hidden'", "starts with '.'"]),
+    ("fit-run-name-too-long", "{fit} --run_name " + "r" * 101, ["--run_name", "101 characters"]),
+    ("validate-run-name-a-path", "validate --config {config} --run_name ../x {quiet}", ["--run_name '../x'"]),
     # --- resume and evaluation from a run's own config --------------------------------------------
     (
         "resume-mismatched-size",

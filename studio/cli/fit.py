@@ -21,12 +21,14 @@ from studio.checkpoint import check_state_shapes, read_checkpoint, tensor_shapes
 from studio.cli.fit_errors import OneLineArgumentParser, check_cpu_processes, instantiation_error
 from studio.cli.init_from import load_initial_weights
 from studio.errors import StudioError
+from studio.io import safe_name
 from studio.training.checkpoint_io import AtomicCheckpointIO, StudioMetadata
 from studio.training.last_checkpoint import RefreshLastCheckpoint
 from studio.training.limit_note import TimeLimitNote
 from studio.training.metrics_file import MetricsFile
 from studio.training.nonfinite import NonFiniteGuard
 from studio.training.plain_progress import PlainProgress, plain_progress_wanted, progress_every
+from studio.training.run_lock import RunLock, claim_run
 from studio.training.throughput import TokenThroughput
 from studio.training.unvalidated_run import UnvalidatedRunNote
 
@@ -73,20 +75,25 @@ class StudioCLI(LightningCLI):
     """LightningCLI with the data module deciding model sizes, run naming, and Studio's checkpoints."""
 
     def __init__(self, args: Optional[list[str]] = None, run: bool = True) -> None:
-        super().__init__(
-            L.LightningModule,
-            L.LightningDataModule,
-            subclass_mode_model=True,
-            subclass_mode_data=True,
-            trainer_defaults={"logger": DEFAULT_LOGGER, "gradient_clip_val": 1.0},
-            save_config_callback=SaveConfigToRun,
-            save_config_kwargs={"overwrite": True, "save_to_log_dir": False},
-            parser_kwargs={"default_env": False},
-            parser_class=OneLineArgumentParser,
-            args=args,
-            run=run,
-            auto_configure_optimizers=False,
-        )
+        self.run_lock: Optional[RunLock] = None  # this process's hold on the run folder, for the command's life
+        try:
+            super().__init__(
+                L.LightningModule,
+                L.LightningDataModule,
+                subclass_mode_model=True,
+                subclass_mode_data=True,
+                trainer_defaults={"logger": DEFAULT_LOGGER, "gradient_clip_val": 1.0},
+                save_config_callback=SaveConfigToRun,
+                save_config_kwargs={"overwrite": True, "save_to_log_dir": False},
+                parser_kwargs={"default_env": False},
+                parser_class=OneLineArgumentParser,
+                args=args,
+                run=run,
+                auto_configure_optimizers=False,
+            )
+        finally:
+            if self.run_lock is not None:
+                self.run_lock.release()
 
     def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> LightningArgumentParser:
         """Resuming (`--ckpt_path`) loads checkpoints with `weights_only=True` too: no pickled code runs."""
@@ -131,13 +138,18 @@ class StudioCLI(LightningCLI):
         parser.add_lightning_class_args(NonFiniteGuard, "nonfinite")
 
     def before_instantiate_classes(self) -> None:
-        """Name the run, and point the checkpoint folder and the W&B run at that name."""
+        """Name the run, point the checkpoint folder and the W&B run at that name, and own the folder (run_lock)."""
         config = self.config.get(str(self.subcommand), self.config)
         if not config.get("run_name"):
             model = config.model.class_path.rpartition(".")[2]
             config.run_name = f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
+        safe_name("--run_name", str(config.run_name), "my-run")  # a folder under checkpoints/, never a path
         if not config.checkpoint.get("dirpath"):
             config.checkpoint.dirpath = os.path.join("checkpoints", config.run_name)
+        if self.subcommand in ("fit", "validate", "test"):
+            ckpt = config.get("ckpt_path")
+            ckpt = os.path.join(config.checkpoint.dirpath, f"{ckpt}.ckpt") if ckpt in ("last", "best") else ckpt
+            self.run_lock = claim_run(self.subcommand, config.checkpoint.dirpath, ckpt)
         if self.subcommand == "fit" and not config.get("ckpt_path") and _holds_a_run(config.checkpoint.dirpath):
             raise StudioError(
                 f"{config.checkpoint.dirpath} already holds an earlier run (checkpoints or config.yaml): "
@@ -185,7 +197,7 @@ class StudioCLI(LightningCLI):
             studio_callbacks = [
                 StudioMetadata(),
                 TokenThroughput(),
-                MetricsFile(),
+                MetricsFile(owner=self.subcommand == "fit" or self.run_lock is not None),
                 UnvalidatedRunNote(),
                 TimeLimitNote(),
             ]

@@ -2,6 +2,8 @@
 
 Every front end saves through `SampleFolder` (`studio sample`, `tag`, `classify`, `evaluate` and the web studio), so a generation
 looks the same on disk wherever it was made: the sample files and a `settings.json` that records how they were made.
+Every name that becomes part of its path stays one plain name inside the samples folder (`studio.io`): the run's
+(from the checkpoint's folder, made plain if need be), the prefix, and each file's.
 """
 
 from __future__ import annotations
@@ -13,11 +15,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Optional
 
-from studio.io import atomic_write_bytes, disk_error
+from studio.io import atomic_write_bytes, disk_error, plain_name, safe_name
 
 
 def new_folder(root: Path, run: str, seed: int, prefix: str = "") -> Path:
-    """A new folder `root/<run>/[<prefix>-]<time>-seed<seed>` (suffixed -2, -3, ... if taken): nothing is overwritten."""
+    """A new folder `root/<run>/[<prefix>-]<time>-seed<seed>` (suffixed -2, -3, ... if taken): nothing is overwritten.
+
+    `run` and `prefix` must be plain names (a one-line StudioError otherwise), so the folder stays under `root`.
+    """
+    safe_name("run", run, "my-run", strict=False)
+    if prefix:
+        safe_name("prefix", prefix, "eval")
     base = root / run / f"{prefix + '-' if prefix else ''}{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
     folder, n = base, 1
     while True:
@@ -32,8 +40,12 @@ def new_folder(root: Path, run: str, seed: int, prefix: str = "") -> Path:
 
 
 def run_name(ckpt: Path) -> str:
-    """The run a checkpoint belongs to: the name of its folder (checkpoints/<run>/last.ckpt)."""
-    return ckpt.resolve().parent.name
+    """The run a checkpoint belongs to: the name of its folder (checkpoints/<run>/last.ckpt), as a plain name.
+
+    A folder name that would not be one (`.hidden`, or none for a checkpoint at the filesystem's root)
+    is made plain: `hidden`, `checkpoint`.
+    """
+    return plain_name(ckpt.resolve().parent.name, "checkpoint")
 
 
 class SampleFolder:
@@ -59,7 +71,7 @@ class SampleFolder:
     def write(self, name: str, data: bytes) -> Path:
         """Write one file into the folder atomically; return its path."""
         assert self.path is not None, "use SampleFolder as a context manager"
-        target = self.path / name
+        target = self.path / safe_name("a generated file's name", name, "sample_1.txt", strict=False)
         try:
             atomic_write_bytes(target, data)
         except OSError as error:

@@ -1,4 +1,8 @@
-"""Uploaded files: size-capped while they are read, checked for what they claim to be, kept only in a temporary folder."""
+"""Uploaded files: size-capped while they are read, checked for what they claim to be, kept only in a temporary folder.
+
+The name a file is sent under is only ever a plain file name (`studio.io.safe_name`): it names the
+results saved from it (a tagged clip's `<name>.phn`), so a name that is a path is refused (400).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from pathlib import Path
 from starlette.datastructures import UploadFile
 
 from studio.errors import StudioError
+from studio.io import safe_name
 
 CHUNK = 1024 * 1024
 
@@ -23,6 +28,7 @@ class UploadKind:
     max_bytes: int
     suffix: str
     signatures: tuple[tuple[int, bytes], ...]  # (offset, bytes) pairs; any one must match
+    example: str = "upload"  # a name such a file is sent under, for messages
 
     def matches(self, head: bytes) -> bool:
         """Whether the first bytes fit one of the signatures (any bytes, for a kind without signatures)."""
@@ -31,16 +37,17 @@ class UploadKind:
         )
 
 
-MIDI_UPLOAD = UploadKind("a MIDI file (.mid)", 10 * 1024**2, ".mid", ((0, b"MThd"),))
+MIDI_UPLOAD = UploadKind("a MIDI file (.mid)", 10 * 1024**2, ".mid", ((0, b"MThd"),), "primer.mid")
 AUDIO_UPLOAD = UploadKind(
     "a WAV, FLAC or Ogg audio file",
     50 * 1024**2,
     ".audio",
     ((8, b"WAVE"), (0, b"fLaC"), (0, b"OggS")),
+    "clip.wav",
 )
 
 # A text to classify or tag (checked as UTF-8 when it is read).
-TEXT_UPLOAD = UploadKind("a UTF-8 text file", 10 * 1024**2, ".txt", ())
+TEXT_UPLOAD = UploadKind("a UTF-8 text file", 10 * 1024**2, ".txt", (), "review.txt")
 
 
 class UploadTooLarge(StudioError):
@@ -48,7 +55,9 @@ class UploadTooLarge(StudioError):
 
 
 async def read_capped(upload: UploadFile, kind: UploadKind) -> bytes:
-    """The upload's bytes, refused in one line once it passes `kind.max_bytes` or when it is not `kind`."""
+    """The upload's bytes, refused in one line once it passes `kind.max_bytes`, when it is not `kind`, or when the
+    name it is sent under is not a plain file name."""
+    upload_name(upload, kind)
     data = bytearray()
     while chunk := await upload.read(CHUNK):
         data += chunk
@@ -61,6 +70,11 @@ async def read_capped(upload: UploadFile, kind: UploadKind) -> bytes:
     if not kind.matches(bytes(data[:16])):
         raise StudioError(f"{upload.filename or 'the upload'} is not {kind.what}: choose one")
     return bytes(data)
+
+
+def upload_name(upload: UploadFile, kind: UploadKind) -> str:
+    """The name the file was sent under ('upload' when none), checked to be one plain file name, never a path."""
+    return safe_name("the upload's name", upload.filename or "upload", kind.example, strict=False)
 
 
 @contextmanager

@@ -4,7 +4,8 @@
 step, `val_loss` and the other validation figures (accuracy, macro-F1, label error rate) after every validation (and the `dropout` rate, for a run with late dropout), and the
 statistics the sample loggers compute of their samples (`samples/...`); a resumed run appends to it. `checkpoints/<run>/status.json` says `training` (with the
 process id), `finished` or `stopped`. Both are written by rank zero only, whatever logger the run uses
-(W&B gets the same metrics).
+(W&B gets the same metrics), and only by the process that owns the run folder (run_lock.py): `validate`
+or `test` of another run's checkpoint, or of the run's own while it trains, writes nothing there.
 """
 
 from __future__ import annotations
@@ -36,9 +37,14 @@ def write_status(folder: Path, state: str) -> None:
 
 
 def run_folder(trainer: L.Trainer) -> Optional[Path]:
-    """The run's checkpoint folder, on rank zero only (None elsewhere, or when the run keeps no checkpoints)."""
+    """The run's checkpoint folder, to write in: on rank zero of the process that owns the run only.
+
+    None elsewhere, when the run keeps no checkpoints, or when a MetricsFile of the trainer says this
+    process does not own the folder (it validates or tests a checkpoint read-only).
+    """
     dirpath = getattr(trainer.checkpoint_callback, "dirpath", None)
-    if not trainer.is_global_zero or not dirpath:
+    owned = all(callback.owner for callback in trainer.callbacks if isinstance(callback, MetricsFile))
+    if not trainer.is_global_zero or not dirpath or not owned:
         return None
     folder = Path(dirpath)
     folder.mkdir(parents=True, exist_ok=True)
@@ -63,9 +69,14 @@ def append_metrics(trainer: L.Trainer, values: dict[str, Any]) -> None:
 
 
 class MetricsFile(L.Callback):
-    """Appends training and validation losses to `metrics.csv` in the checkpoint folder, and keeps `status.json`."""
+    """Appends training and validation losses to `metrics.csv` in the checkpoint folder, and keeps `status.json`.
 
-    def __init__(self) -> None:
+    `owner`: whether this process owns the run folder (holds its lock, or launched the ranks that
+    train); when not, nothing is written there, by this callback or by `append_metrics`.
+    """
+
+    def __init__(self, owner: bool = True) -> None:
+        self.owner = owner
         self._last_train_row = -1
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
