@@ -44,7 +44,10 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stder
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["sample"], ["tag"], ["classify"], ["evaluate"], ["serve"], ["fit"], ["validate"], ["test"], ["models"]],
+    [
+        *[[], ["sample"], ["tag"], ["classify"], ["evaluate"], ["serve"], ["fit"], ["validate"], ["test"]],
+        *[["models"], ["prepare"]],
+    ],
     ids=lambda c: c[0] if c else "studio",
 )
 def test_help_loads_no_framework(command: list[str]) -> None:
@@ -94,3 +97,17 @@ def test_a_bundle_answers_without_lightning(command: list[str], tmp_path: Path) 
     drawn = {"matplotlib"} if "bach-chorales" in command else set()  # a MIDI sample comes with its piano roll
     assert not loaded & (set(NOT_FOR_INFERENCE) - drawn), sorted(loaded & set(NOT_FOR_INFERENCE))
     assert list((tmp_path / "samples").iterdir())  # and wrote its results
+
+
+def test_each_network_knows_which_stored_settings_are_its_training_s() -> None:
+    import inspect
+
+    from studio.generation.tasks import TASKS
+    from studio.models import RecurrentLanguageModel, SequenceClassifier, SequenceTagger, WordTagger
+
+    def taken(cls: type) -> set[str]:
+        return set(inspect.signature(cls.__init__).parameters) - {"self"}
+
+    for model in (RecurrentLanguageModel, SequenceClassifier, SequenceTagger, WordTagger):
+        net = next(task.net for task in TASKS.values() if issubclass(model, task.net))
+        assert taken(model) == taken(net) | net.training_settings, model.__name__  # the loader refuses the rest

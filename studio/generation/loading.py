@@ -47,9 +47,20 @@ class LoadedCheckpoint:
         return task_of(self.meta, str(self.path))
 
 
-def network_settings(cls: type[nn.Module], hparams: dict[str, Any]) -> dict[str, Any]:
-    """The stored hyper-parameters that `cls` takes (the network's shape; the training settings stay behind)."""
+def network_settings(cls: type[nn.Module], hparams: dict[str, Any], path: str) -> dict[str, Any]:
+    """The stored hyper-parameters that `cls` takes (the network's shape; its training settings stay behind).
+
+    StudioError for a setting neither the network nor its training knows: the file is damaged or from
+    another version.
+    """
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    known = accepted | set(getattr(cls, "training_settings", ()))
+    unknown = sorted(key for key in hparams if key not in known and not key.startswith("_"))
+    if unknown:
+        raise StudioError(
+            f"{path} has hyper-parameters {cls.__name__} does not take ({', '.join(unknown[:3])}): "
+            "it is damaged or from another version"
+        )
     return {key: value for key, value in hparams.items() if key in accepted}
 
 
@@ -81,7 +92,7 @@ def load_for_inference(reference: str, device: str = "cpu") -> LoadedCheckpoint:
         raise StudioError(f"{path} holds no codec, so its inputs and outputs cannot be read: it is damaged")
     codec: Codec = codec_from_dict(meta["codec"])
     net = task.net
-    hparams = network_settings(net, checkpoint.get("hyper_parameters", {}))
+    hparams = network_settings(net, checkpoint.get("hyper_parameters", {}), path)
     shell = build_model(net, hparams, path, "meta")
     check_state_shapes(
         tensor_shapes(shell.state_dict()),

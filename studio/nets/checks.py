@@ -6,6 +6,9 @@ from typing import Any
 
 from studio.errors import StudioError
 
+# The hyper-parameters of every model's optimizer and schedule: stored in checkpoints, never shaping a network.
+OPTIMIZER_SETTINGS = frozenset({"lr", "weight_decay", "betas", "scheduler", "warmup_steps", "min_lr_ratio"})
+
 
 def check_whole(name: str, value: Any, minimum: int = 1, hint: str = "") -> None:
     """StudioError unless `value` is a whole number >= `minimum` (`hint` ends the message, e.g. " (0: none)")."""

@@ -8,13 +8,13 @@ step nor the pooled vector, so a sequence gets the same logits however much it i
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar, Optional
 
 import torch
 from torch import nn
 
 from studio.errors import StudioError
-from studio.nets.checks import check_choice, check_recurrent_settings, check_whole
+from studio.nets.checks import OPTIMIZER_SETTINGS, check_choice, check_recurrent_settings, check_whole
 from studio.nn import RecurrentStack
 from studio.nn.padding import run_over_padding
 from studio.nn.pooling import SequencePooling
@@ -25,6 +25,9 @@ INPUT_KINDS = ("tokens", "frames")
 
 class ClassifierNet(nn.Module):
     """Recurrent sequence classifier: softmax over classes, or sigmoid (binary or multi-label)."""
+
+    # Stored settings of its training (its LightningModule takes them too) that the network leaves aside.
+    training_settings: ClassVar[frozenset[str]] = OPTIMIZER_SETTINGS
 
     def __init__(
         self,

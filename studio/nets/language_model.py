@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar, Optional
 
 import torch
 from torch import nn
 
 from studio.errors import StudioError
-from studio.nets.checks import check_recurrent_settings, check_whole
+from studio.nets.checks import OPTIMIZER_SETTINGS, check_recurrent_settings, check_whole
 from studio.nn import RecurrentStack, State
 from studio.nn.line_position import LinePositionEmbedding, join_column, split_column
 
 
 class LanguageModelNet(nn.Module):
     """Next-token logits with a carried state, optional weight tying, controls and line columns."""
+
+    # Stored settings of its training (its LightningModule takes them too) that the network leaves aside.
+    training_settings: ClassVar[frozenset[str]] = OPTIMIZER_SETTINGS | {"stateful", "dropout_from"}
 
     def __init__(
         self,

@@ -6,7 +6,7 @@ Padding never reaches a real step in the RNN (see `run_over_padding`).
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar, Optional
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +14,7 @@ from torch import nn
 
 from studio.codecs.speech.ctc import BLANK_ID, collapse, prefix_beam_search, runs
 from studio.errors import StudioError
-from studio.nets.checks import check_choice, check_recurrent_settings, check_whole
+from studio.nets.checks import OPTIMIZER_SETTINGS, check_choice, check_recurrent_settings, check_whole
 from studio.nn import RecurrentStack
 from studio.nn.padding import run_over_padding
 
@@ -24,6 +24,9 @@ INPUT_KINDS = ("frames", "tokens")
 
 class TaggerNet(nn.Module):
     """Bidirectional RNN tagger over a label set with the blank at index 0."""
+
+    # Stored settings of its training (its LightningModule takes them too) that the network leaves aside.
+    training_settings: ClassVar[frozenset[str]] = OPTIMIZER_SETTINGS
 
     def __init__(
         self,

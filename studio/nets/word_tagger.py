@@ -7,13 +7,13 @@ Padding never reaches a real word.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar, Optional
 
 import torch
 from torch import nn
 
 from studio.errors import StudioError
-from studio.nets.checks import check_recurrent_settings, check_whole
+from studio.nets.checks import OPTIMIZER_SETTINGS, check_recurrent_settings, check_whole
 from studio.nn import RecurrentStack
 from studio.nn.padding import run_over_padding
 
@@ -37,6 +37,9 @@ class CharacterFeatures(nn.Module):
 
 class WordTaggerNet(nn.Module):
     """Bidirectional recurrent tagger over words and their characters."""
+
+    # Stored settings of its training (its LightningModule takes them too) that the network leaves aside.
+    training_settings: ClassVar[frozenset[str]] = OPTIMIZER_SETTINGS
 
     def __init__(
         self,
