@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROPERTY_TESTS = [
     "tests/test_midi_file.py",
     "tests/test_midi_codec.py",
+    "tests/test_live_encoder.py",
     "tests/test_fuzz.py",
     "tests/test_bio_spans.py",
     "tests/test_classifier.py",

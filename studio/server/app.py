@@ -41,6 +41,7 @@ from studio.generation.tasks import TASKS, tasks_with
 from studio.generation.text import text_rows
 from studio.server.bodies import Body, read_body, web_request, web_texts
 from studio.server.history import generation_record, history, sample_file, waveform
+from studio.server.live import add_live_routes
 from studio.server.model_cache import ModelCache
 from studio.server.runs import NotFound, RunCatalog, checkpoint_path, is_bundle, read_metrics, run_folder, training_now
 from studio.server.text_batcher import TextBatcher, TextJob
@@ -107,6 +108,7 @@ def create_app(
     _add_guards(app, studio)
     _add_api(app, studio)
     _add_generation(app, studio)
+    add_live_routes(app, studio)
     return app
 
 
