@@ -88,6 +88,7 @@ class ClassStore:
         if len(self.offsets) != len(self.splits) + 1 or self.offsets[-1] != len(self.values):
             raise StoreUnusable("damaged (its files do not agree)")
         self.meta, self.folder = meta, folder
+        self.built = False  # whether this process prepared it (False: it was in the cache already)
 
     def indices(self, split: str) -> np.ndarray:
         """The items of `split`."""
@@ -107,7 +108,10 @@ def class_store(records: Callable[[], Iterator[Record]], key: str, settings: Sto
     """The store of `records` (a function giving them afresh), prepared into `cache/classify/<digest>` once."""
     digest = hashlib.sha256(json.dumps([key, asdict(settings), FORMAT], sort_keys=True).encode()).hexdigest()[:24]
     folder = cache / "classify" / digest
-    store = prepared_entry(folder, ClassStore, lambda tmp: _prepare(records, settings, tmp), "classification store")
+    store, built = prepared_entry(
+        folder, ClassStore, lambda tmp: _prepare(records, settings, tmp), "classification store"
+    )
+    store.built = built
     _report(store)
     return store
 

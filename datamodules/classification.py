@@ -33,6 +33,7 @@ class ClassificationDataModule(StoredDataModule):
     """Sequence classification data: a store of encoded sequences, split into train, validation and test."""
 
     collate = staticmethod(collate)
+    kind, unit = "classification store", "sequences"
 
     def __init__(
         self,

@@ -2,8 +2,9 @@
 
 Loading is lazy: `__init__` only checks arguments and builds the codec (which alone decides the
 vocabulary), so `studio fit` can size the model at once. Files are encoded once, in parallel, into
-the MIDI store in the cache (`prepare_data`, under a lock; see midi_store); every rank then maps
-the store's shards in `setup`, and only files added since are encoded on a later run.
+the MIDI store in the cache (`prepare_store`, under a lock; see midi_store), which `studio fit` calls
+in every process before the Trainer exists and `studio prepare` calls alone; every rank maps the
+same shards, and only files added since are encoded on a later run.
 
 Pieces are split by file, so no piece is heard in both splits. Each split's pieces are joined
 into one stream (BOS, events, EOS, BOS, ...), and each example is a window of `window + 1` events
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from datamodules.base import StudioDataModule
+from datamodules.base import PreparedStore, StudioDataModule, folder_size
 from datamodules.midi_sources import find_midi_files, music21_corpus_files
 from datamodules.midi_store import MidiStore, midi_store, store_folder
 from datamodules.midi_stream import JoinedPieces
@@ -306,9 +307,20 @@ class MidiDataModule(StudioDataModule):
             self.control_dropout if training else 0.0,
         )
 
-    # -- Lightning hooks -----------------------------------------------------------------------
+    # -- preparation and Lightning hooks ------------------------------------------------------
+    def prepare_store(self) -> PreparedStore:
+        """Encode every new file into the store (one process at a time, the others wait on its lock), map it,
+        and draw the split (so a collection too small for it stops here, before training starts)."""
+        store = self.encoded()
+        self._load()
+        skipped = f", {len(store.skipped):,} unusable files skipped" if store.skipped else ""
+        contents = f"{len(store.files):,} pieces, {store.total_tokens:,} events{skipped}"
+        return PreparedStore(
+            "MIDI store", store.folder, folder_size(store.folder), contents, store.built, self.cache_dir
+        )
+
     def prepare_data(self) -> None:
-        """Encode every new file into the store (one process at a time); later calls and other ranks map it."""
+        """Ready already when `studio fit` runs (see `prepare_store`); otherwise encoded here."""
         self.encoded()
 
     def setup(self, stage: Optional[str] = None) -> None:

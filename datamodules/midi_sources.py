@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from datamodules.file_lock import exclusive
 from datamodules.midi_encoding import encode_many
 from datamodules.progress_line import ProgressLine
 from datamodules.skipped import warn_skipped
@@ -77,36 +78,41 @@ def music21_corpus_files(
         sources = sources[: max(0, limit)]
     out_dir = Path(folder) if folder is not None else cache_root() / "music21"
     out_dir = out_dir / collection
-    result: list[Path] = []
-    failed: list[str] = []
     # Named after the corpus file (e.g. bwv1.6.mid), so the same limit always gives the same files.
-    missing = sum(not (out_dir / f"{source.stem}.mid").is_file() for source in sources)
-    progress = None
-    if missing:  # about a minute for 200 chorales: said before it starts, with progress as it goes
-        print(
-            f"converting {missing} music21 scores ({collection}) to MIDI, once: later runs read them from {out_dir}",
-            file=sys.stderr,
-            flush=True,
-        )
-        progress = ProgressLine(f"converting {collection}", missing, time.monotonic(), unit="scores", per_unit=1)
-    for source in sources:
-        target = out_dir / f"{source.stem}.mid"
-        if not target.is_file():
-            try:
-                _convert_to_midi(source, target)
-            except Exception as exc:  # music21 parsers raise many types on odd scores
-                failed.append(f"{source.name} ({type(exc).__name__})")
-                continue
-            finally:
-                if progress is not None:
-                    progress.advance(1)
-        result.append(target)
-    if progress is not None:
-        progress.close()
+    targets = [out_dir / f"{source.stem}.mid" for source in sources]
+    failed: list[str] = []
+    if not all(target.is_file() for target in targets):
+        # One process converts; the others (DDP ranks, a second run) wait here, then find the files made.
+        with exclusive(out_dir.parent / f".{collection}.lock"):
+            failed = _convert_missing(sources, targets, collection, out_dir)
+    result = [target for target in targets if target.is_file()]
     warn_skipped([(name, "failed to convert") for name in failed], len(sources), "music21 scores", stacklevel=2)
     if not result:
         raise StudioError(f"music21 collection {collection!r} gave no MIDI files: check that music21 is installed")
     return result
+
+
+def _convert_missing(sources: Sequence[Path], targets: Sequence[Path], collection: str, out_dir: Path) -> list[str]:
+    """Convert each source whose target file is missing; the sources that failed to convert, with why."""
+    missing = [(source, target) for source, target in zip(sources, targets) if not target.is_file()]
+    if not missing:  # another process converted them while this one waited
+        return []
+    # About a minute for 200 chorales: said before it starts, with progress as it goes.
+    print(
+        f"converting {len(missing)} music21 scores ({collection}) to MIDI, once: later runs read them from {out_dir}",
+        file=sys.stderr,
+        flush=True,
+    )
+    progress = ProgressLine(f"converting {collection}", len(missing), time.monotonic(), unit="scores", per_unit=1)
+    failed: list[str] = []
+    for source, target in missing:
+        try:
+            _convert_to_midi(source, target)
+        except Exception as exc:  # music21 parsers raise many types on odd scores
+            failed.append(f"{source.name} ({type(exc).__name__})")
+        progress.advance(1)
+    progress.close()
+    return failed
 
 
 def _convert_to_midi(source: Path, target: Path) -> None:

@@ -60,6 +60,7 @@ class MidiStore:
     skipped: list[Path] = field(default_factory=list)
     reasons: dict[Path, str] = field(default_factory=dict)  # why each skipped file is unusable
     encoded: int = 0  # files this call encoded (0 when the store was up to date)
+    built: bool = False  # whether this call brought the store up to date (False: it was in the cache already)
     _maps: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
@@ -179,7 +180,7 @@ def midi_store(
                 meta, encoded = _prepare(folder, codec, stamps, default_workers() if workers is None else workers, old)
                 store = _collect(folder, meta, stamps)
                 assert store is not None, "a store just prepared describes its files"
-                store.encoded = encoded
+                store.encoded, store.built = encoded, True
     if not store.files:
         shown = ", ".join(p.name for p in paths[:5]) + (" ..." if len(paths) > 5 else "")
         raise StudioError(

@@ -2,9 +2,10 @@
 
 Loading is lazy: `__init__` only checks arguments; the corpus is scanned when the codec or the model
 sizes are first asked for, and every utterance's features and labels are computed once into a packed
-feature store in the cache (`prepare_data`, see datamodules/speech_store.py). Later epochs and runs
-map that store and read no audio; resident memory does not grow with the corpus, and DDP ranks wait
-on the store's lock and map the same files.
+feature store in the cache (`prepare_store`, which `studio fit` calls in every process before the
+Trainer exists; see datamodules/speech_store.py). Later epochs and runs map that store and read no
+audio; resident memory does not grow with the corpus, and DDP ranks wait on the store's lock and map
+the same files.
 
 Labels outside the label set stop the run with a one-line error naming the label and the fix (they
 are not skipped: a silently shrunken label set would make results incomparable). Utterances too short
@@ -22,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from datamodules import synthetic_speech
-from datamodules.base import StudioDataModule
+from datamodules.base import PreparedStore, StudioDataModule, folder_size
 from datamodules.speech_batches import BucketedBatches, UtteranceDataset, collate
 from datamodules.speech_corpus import (
     TIMIT_FOLDING,
@@ -229,8 +230,18 @@ class SpeechDataModule(StudioDataModule):
             self._store = feature_store(every, settings, self.cache_dir, workers=min(4, os.cpu_count() or 1))
         return self._store
 
+    def prepare_store(self) -> PreparedStore:
+        """Scan the corpus and prepare the feature store unless it is in the cache (other processes wait on its lock)."""
+        store = self.store()
+        contents = (
+            f"{len(store):,} utterances, {int(store.offsets[-1, 0]):,} frames of {self.settings.num_features} features"
+        )
+        return PreparedStore(
+            "speech feature store", store.folder, folder_size(store.folder), contents, store.built, self.cache_dir
+        )
+
     def prepare_data(self) -> None:
-        """Scan the corpus and prepare the feature store (local rank zero; the other ranks wait on its lock)."""
+        """Ready already when `studio fit` runs (see `prepare_store`); otherwise prepared here."""
         self.store()
 
     def __getstate__(self) -> dict[str, Any]:

@@ -97,6 +97,7 @@ class FeatureStore:
     label_ids: np.ndarray
     offsets: np.ndarray
     index: dict[str, int] = field(default_factory=dict)
+    built: bool = False  # whether this process prepared it (False: it was in the cache already)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -164,7 +165,8 @@ def feature_store(
     def prepare(tmp: Path) -> None:
         _prepare(tmp, [entries[k] for k in keys], [s[0] for s in stamps], settings, digest.hexdigest(), workers)
 
-    store = prepared_entry(folder, open_store, prepare, "speech feature store")
+    store, built = prepared_entry(folder, open_store, prepare, "speech feature store")
+    store.built = built
     if len(store) != len(keys):  # the digest covers the keys, so only a foreign folder gets here
         raise StudioError(f"{folder} holds {len(store)} utterances, not {len(keys)}: delete it and run again")
     store.index = {key: i for i, key in enumerate(keys)}

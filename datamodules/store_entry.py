@@ -39,20 +39,21 @@ def read_meta(folder: Path, name: str, version: int) -> dict[str, Any]:
 
 def prepared_entry(
     folder: Path, open_entry: Callable[[Path], Entry], prepare: Callable[[Path], None], what: str
-) -> Entry:
-    """The entry at `folder` opened by `open_entry`, first prepared by `prepare(tmp)` if missing or unusable.
+) -> tuple[Entry, bool]:
+    """The entry at `folder` opened by `open_entry`, first prepared by `prepare(tmp)` if missing or unusable;
+    and whether this call prepared it (False: it was there, or another process prepared it meanwhile).
 
     An unusable entry is rebuilt with a one-line notice naming `what` and why.
     """
     if folder.exists():
         try:
-            return open_entry(folder)
+            return open_entry(folder), False
         except StoreUnusable as why:
             notice = "rebuilding a damaged cache entry" if str(why).startswith("damaged") else f"rebuilding the {what}"
             warnings.warn(f"{notice} {folder}: {why}", stacklevel=3)
     with exclusive(folder.parent / f".{folder.name}.lock"):
         try:  # another process may have prepared it while this one waited
-            return open_entry(folder)
+            return open_entry(folder), False
         except StoreUnusable:
             pass
         for stale in folder.parent.glob(f".{folder.name}.*.tmp"):  # left by a killed preparation
@@ -64,7 +65,7 @@ def prepared_entry(
             publish(tmp, folder)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        return open_entry(folder)
+        return open_entry(folder), True
 
 
 def publish(tmp: Path, folder: Path) -> None:

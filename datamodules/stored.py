@@ -1,20 +1,22 @@
 """StoredDataModule: a data module whose examples live in a store in the cache, split three ways and batched by length.
 
 A subclass says how its store is built (`build_store`), how a split's items are read from it
-(`items`) and how items make a batch (`collate`); preparing once, mapping in every process, and the
-length-bucketed loaders are the same for all (classification, word tagging).
+(`items`) and how items make a batch (`collate`); preparing once (`prepare_store`, which `studio fit`
+calls in every process before the Trainer exists), mapping in every process, and the length-bucketed
+loaders are the same for all (classification, word tagging).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from datamodules.base import StudioDataModule
+from datamodules.base import PreparedStore, StudioDataModule, folder_size
 from datamodules.buckets import BucketedItems
 from studio.errors import StudioError
 
@@ -28,6 +30,9 @@ class StoredDataModule(StudioDataModule):
     seed: int
     bucket: bool = True
     collate: Callable[[list[Any]], Any]
+    cache_dir: Path
+    kind = "store"  # what the store is called, e.g. "classification store"
+    unit = "items"  # what its items are, e.g. "sequences"
 
     def __init__(self) -> None:
         super().__init__()
@@ -47,8 +52,15 @@ class StoredDataModule(StudioDataModule):
             self._store = self.build_store()
         return self._store
 
+    def prepare_store(self) -> PreparedStore:
+        """Prepare the store unless it is in the cache (other processes wait on its lock), and map it."""
+        store = self.store()
+        counts = ", ".join(f"{len(store.indices(split)):,} {split}" for split in ("train", "val", "test"))
+        contents = f"{len(store.splits):,} {self.unit}: {counts}"
+        return PreparedStore(self.kind, store.folder, folder_size(store.folder), contents, store.built, self.cache_dir)
+
     def prepare_data(self) -> None:
-        """Prepare the store (local rank zero); the other ranks wait on its lock, then map the same files."""
+        """Ready already when `studio fit` runs (see `prepare_store`); otherwise prepared here."""
         self.store()
 
     def setup(self, stage: Optional[str] = None) -> None:

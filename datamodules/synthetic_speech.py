@@ -13,6 +13,7 @@ import numpy as np
 import scipy.signal
 import soundfile
 
+from datamodules.file_lock import exclusive
 from studio.codecs.speech.labels import LabelSet
 from studio.errors import StudioError
 
@@ -244,17 +245,19 @@ def generate(
         raise StudioError(
             f"{root} is not empty and holds no synthetic speech corpus; pass a new or empty folder for it"
         )
-    # Build beside the target and swap it in, so a reader never sees half a corpus.
-    staging = root.with_name(f".{root.name}.{os.getpid()}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        _write_corpus(staging, params)
+    # One process writes it; the others (DDP ranks) wait here, then find it written.
+    with exclusive(root.with_name(f".{root.name}.lock")):
         if _marker(root) == params:  # another process finished first
             return root
-        if root.exists():
-            shutil.rmtree(root)
-        os.replace(staging, root)
-    finally:
+        # Build beside the target and swap it in, so a reader never sees half a corpus.
+        staging = root.with_name(f".{root.name}.{os.getpid()}.tmp")
         shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        try:
+            _write_corpus(staging, params)
+            if root.exists():
+                shutil.rmtree(root)
+            os.replace(staging, root)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return root

@@ -1,8 +1,9 @@
 """TextDataModule: a corpus (files, a folder, or a named corpus) as stateful TBPTT streams of token ids.
 
 The ids live in a token store in the cache (see datamodules/token_store.py), prepared once in bounded
-memory the first time the codec, `model_dims()` or the data is asked for, and memory-mapped after
-that: resident memory does not grow with the corpus, and every DDP rank maps the same files.
+memory by `prepare_store()` (which `studio fit` calls in every process before the Trainer exists), or
+else the first time the codec, `model_dims()` or the data is asked for, and memory-mapped after that:
+resident memory does not grow with the corpus, and every DDP rank maps the same files.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from datamodules.base import StudioDataModule
+from datamodules.base import PreparedStore, StudioDataModule, folder_size
 from datamodules.corpora import corpus_source
 from datamodules.streams import StreamBatches
 from datamodules.token_store import TokenStore, token_store
@@ -63,8 +64,16 @@ class TextDataModule(StudioDataModule):
             )
         return self._store
 
+    def prepare_store(self) -> PreparedStore:
+        """Prepare the token store unless it is in the cache (other processes wait on its lock), and map it."""
+        store = self._load()
+        contents = f"{len(store.ids):,} tokens of {store.meta['source']['name']}, vocabulary {store.codec.vocab_size:,}"
+        return PreparedStore(
+            "token store", store.folder, folder_size(store.folder), contents, store.built, self.cache_dir
+        )
+
     def prepare_data(self) -> None:
-        """Prepare the token store (local rank zero); the other ranks wait on its lock, then map the same files."""
+        """Ready already when `studio fit` runs (see `prepare_store`); otherwise prepared here."""
         self._load()
 
     def setup(self, stage: Optional[str] = None) -> None:

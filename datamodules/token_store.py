@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +38,16 @@ LEVELS = ("char", "bpe")
 
 @dataclass(frozen=True)
 class TokenStore:
-    """A published store: its folder, its meta.json, its codec and its ids (a read-only memory map)."""
+    """A published store: its folder, its meta.json, its codec and its ids (a read-only memory map).
+
+    `built`: whether this process prepared it (False: it was in the cache already).
+    """
 
     folder: Path
     meta: dict[str, Any]
     codec: TextCodec
     ids: np.ndarray
+    built: bool = False
 
     def split(self, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
         """Views of the training ids and the validation ids (the corpus's tail); nothing is read yet."""
@@ -95,7 +99,8 @@ def token_store(
     def prepare(tmp: Path) -> None:
         _prepare(tmp, source, level, bpe_vocab_size, digest, val_fraction, started)
 
-    return prepared_entry(folder, open_store, prepare, "token store")
+    store, built = prepared_entry(folder, open_store, prepare, "token store")
+    return replace(store, built=built)
 
 
 def _prepare(

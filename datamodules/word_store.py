@@ -67,6 +67,7 @@ class WordStore:
         if len(self.offsets) != len(self.splits) + 1 or self.offsets[-1] != tokens:
             raise StoreUnusable("damaged (its files do not agree)")
         self.meta, self.folder = meta, folder
+        self.built = False  # whether this process prepared it (False: it was in the cache already)
 
     def indices(self, split: str) -> np.ndarray:
         """The sentences of `split`."""
@@ -90,7 +91,10 @@ def word_store(sentences: Callable[[], Tagged], key: str, settings: WordStoreSet
     """The store of `sentences` (a function giving them afresh), prepared into `cache/word_tags/<digest>` once."""
     digest = hashlib.sha256(json.dumps([key, asdict(settings), FORMAT], sort_keys=True).encode()).hexdigest()[:24]
     folder = cache / "word_tags" / digest
-    store = prepared_entry(folder, WordStore, lambda tmp: _prepare(sentences, settings, tmp), "word-tagging store")
+    store, built = prepared_entry(
+        folder, WordStore, lambda tmp: _prepare(sentences, settings, tmp), "word-tagging store"
+    )
+    store.built = built
     meta = store.meta
     warn_skipped([tuple(s) for s in meta["skipped"]], meta["total"], "sentences", 3, meta["skipped_count"])
     return store

@@ -33,6 +33,7 @@ class WordTaggingDataModule(StoredDataModule):
     """Word tagging data: a store of encoded sentences, split into train, validation and test."""
 
     collate = staticmethod(collate_sentences)
+    kind, unit = "word-tagging store", "sentences"
 
     def __init__(
         self,

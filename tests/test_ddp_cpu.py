@@ -184,3 +184,30 @@ def test_midi_ddp_trains_identical_ranks_and_samples(tmp_path: Path, studio_env:
     )
     assert sample.returncode == 0, sample.stderr[-3000:]
     assert list((tmp_path / "samples").rglob("*.mid"))
+
+
+def test_a_preparation_longer_than_the_process_group_time_out_passes(tmp_path: Path, studio_env: dict) -> None:
+    """Each rank prepares the store before its process group exists: one builds it (longer than the
+    group's 8 s time-out), the other waits on the store's lock, not at a collective, and maps it after."""
+    reads = tmp_path / "reads"
+    env = dict(studio_env, PYTHONPATH=f"{ROOT / 'tests'}")
+    # fmt: off
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+        "-m", "studio", "fit", "--config", str(ROOT / "configs" / "classify" / "quickstart.yaml"),
+        "--data", "slow_data.SlowClassificationData",  # two reads of 5 s each: a 10 s first preparation
+        "--data.init_args.read_seconds", "5", "--data.init_args.reads_dir", str(reads),
+        "--data.init_args.num_words", "2000", "--data.init_args.max_len", "12",
+        "--model.init_args.embedding_dim", "16", "--model.init_args.hidden_size", "16",
+        "--trainer.devices", "2", "--trainer.strategy", "lightning.pytorch.strategies.DDPStrategy",
+        "--trainer.strategy.init_args.timeout", "0:00:08",
+        "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "4", "--trainer.limit_val_batches", "2",
+        "--trainer.logger", "false", "--trainer.enable_progress_bar", "false", "--run_name", "slowprep",
+    ]
+    # fmt: on
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    builders = {name.split("-")[0] for name in os.listdir(reads)}
+    assert len(builders) == 1 and len(os.listdir(reads)) == 2  # one process built it (two passes); the other mapped it
+    assert len([p for p in (tmp_path / "cache" / "classify").iterdir() if not p.name.startswith(".")]) == 1  # one store
+    assert (tmp_path / "checkpoints" / "slowprep" / "last.ckpt").is_file()

@@ -85,6 +85,13 @@ def run_fit(argv: list[str], from_console: bool) -> None:
     StudioCLI(args=None if from_console else argv)
 
 
+def run_prepare(argv: list[str], from_console: bool) -> None:
+    """`studio prepare`."""
+    from studio.cli.prepare import prepare_main
+
+    prepare_main(argv[1:])
+
+
 def run_task_command(argv: list[str], from_console: bool) -> None:
     """`studio sample`, `studio tag` and `studio classify`: the checkpoint's task, run on a request."""
     from studio.cli.task_command import task_command_main
@@ -118,6 +125,7 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str], bool], None]]] = {
     "fit": ("train a model from a config (LightningCLI)", run_fit),
     "validate": ("evaluate a checkpoint on the validation split", run_fit),
     "test": ("evaluate a checkpoint on the test split", run_fit),
+    "prepare": ("build a config's data store once, ahead of training (e.g. before a multi-node run)", run_prepare),
     "sample": ("generate text or MIDI from a checkpoint", run_task_command),
     "tag": ("label audio files, or the words of texts, with a tagging checkpoint", run_task_command),
     "classify": ("classify texts or audio clips with a classification checkpoint", run_task_command),

@@ -168,6 +168,9 @@ class StudioCLI(LightningCLI):
         config = self.config.get(str(self.subcommand), self.config)
         try:
             datamodule = _instantiate(config.data)
+            # Every process builds or maps the data's store now, before the Trainer and its process group exist:
+            # one builds it under the store's lock, the others wait on the lock, not at a collective's time-out.
+            datamodule.prepare_store()
             for key, value in datamodule.model_dims().items():
                 config.model.init_args[key] = value
             self.config_init = self.parser.instantiate_classes(self.config)
