@@ -121,6 +121,7 @@ function selectRun(name) {
   if (run.task === "unreadable") showError(run.error || `${run.name}: its checkpoint cannot be read`);
   $("output").replaceChildren();
   $("history-view").replaceChildren();
+  if (typeof liveRunChosen === "function") liveRunChosen(run);  // live.js: a duet belongs to one checkpoint
   offerComparisons();
   refreshMetrics();
   loadHistory();
