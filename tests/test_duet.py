@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from studio.errors import StudioError
 from studio.generation import Generator
 from studio.generation.duet import Duet, DuetSettings
 
@@ -51,3 +52,19 @@ def test_a_duet_plays_back_as_two_tracks() -> None:
     assert [n.pitch for n in person.notes] == [62, 65, 69] and person.name == "person"
     assert len(model.notes) == sum(e.kind == "on" for e in events) > 0
     assert min(n.start for n in model.notes) >= end + 0.6 - 1e-6
+
+
+def test_the_density_control_reaches_the_model_of_a_steered_run() -> None:
+    from studio.codecs.midi import MidiCodec
+    from studio.nets.language_model import LanguageModelNet
+
+    codec = MidiCodec(controls=("density",))
+    torch.manual_seed(0)
+    net = LanguageModelNet(vocab_size=codec.vocab_size, embedding_dim=8, hidden_size=16, control_dim=codec.control_dim)
+    answers = []
+    for density in (2.0, 16.0):
+        duet = Duet(net, codec, DuetSettings(answer_seconds=2, seed=5, notes_per_second=density))
+        answers.append([(e.kind, e.pitch, e.time) for e in duet.answer(_phrase(duet, 0.0) + 0.5)])
+    assert answers[0] != answers[1]  # the same seed and phrase, steered apart by the control alone
+    with pytest.raises(StudioError, match="without the note-density control"):
+        Duet(net, MidiCodec(), DuetSettings(notes_per_second=4.0)).configure(DuetSettings(notes_per_second=4.0))

@@ -110,8 +110,8 @@ class Duet:
 
     def _controls(self, settings: DuetSettings) -> Optional[torch.Tensor]:
         """The control vector a model trained with controls is steered by (none for one without)."""
-        if not self.codec.controls:
-            return None
+        if not self.codec.controls and settings.notes_per_second is None and settings.pitch_class_histogram is None:
+            return None  # (asked of a model without controls, control_vector says so in one line)
         from studio.codecs.midi.controls import control_vector
 
         vector = control_vector(self.codec.controls, settings.notes_per_second, settings.pitch_class_histogram)

@@ -196,14 +196,20 @@
     counts.sent[message.type] = (counts.sent[message.type] || 0) + 1;
   }
 
+  // A run trained with controls is steered by the MIDI panel's own density and pitch-class controls
+  // (shown above for such runs), so a duet's answers follow the same settings as a generated piece.
   function settings() {
     const number = (id) => Number(byId(id).value);
+    const density = !byId("midi-density").hidden && byId("midi-density-on").checked;
+    const pitches = !byId("midi-pitch").hidden && byId("midi-pitch-on").checked;
     return {
       type: "settings",
       pause_ms: number("play-pause"),
       answer_seconds: number("play-length"),
       temperature: number("play-temperature"),
       seed: Math.trunc(number("play-seed")),
+      notes_per_second: density ? number("midi-density-value") : null,
+      pitch_class_histogram: pitches ? [...byId("midi-keys").querySelectorAll("input")].map((input) => Number(input.value)) : null,
     };
   }
 
@@ -438,6 +444,7 @@
     byId("play-start").addEventListener("click", () => (live.socket ? disconnect() : connect()));
     byId("play-save").addEventListener("click", () => { status("saving…"); send({ type: "save" }); });
     for (const id of ["play-pause", "play-length", "play-temperature", "play-seed"]) byId(id).addEventListener("change", () => send(settings()));
+    for (const id of ["midi-density", "midi-pitch"]) byId(id).addEventListener("change", () => send(settings()));
     byId("play-midi-input").addEventListener("change", chooseMidiInput);
     byId("play").addEventListener("toggle", () => { if (byId("play").open) askForMidi(); else liftAll(""); });
     window.addEventListener("keydown", onKey);
