@@ -108,6 +108,12 @@ def test_each_network_knows_which_stored_settings_are_its_training_s() -> None:
     def taken(cls: type) -> set[str]:
         return set(inspect.signature(cls.__init__).parameters) - {"self"}
 
+    def defaults(cls: type) -> dict[str, object]:
+        return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items() if name != "self"}
+
     for model in (RecurrentLanguageModel, SequenceClassifier, SequenceTagger, WordTagger):
         net = next(task.net for task in TASKS.values() if issubclass(model, task.net))
         assert taken(model) == taken(net) | net.training_settings, model.__name__  # the loader refuses the rest
+        shared = defaults(model).keys() & defaults(net).keys()
+        # The command line reads the model's signature and inference the network's: one default each.
+        assert {k: defaults(model)[k] for k in shared} == {k: defaults(net)[k] for k in shared}, model.__name__
