@@ -15,6 +15,7 @@ from studio.errors import StudioError
 CODECS = {
     "text": "studio.codecs.text:TextCodec",
     "midi": "studio.codecs.midi:MidiCodec",
+    "midi_multitrack": "studio.codecs.midi.multitrack:MultitrackCodec",
     "speech": "studio.codecs.speech:SpeechCodec",
     "classes": "studio.codecs.classes:ClassCodec",
     "word_tags": "studio.codecs.word_tags:WordTagCodec",
