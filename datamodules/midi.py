@@ -11,6 +11,8 @@ into one stream (BOS, events, EOS, BOS, ...), and each example is a window of `w
 of it giving (inputs, targets) shifted by one; windows are independent and shuffled, so the model
 should run with `stateful: false`. With `controls`, each example also holds the controls of its
 targets (Performance RNN's note density and pitch-class histogram; see studio.codecs.midi.controls).
+With `instruments`, pieces are encoded with MultitrackCodec (a PROGRAM or DRUMS token before each
+instrument's notes) instead of as one piano performance; augmentation never transposes drums.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -27,11 +29,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from datamodules.base import PreparedStore, StudioDataModule, folder_size
+from datamodules.midi_encoding import EventCodec
 from datamodules.midi_sources import find_midi_files, music21_corpus_files
 from datamodules.midi_store import MidiStore, midi_store, store_folder
 from datamodules.midi_stream import JoinedPieces
 from studio.codecs.midi import MidiCodec
 from studio.codecs.midi.controls import DENSITY_WINDOW_S, HISTOGRAM_WINDOW_S, control_slices, shift_steps
+from studio.codecs.midi.multitrack import MultitrackCodec
 from studio.errors import StudioError
 from studio.io import cache_root
 
@@ -75,12 +79,14 @@ class MidiWindows(Dataset):
     With a codec that has controls, items are (inputs, targets, controls): the controls of each target
     event, computed on the augmented events (looking ahead past the window as far as the controls see),
     each control group zeroed for the whole window with probability `control_dropout`.
+    With a MultitrackCodec, transposition follows the instrument in force where the window's ids begin
+    (read back in the stream), so drum notes are never transposed, even in a window that starts among them.
     """
 
     def __init__(
         self,
         pieces: Sequence[Union[np.ndarray, JoinedPieces]],
-        codec: MidiCodec,
+        codec: EventCodec,
         window: int,
         stride: int,
         transpose: int = 0,
@@ -89,6 +95,7 @@ class MidiWindows(Dataset):
     ) -> None:
         self.pieces, self.codec, self.window = list(pieces), codec, window
         self.transpose, self.stretch, self.control_dropout = transpose, stretch, control_dropout
+        self._controlled = isinstance(codec, MidiCodec) and bool(codec.controls)
         self.index = window_starts([len(p) for p in self.pieces], window, stride)
         layout = codec.layout
         self._notes = (layout.note_on_offset, layout.shift_offset)  # NOTE_ON and NOTE_OFF ids, contiguous
@@ -101,23 +108,78 @@ class MidiWindows(Dataset):
         return len(self.index)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
+        if isinstance(self.codec, MultitrackCodec):
+            return self._instruments_item(i)
         piece, start = self.index[i]
         ids = self.pieces[piece]
         need = self.window + 1
-        end = self._lookahead_end(piece, start + need) if self.codec.controls else start + need
+        end = self._lookahead_end(piece, start + need) if self._controlled else start + need
         seq = ids[start:end]
         if self.stretch is not None:
             seq = self._stretched(ids, start, end)
         if self.transpose:
             seq = self._transposed(seq)
         window = torch.as_tensor(np.asarray(seq[:need], dtype=np.int64))
-        if not self.codec.controls:
+        if not self._controlled:
             return window[:-1], window[1:]
+        assert isinstance(self.codec, MidiCodec)
         controls = torch.from_numpy(self.codec.control_frames(seq)[1:need])
         for columns in control_slices(self.codec.controls).values():
             if self.control_dropout and float(torch.rand(())) < self.control_dropout:
                 controls[:, columns] = 0.0
         return window[:-1], window[1:], controls
+
+    def _instruments_item(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        # Transposition commutes with stretching (one changes notes, the other TIME_SHIFTs), so the ids the
+        # window may be cut from are transposed first, each with the instrument in force where they begin.
+        piece, start = self.index[i]
+        ids, need = self.pieces[piece], self.window + 1
+        margin = self.window // 4 + 16 if self.stretch is not None else 0
+        shift = self._draw_shift(np.asarray(ids[max(0, start - margin) : start + need + margin]))
+
+        def read(lo: int, hi: int) -> np.ndarray:
+            return self._shifted(ids, lo, hi, shift)
+
+        seq = self._stretched(ids, start, start + need, read) if self.stretch is not None else read(start, start + need)
+        window = torch.as_tensor(np.asarray(seq[:need], dtype=np.int64))
+        return window[:-1], window[1:]
+
+    def _draw_shift(self, seq: np.ndarray) -> int:
+        # Among the shifts that keep every note of these ids (drums too, to be safe) inside 0..127.
+        lo_id, hi_id = self._notes
+        notes = seq[(seq >= lo_id) & (seq < hi_id)]
+        if not self.transpose or notes.size == 0:
+            return 0
+        pitches = (notes - lo_id) % 128
+        down = max(-self.transpose, -int(pitches.min()))
+        up = min(self.transpose, 127 - int(pitches.max()))
+        return int(torch.randint(down, up + 1, ()))
+
+    def _shifted(self, ids: Union[np.ndarray, JoinedPieces], lo: int, hi: int, shift: int) -> np.ndarray:
+        seq = np.asarray(ids[lo:hi], dtype=np.int64)
+        if shift == 0:
+            return seq
+        codec = self.codec
+        assert isinstance(codec, MultitrackCodec)
+        drums = codec.program_offset + codec.drum_slot
+        in_force = [drums] if self._instrument_before(ids, lo) == drums else []
+        shifted = codec.transpose([*in_force, *seq.tolist()], shift)
+        assert shifted is not None  # the shift was drawn to keep these notes in range
+        return np.asarray(shifted[len(in_force) :], dtype=np.int64)
+
+    def _instrument_before(self, ids: Union[np.ndarray, JoinedPieces], at: int) -> int:
+        # The last PROGRAM or DRUMS id before `at` in its piece; the BOS id when none (program 0's notes).
+        codec = self.codec
+        assert isinstance(codec, MultitrackCodec)
+        first, chunk = codec.program_offset, 512
+        while at > 0:
+            lo = max(0, at - chunk)
+            block = np.asarray(ids[lo:at])
+            hits = np.flatnonzero((block >= first) | (block == codec.bos_id))
+            if hits.size:
+                return int(block[hits[-1]])
+            at, chunk = lo, chunk * 2
+        return codec.bos_id
 
     def _lookahead_end(self, piece: int, end: int) -> int:
         # Past the window's end by as much music as the controls look at (more when stretched slower): up to
@@ -131,19 +193,27 @@ class MidiWindows(Dataset):
             at, elapsed, chunk = at + len(steps), int(steps[-1]), chunk * 2
         return len(ids)
 
-    def _stretched(self, ids: Union[np.ndarray, JoinedPieces], start: int, end: int) -> np.ndarray:
+    def _stretched(
+        self,
+        ids: Union[np.ndarray, JoinedPieces],
+        start: int,
+        end: int,
+        read: Optional[Callable[[int, int], Any]] = None,
+    ) -> np.ndarray:
         # Re-quantized timing changes how many TIME_SHIFTs there are, so stretch a little more than
         # needed and crop; near a piece's end, take the margin from before the window instead.
+        # `read(lo, hi)`: the ids lo..hi to stretch (ids[lo:hi] unless given).
+        read = read or (lambda lo, hi: ids[lo:hi])
         need, margin = self.window + 1, self.window // 4 + 16
         low, high = self.stretch  # type: ignore[misc]
         factor = low + (high - low) * float(torch.rand(()))
-        after = self.codec.stretch(ids[start : end + margin], factor)
+        after = self.codec.stretch(read(start, end + margin), factor)
         if len(after) >= need:
-            return np.asarray(after if self.codec.controls else after[:need], dtype=np.int64)
-        before = self.codec.stretch(ids[max(0, start - margin) : start + need], factor)
+            return np.asarray(after if self._controlled else after[:need], dtype=np.int64)
+        before = self.codec.stretch(read(max(0, start - margin), start + need), factor)
         if len(before) >= need:
             return np.asarray(before[-need:], dtype=np.int64)
-        return np.asarray(ids[start : start + need])  # a piece barely longer than a window: leave its timing alone
+        return np.asarray(read(start, start + need))  # a piece barely longer than a window: leave its timing alone
 
     def _transposed(self, seq: np.ndarray) -> np.ndarray:
         # Draw the shift among those that keep this window's own notes inside 0..127 (0 always qualifies).
@@ -174,6 +244,9 @@ class MidiDataModule(StudioDataModule):
         max_shift_ms: int = 1000,
         velocity_bins: int = 32,
         keep_drums: bool = False,
+        instruments: bool = False,
+        programs: Optional[str] = None,
+        max_tracks: Optional[int] = None,
         controls: Optional[list[str]] = None,
         control_dropout: float = 0.25,
         window: int = 256,
@@ -191,6 +264,10 @@ class MidiDataModule(StudioDataModule):
     ) -> None:
         """`paths` wins over `corpus` ("bach_chorales" or "ryans_mammoth", converted once from music21).
 
+        `instruments` encodes several instruments (MultitrackCodec: a PROGRAM or DRUMS token before each
+        instrument's notes, drums always kept) instead of one piano performance; with it, `programs`
+        ("all", the default, or "family": the 16 General MIDI families) and `max_tracks` (16: the most
+        instruments a piece may have; a piece with more is skipped, named in the warning) set the codec.
         `controls` ("density", "pitch_histogram") trains the model with Performance RNN's control
         inputs, so `studio sample --notes_per_second / --pitch_class_histogram` can steer it; during
         training each control is left out (zeros) of a window with probability `control_dropout`.
@@ -226,7 +303,23 @@ class MidiDataModule(StudioDataModule):
         encode_workers = encode_workers if workers is None else workers  # `workers`: the old name, in saved configs
         if num_workers < 0 or (encode_workers is not None and encode_workers < 0):
             raise StudioError("num_workers (DataLoader) and encode_workers (MIDI encoding) must be >= 0")
-        self._codec = MidiCodec(resolution_ms, max_shift_ms, velocity_bins, keep_drums, tuple(controls or ()))
+        self._codec: EventCodec
+        if instruments:
+            if controls:
+                raise StudioError(
+                    "controls are not available with instruments yet: drop --data.init_args.controls "
+                    "or --data.init_args.instruments"
+                )
+            self._codec = MultitrackCodec(
+                resolution_ms, max_shift_ms, velocity_bins, programs or "all", 16 if max_tracks is None else max_tracks
+            )
+        elif programs is not None or max_tracks is not None:
+            raise StudioError(
+                "programs and max_tracks set the codec of several instruments: "
+                "add --data.init_args.instruments true, or leave them out"
+            )
+        else:
+            self._codec = MidiCodec(resolution_ms, max_shift_ms, velocity_bins, keep_drums, tuple(controls or ()))
         self.control_dropout = control_dropout
         self.paths, self.corpus, self.limit = paths, corpus, limit
         self.window, self.stride, self.seed = window, stride, seed
@@ -241,7 +334,7 @@ class MidiDataModule(StudioDataModule):
         self._datasets: dict[str, MidiWindows] = {}
 
     @property
-    def codec(self) -> MidiCodec:
+    def codec(self) -> EventCodec:
         """The event codec (its settings decide the ids; it travels inside every checkpoint)."""
         return self._codec
 
@@ -249,7 +342,8 @@ class MidiDataModule(StudioDataModule):
         """Model arguments that the data decides: the vocabulary and the controls' width (from the codec alone),
         and no state carried between batches (windows are independent)."""
         dims: dict[str, Any] = {"vocab_size": self.codec.vocab_size, "stateful": False}
-        return {**dims, "control_dim": self.codec.control_dim} if self.codec.controls else dims
+        codec = self.codec
+        return {**dims, "control_dim": codec.control_dim} if isinstance(codec, MidiCodec) and codec.controls else dims
 
     # -- files, encoding and the split ---------------------------------------------------------
     def files(self) -> list[Path]:

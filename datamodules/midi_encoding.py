@@ -17,12 +17,16 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
 from studio.codecs.midi import MidiCodec
+from studio.codecs.midi.multitrack import MultitrackCodec
 from studio.errors import StudioError
+
+# The codecs a MIDI collection is encoded with: one piano performance, or several instruments.
+EventCodec = Union[MidiCodec, MultitrackCodec]
 
 CHUNK = 16  # files per task: large enough to hide the hand-over, small enough to keep the workers even
 SERIAL_BELOW = 64  # fewer files than this are encoded here: a pool would not pay for itself
@@ -47,7 +51,7 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()[:32]
 
 
-def encode_one(codec: MidiCodec, path: Path, dtype: np.dtype) -> Encoded:
+def encode_one(codec: EventCodec, path: Path, dtype: np.dtype) -> Encoded:
     """A file's ids as `dtype`, or None and why it cannot be used (unreadable, or no notes)."""
     try:
         ids = codec.encode_file(path)
@@ -57,13 +61,13 @@ def encode_one(codec: MidiCodec, path: Path, dtype: np.dtype) -> Encoded:
     return (np.asarray(ids, dtype=dtype), "") if ids else (None, f"{path} has no notes")
 
 
-def _encode_chunk(codec: MidiCodec, paths: list[Path], dtype: np.dtype) -> list[Encoded]:
+def _encode_chunk(codec: EventCodec, paths: list[Path], dtype: np.dtype) -> list[Encoded]:
     return [encode_one(codec, path, dtype) for path in paths]
 
 
 def encode_many(
     paths: Sequence[Path],
-    codec: MidiCodec,
+    codec: EventCodec,
     workers: int,
     dtype: np.dtype,
     advance: Callable[[int], None] = lambda n: None,

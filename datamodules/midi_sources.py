@@ -11,14 +11,14 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from datamodules.file_lock import exclusive
-from datamodules.midi_encoding import encode_many
+from datamodules.midi_encoding import EventCodec, encode_many
 from datamodules.progress_line import ProgressLine
 from datamodules.skipped import warn_skipped
-from studio.codecs.midi import MidiCodec
 from studio.errors import StudioError
 from studio.io import atomic_path, atomic_write_bytes, cache_root
 
@@ -60,7 +60,13 @@ MUSIC21_COLLECTIONS = {
     # collection name -> (music21 corpus folder, which files to take)
     "bach_chorales": ("bach", lambda p: p.name.startswith("bwv") and p.suffix in (".mxl", ".krn", ".xml")),
     "ryans_mammoth": ("ryansMammoth", lambda p: p.suffix == ".abc"),  # one folk tune per file
+    # The chorales again, each voice played by its own instrument (see ENSEMBLE): multi-instrument music.
+    "bach_chorales_ensemble": ("bach", lambda p: p.name.startswith("bwv") and p.suffix in (".mxl", ".krn", ".xml")),
 }
+# The instrument of each chorale voice in "bach_chorales_ensemble": four General MIDI programs in four families,
+# so the voices stay apart with programs="family" too. Other parts (trumpets, horns, timpani, an oboe doubling
+# a voice) get the instrument their name says when music21 knows it, else keep music21's (piano).
+ENSEMBLE = {"soprano": "Flute", "alto": "Clarinet", "tenor": "Horn", "bass": "Violoncello"}  # 73, 71, 60, 42
 
 
 def music21_corpus_files(
@@ -107,7 +113,7 @@ def _convert_missing(sources: Sequence[Path], targets: Sequence[Path], collectio
     failed: list[str] = []
     for source, target in missing:
         try:
-            _convert_to_midi(source, target)
+            _convert_to_midi(source, target, ensemble=collection == "bach_chorales_ensemble")
         except Exception as exc:  # music21 parsers raise many types on odd scores
             failed.append(f"{source.name} ({type(exc).__name__})")
         progress.advance(1)
@@ -115,14 +121,39 @@ def _convert_missing(sources: Sequence[Path], targets: Sequence[Path], collectio
     return failed
 
 
-def _convert_to_midi(source: Path, target: Path) -> None:
+def _convert_to_midi(source: Path, target: Path, ensemble: bool = False) -> None:
     from music21 import converter, stream
 
     score = converter.parse(str(source))
     if isinstance(score, stream.Opus):  # a file holding several pieces: take the first
         score = score.scores[0]
+    if ensemble:
+        _give_instruments(score)
     with atomic_path(target) as tmp:  # a half-written file never looks like a finished conversion
         score.write("midi", fp=str(tmp))
+
+
+def _give_instruments(score: Any) -> None:
+    """Give each part of a chorale its own instrument (ENSEMBLE by voice), so each is written with its program."""
+    from music21 import instrument
+
+    parts = list(score.parts)
+    named = [str(part.partName or "").split(" ")[0].lower() for part in parts]
+    if not any(name in ENSEMBLE for name in named) and len(parts) == len(ENSEMBLE):
+        named = list(ENSEMBLE)  # four unnamed parts: the voices from the top down
+    for part, name in zip(parts, named):
+        if name in ENSEMBLE:
+            player = getattr(instrument, ENSEMBLE[name])()
+        else:
+            try:
+                player = instrument.fromString(str(part.partName or ""))
+            except Exception:  # music21 raises its own types for names it does not know
+                continue
+            if player.midiProgram is None:
+                continue
+        for old in list(part.recurse().getElementsByClass(instrument.Instrument)):
+            old.activeSite.remove(old)
+        part.insert(0, player)
 
 
 # --- encoding with an on-disk cache --------------------------------------------------------------
@@ -150,7 +181,7 @@ class EncodedCorpus:
         return sum(len(ids) for _, ids in self.items)
 
 
-def cache_key(path: Path, codec: MidiCodec) -> str:
+def cache_key(path: Path, codec: EventCodec) -> str:
     """Hash of (absolute path, size, content, codec settings): any change means a fresh encode."""
     data = path.read_bytes()
     meta = {"path": str(path.resolve()), "size": len(data), "codec": codec.events_dict(), "format": _CACHE_FORMAT}
@@ -182,7 +213,7 @@ def _load(entry: Path) -> tuple[np.ndarray | None, str] | None:
     return np.frombuffer(data, "<i4").astype(np.int64), ""
 
 
-def encode_files(files: Sequence[str | Path], codec: MidiCodec, folder: str | Path, workers: int = 0) -> EncodedCorpus:
+def encode_files(files: Sequence[str | Path], codec: EventCodec, folder: str | Path, workers: int = 0) -> EncodedCorpus:
     """Encode MIDI files into memory with codec (in parallel when workers > 1), reusing cached ids; skip unreadable files.
 
     For a few files (benchmarks, tools); training reads whole collections from the MIDI store (midi_store).

@@ -1,6 +1,7 @@
 """The MIDI store: a collection's event ids encoded once into shards in the cache, then memory-mapped.
 
-A store folder (one per collection and codec settings) holds immutable shards (see midi_shards)
+A store folder (one per collection and codec settings: the codec's kind among them, so a piano store
+and a multi-instrument store of the same files never mix) holds immutable shards (see midi_shards)
 and `meta.json`: the format, the codec, the id dtype, the shards, each file content known by its
 digest -> [shard, piece] or why it is unusable, and each file of the collection -> [size, time
 stamp, digest]. Preparation is incremental: a file whose size and time stamp are unchanged keeps
@@ -30,14 +31,13 @@ import numpy as np
 
 from datamodules.corpus_reader import changed_error
 from datamodules.file_lock import exclusive
-from datamodules.midi_encoding import default_workers, encode_many, file_digest
+from datamodules.midi_encoding import EventCodec, default_workers, encode_many, file_digest
 from datamodules.midi_shards import ShardWriter, is_small, read_ids, read_offsets, shard_files, shard_intact
 from datamodules.midi_stream import JoinedPieces
 from datamodules.progress_line import ProgressLine
 from datamodules.skipped import warn_skipped
 from datamodules.store_entry import StoreUnusable
 from datamodules.store_entry import read_meta as read_entry_meta
-from studio.codecs.midi import MidiCodec
 from studio.codecs.text_encoding import store_dtype
 from studio.errors import StudioError
 from studio.io import atomic_write_bytes, check_free_space
@@ -73,7 +73,7 @@ class MidiStore:
             self._maps[shard] = np.memmap(self.shards[shard], dtype=self.dtype, mode="r")
         return self._maps[shard][lo:hi]
 
-    def joined(self, indices: Sequence[int], codec: MidiCodec) -> JoinedPieces:
+    def joined(self, indices: Sequence[int], codec: EventCodec) -> JoinedPieces:
         """The pieces of the files `indices`, in that order, as one BOS, ids, EOS, ... stream."""
         return JoinedPieces(self.shards, self.dtype, self.table[list(indices)], codec.bos_id, codec.eos_id)
 
@@ -88,7 +88,7 @@ class MidiStore:
         return int((self.table[:, 2] - self.table[:, 1]).sum())
 
 
-def store_folder(cache: Path, inputs: Sequence[str], limit: Optional[int], codec: MidiCodec) -> Path:
+def store_folder(cache: Path, inputs: Sequence[str], limit: Optional[int], codec: EventCodec) -> Path:
     """Where the store of a collection lives: named by its inputs (folders, globs, a corpus), limit and codec."""
     what = {"inputs": sorted(inputs), "limit": limit, "codec": codec.events_dict()}
     return cache / FOLDER / hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:24]
@@ -105,7 +105,7 @@ def _stamps(paths: Sequence[Path]) -> dict[Path, Union[Stamp, str]]:
     return stamps
 
 
-def read_meta(folder: Path, codec: MidiCodec) -> dict[str, Any]:
+def read_meta(folder: Path, codec: EventCodec) -> dict[str, Any]:
     """A published store's meta.json, its shards checked; StoreUnusable when of another format or damaged."""
     if not (folder / META).exists():
         raise StoreUnusable("missing")  # not prepared yet, or its first preparation was interrupted
@@ -162,7 +162,7 @@ def _collect(folder: Path, meta: dict[str, Any], stamps: dict[Path, Union[Stamp,
 
 
 def midi_store(
-    files: Sequence[Union[str, Path]], codec: MidiCodec, folder: Path, workers: Optional[int] = None
+    files: Sequence[Union[str, Path]], codec: EventCodec, folder: Path, workers: Optional[int] = None
 ) -> MidiStore:
     """The store of `files` in `folder`, brought up to date first if needed (encoding only new content).
 
@@ -192,7 +192,7 @@ def midi_store(
 
 
 def _open(
-    folder: Path, codec: MidiCodec, stamps: dict[Path, Union[Stamp, str]], notify: bool
+    folder: Path, codec: EventCodec, stamps: dict[Path, Union[Stamp, str]], notify: bool
 ) -> tuple[Optional[MidiStore], Optional[dict[str, Any]]]:
     """The store if it describes exactly these files; else None and its usable meta.json, if any (to update)."""
     try:
@@ -210,7 +210,7 @@ def _open(
 
 
 def _prepare(
-    folder: Path, codec: MidiCodec, stamps: dict[Path, Union[Stamp, str]], workers: int, old: Optional[dict[str, Any]]
+    folder: Path, codec: EventCodec, stamps: dict[Path, Union[Stamp, str]], workers: int, old: Optional[dict[str, Any]]
 ) -> tuple[dict[str, Any], int]:
     """Bring the store in `folder` (`old`: its usable meta.json, if any) up to date with the files in `stamps`.
 
@@ -313,7 +313,12 @@ def _check_disk(folder: Path, todo: dict[str, Path], carried: dict[int, list], d
 
 
 def _encode_into(
-    writer: ShardWriter, todo: dict[str, Path], contents: dict[str, Any], codec: MidiCodec, workers: int, started: float
+    writer: ShardWriter,
+    todo: dict[str, Path],
+    contents: dict[str, Any],
+    codec: EventCodec,
+    workers: int,
+    started: float,
 ) -> None:
     """Encode each new content (in parallel) and append its ids to the writer; unusable ones keep their reason."""
     digests, paths = list(todo), list(todo.values())
