@@ -30,13 +30,14 @@ demo: setup
 	@echo "== next: $(BIN)/studio serve, then open http://127.0.0.1:8000/ to generate, listen and watch the run;"
 	@echo "   samples are under samples/, the run under checkpoints/$(RUN)/, and $(BIN)/studio models lists the bundles"
 
-# The browser test drives Debian's Chromium and ChromeDriver (never a downloaded browser). Installed here
-# when missing and this user may (root, or sudo without a password); otherwise that test skips and says why.
+# The browser tests drive Debian's Chromium and ChromeDriver (never a downloaded browser), and the
+# spoken-digits corpus is said by eSpeak NG. Installed here when missing and this user may (root, or sudo
+# without a password); otherwise the tests that need them skip and say why.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo "sudo -n")
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-		( $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null ) || \
-		echo "note: Chromium could not be installed; the browser test will be skipped"
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v espeak-ng >/dev/null || \
+		( $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver espeak-ng >/dev/null ) || \
+		echo "note: Chromium or eSpeak NG could not be installed; the tests that need them will be skipped"
 
 # The full suite (CI runs it), after the guard rails: lint, format, types and the layers.
 test: setup lint browser

@@ -22,7 +22,7 @@ from typing import Any, Optional
 import torch
 from torch.utils.data import DataLoader
 
-from datamodules import synthetic_speech
+from datamodules import spoken_digits, synthetic_speech
 from datamodules.base import PreparedStore, StudioDataModule, folder_size
 from datamodules.speech_batches import BucketedBatches, UtteranceDataset, collate
 from datamodules.speech_corpus import (
@@ -40,6 +40,8 @@ from studio.errors import StudioError
 from studio.io import cache_root
 
 LABEL_MAP_SHORTCUTS = {"timit39": TIMIT_FOLDING}
+# The corpora made here when neither a folder nor a manifest is given.
+GENERATED_CORPORA = ("phones", "spoken_digits")
 SPLITS = ("train", "val", "test")
 
 
@@ -72,10 +74,15 @@ class SpeechDataModule(StudioDataModule):
         seed: int = 0,
         synthetic_speakers: int = 12,
         synthetic_utterances: int = 20,
+        corpus: str = "phones",
         cache_dir: Optional[str] = None,
         feature_dtype: str = "float32",
     ) -> None:
-        """`root` (TIMIT-style) or `manifest` (JSONL); neither: the embedded synthetic corpus. `label_map`: a folding or label file, or "timit39".
+        """`root` (TIMIT-style) or `manifest` (JSONL); neither: a generated `corpus`. `label_map`: a folding or label file, or "timit39".
+
+        `corpus` "phones" is the embedded speech-like corpus (phones with their times); "spoken_digits" is
+        digit sequences said by eSpeak NG voices (words, no times: for CTC; needs espeak-ng). Either has
+        `synthetic_speakers` speakers of `synthetic_utterances` utterances each.
 
         `feature_dtype` float16 halves the store on disk and in the page cache; batches are float32 either way.
         """
@@ -101,6 +108,11 @@ class SpeechDataModule(StudioDataModule):
             "utts_per_speaker": synthetic_utterances,
             "sample_rate": sample_rate,
         }
+        if corpus not in GENERATED_CORPORA:
+            raise StudioError(
+                f"--data.init_args.corpus {corpus!r} is unknown: choose one of {', '.join(GENERATED_CORPORA)}"
+            )
+        self.corpus = corpus
         self.cache_dir = Path(cache_dir) if cache_dir else cache_root()
         check_dtype(feature_dtype)
         self.feature_dtype = feature_dtype
@@ -131,6 +143,8 @@ class SpeechDataModule(StudioDataModule):
         found: dict[str, Optional[list[Utterance]]] = {"train": None, "val": None, "test": None}
         if self.manifest:
             found["train"] = read_manifest(self.manifest)
+        elif not self.root and self.corpus == "spoken_digits":
+            found["train"] = read_manifest(self._spoken_digits())
         else:
             root = Path(self.root).expanduser() if self.root else self._synthetic_root()
             if not root.is_dir():
@@ -150,6 +164,12 @@ class SpeechDataModule(StudioDataModule):
             found = {k: [u for u in v if not _is_timit_sa(u)] if v else v for k, v in found.items()}
         return found
 
+    def _spoken_digits(self) -> Path:
+        p = self.synthetic
+        name = f"spoken-digits-v{spoken_digits.GENERATOR_VERSION}-{p['n_speakers']}x{p['utts_per_speaker']}-{self.seed}"
+        root = self.cache_dir / "speech_corpora" / name
+        return spoken_digits.generate(root, p["n_speakers"], p["utts_per_speaker"], self.seed)
+
     def _synthetic_root(self) -> Path:
         p = self.synthetic
         name = f"synthetic-v{synthetic_speech.GENERATOR_VERSION}-{p['n_speakers']}x{p['utts_per_speaker']}-{p['sample_rate']}"
@@ -166,7 +186,7 @@ class SpeechDataModule(StudioDataModule):
         listed = Path(self.root).expanduser() / synthetic_speech.LABELS_FILE if self.root else None
         if listed is not None and listed.is_file():
             return LabelSet.from_file(listed)
-        if not self.root and not self.manifest:
+        if not self.root and not self.manifest and self.corpus == "phones":
             return synthetic_speech.labelset()
         return LabelSet(sorted({label for u in utterances for label in u.labels}))
 
