@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import lightning as L
 
@@ -50,6 +50,14 @@ def folder_size(folder: Path) -> int:
     return total
 
 
+class BatchShape(NamedTuple):
+    """The largest batch a run steps through: its rows and time steps, and the data settings that set them."""
+
+    rows: int
+    steps: int
+    settings: tuple[str, str]  # e.g. ("batch_size", "seq_len"): what to lower, as --data.init_args.<name>
+
+
 class StudioDataModule(L.LightningDataModule):
     """A LightningDataModule that `studio fit` can pair with a Studio model."""
 
@@ -68,6 +76,11 @@ class StudioDataModule(L.LightningDataModule):
     def model_dims(self) -> dict[str, Any]:
         """Model constructor arguments that the data decides; the command sets them on the model."""
         raise NotImplementedError
+
+    def batch_shape(self) -> Optional[BatchShape]:
+        """The largest training or validation batch (rows x steps), known once the store is prepared, so that
+        `studio fit` can estimate a step's memory before building anything; None when the data cannot tell."""
+        return None
 
     def configure_for_model(self, settings: Mapping[str, Any]) -> None:
         """Take the model's settings (its hyper-parameters) into account before `setup`; by default nothing to do."""

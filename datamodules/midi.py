@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from datamodules.base import PreparedStore, StudioDataModule, folder_size
+from datamodules.base import BatchShape, PreparedStore, StudioDataModule, folder_size
 from datamodules.midi_encoding import EventCodec
 from datamodules.midi_sources import find_midi_files, music21_corpus_files
 from datamodules.midi_store import MidiStore, midi_store, store_folder
@@ -344,6 +344,12 @@ class MidiDataModule(StudioDataModule):
         dims: dict[str, Any] = {"vocab_size": self.codec.vocab_size, "stateful": False}
         codec = self.codec
         return {**dims, "control_dim": codec.control_dim} if isinstance(codec, MidiCodec) and codec.controls else dims
+
+    def batch_shape(self) -> BatchShape:
+        """Batches of windows of `window` events (the larger of the training and validation batch sizes)."""
+        if self.val_batch_size > self.batch_size:
+            return BatchShape(self.val_batch_size, self.window, ("val_batch_size", "window"))
+        return BatchShape(self.batch_size, self.window, ("batch_size", "window"))
 
     # -- files, encoding and the split ---------------------------------------------------------
     def files(self) -> list[Path]:

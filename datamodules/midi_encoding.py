@@ -24,6 +24,7 @@ import numpy as np
 from studio.codecs.midi import MidiCodec
 from studio.codecs.midi.multitrack import MultitrackCodec
 from studio.errors import StudioError
+from studio.io import MAX_MIDI_BYTES, check_file_size
 
 # The codecs a MIDI collection is encoded with: one piano performance, or several instruments.
 EventCodec = Union[MidiCodec, MultitrackCodec]
@@ -54,6 +55,7 @@ def file_digest(path: Path) -> str:
 def encode_one(codec: EventCodec, path: Path, dtype: np.dtype) -> Encoded:
     """A file's ids as `dtype`, or None and why it cannot be used (unreadable, or no notes)."""
     try:
+        check_file_size(path, MAX_MIDI_BYTES, "MIDI file")
         ids = codec.encode_file(path)
     except StudioError as error:
         return None, str(error)

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from datamodules.base import PreparedStore, StudioDataModule, folder_size
+from datamodules.base import BatchShape, PreparedStore, StudioDataModule, folder_size
 from datamodules.corpora import corpus_source
 from datamodules.streams import StreamBatches
 from datamodules.token_store import TokenStore, token_store
@@ -92,6 +92,14 @@ class TextDataModule(StudioDataModule):
     def model_dims(self) -> dict[str, Any]:
         """Model arguments that the data decides: the vocabulary, its line break, and stateful training over contiguous streams."""
         return {"vocab_size": self.codec.vocab_size, "line_break_id": self.codec.line_break_id, "stateful": True}
+
+    def batch_shape(self) -> BatchShape:
+        """B streams of up to seq_len steps (fewer when a stream is shorter), training's or validation's, the larger."""
+        shapes = []
+        for ids, rows, name in zip(self.split(), (self.batch_size, self.val_batch_size), ("", "val_")):
+            steps = min(self.seq_len, max(1, (len(ids) - 1) // rows))
+            shapes.append(BatchShape(rows, steps, (f"{name}batch_size", "seq_len")))
+        return max(shapes, key=lambda shape: shape.rows * shape.steps)
 
     def split(self) -> tuple[np.ndarray, np.ndarray]:
         """Contiguous train and validation token ids (validation is the corpus's tail), as memory-mapped views."""

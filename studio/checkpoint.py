@@ -1,12 +1,15 @@
 """The Studio checkpoint: Lightning's checkpoint plus a `studio` entry (version, task, codec) as plain data.
 
 Checkpoints are read with `weights_only=True`, so opening one never runs pickled code (and written
-atomically by `studio.training.checkpoint_io`, so a reader never sees a half-written file).
+atomically by `studio.training.checkpoint_io`, so a reader never sees a half-written file). Before a
+file is opened, what opening it would hold (its records as its zip directory declares them, inflated) is
+checked against the free memory, so a small file that inflates to gigabytes is refused unread.
 """
 
 from __future__ import annotations
 
 import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +17,12 @@ import torch
 
 from studio import __version__
 from studio.errors import StudioError
+from studio.resources import check_memory
 
 # 2: `task` names the task (text, midi, speech_tagging, ...); 1 named the model's role and left the task to the codec.
 FORMAT = 2
+# A Studio checkpoint's zip directory lists one record per tensor: a few hundred, well under a megabyte.
+MAX_DIRECTORY_BYTES = 16 * 1024**2
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -27,6 +33,12 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not file.is_file():
         what = "a folder" if file.is_dir() else "not a regular file"
         raise StudioError(f"checkpoint {path} is {what}: pass a .ckpt file, e.g. checkpoints/<run>/last.ckpt")
+    check_memory(
+        f"checkpoint {path}",
+        opened_size(file, str(path)),
+        "its tensors, as the file declares them once unpacked, would not fit: free memory, or use a checkpoint "
+        "of a smaller model",
+    )
     try:
         checkpoint = torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -46,6 +58,30 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         ) from None
     check_structure(checkpoint, str(path))
     return checkpoint
+
+
+def opened_size(file: Path, path: str) -> int:
+    """Bytes `torch.load` would hold to open `file`: its zip archive's records at the sizes its directory declares
+    (a compressed record may inflate a thousandfold), or, for an older format, the file's own size.
+
+    Only the archive's end record and directory are read, and the directory only when it is of a size a
+    checkpoint's can be: a larger one is refused in one line.
+    """
+    try:
+        size = file.stat().st_size
+        with open(file, "rb") as handle:
+            end = zipfile._EndRecData(handle)  # type: ignore[attr-defined]  # the end record (zip64 too); None: no zip
+        if end is None:
+            return size
+        if end[zipfile._ECD_SIZE] > MAX_DIRECTORY_BYTES:  # type: ignore[attr-defined]
+            raise StudioError(
+                f"checkpoint {path} lists a {end[zipfile._ECD_SIZE] / 1024**2:,.0f} MB directory of records, "  # type: ignore[attr-defined]
+                "far more than a checkpoint holds, so it was refused: pass a .ckpt written by `studio fit`"
+            )
+        with zipfile.ZipFile(file) as archive:
+            return max(size, sum(info.file_size for info in archive.infolist()))
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError, IndexError, TypeError):
+        return file.stat().st_size if file.exists() else 0  # torch.load reports what is wrong with it
 
 
 def check_structure(checkpoint: Any, path: str) -> None:

@@ -1,5 +1,5 @@
-"""Files on disk: the cache folder, the one atomic writer everything that publishes a file uses, and the one check of
-names a user gives that become paths (`safe_name`, `inside`)."""
+"""Files on disk: the cache folder, the one atomic writer everything that publishes a file uses, the one check of
+names a user gives that become paths (`safe_name`, `inside`), and the size a file read whole may have."""
 
 from __future__ import annotations
 
@@ -53,6 +53,25 @@ def os_error_line(error: OSError) -> str:
         f"{where}{os_reason(error)}: check the path and its permissions, or free disk space "
         "(files written before this point are intact)"
     )
+
+
+# The largest MIDI file Studio reads (a file is read whole): an hour of dense piano is about 2 MB, so a larger
+# file is not a performance, and reading it would cost its size in memory several times over.
+MAX_MIDI_BYTES = 64 * 1024**2
+
+
+def check_file_size(path: str | os.PathLike[str], limit: int, kind: str, option: str = "") -> None:
+    """StudioError in one line when the file at `path` (a `kind`, given as `option` if named) is larger than `limit`
+    bytes: checked before it is read whole."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return  # a missing or unreadable file is its reader's to report
+    if size > limit:
+        raise StudioError(
+            f"{option or kind} {path} cannot be read: it is {size / 1024**2:,.0f} MB, over the {limit / 1024**2:,.0f} MB "
+            f"a {kind} may be"
+        )
 
 
 def check_free_space(folder: Path, needed: float, what: str) -> None:

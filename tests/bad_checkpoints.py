@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import struct
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,3 +78,29 @@ def write_bad_checkpoints(good: Path, folder: Path) -> dict[str, Path]:
     paths["a-folder"] = folder / "folder.ckpt"
     paths["a-folder"].mkdir(exist_ok=True)
     return paths
+
+
+def write_inflating_checkpoint(good: Path, path: Path, inflated: int) -> Path:
+    """The good checkpoint with one more tensor whose record is deflated: a small file that `torch.load` would
+    inflate to `inflated` bytes (a zip bomb; its directory declares the size, as a zip's must)."""
+    mark = 70_001  # a tensor size found nowhere else in the pickle: its storage size and shape are rewritten
+    checkpoint = torch.load(good, map_location="cpu", weights_only=True)
+    checkpoint["state_dict"]["ballast"] = torch.zeros(mark)
+    plain = path.with_suffix(".plain")
+    torch.save(checkpoint, plain)
+    old, new = b"J" + struct.pack("<i", mark), b"J" + struct.pack("<i", inflated // 4)
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as bomb:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename.endswith("data.pkl"):
+                assert data.count(old) == 2  # the storage's size and the tensor's shape
+                bomb.writestr(info.filename, data.replace(old, new))
+            elif info.file_size == 4 * mark:
+                with bomb.open(info.filename, "w", force_zip64=True) as record:
+                    zeros = bytes(1 << 20)
+                    for _ in range(inflated // len(zeros)):
+                        record.write(zeros)
+            else:
+                bomb.writestr(info.filename, data)
+    plain.unlink()
+    return path

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from bad_checkpoints import write_bad_checkpoints
-from conftest import TINY_TEXT_FIT, assert_one_line_error, run_studio_here
+from conftest import TINY_MIDI_FIT, TINY_TEXT_FIT, assert_one_line_error, run_studio_here
 from tiny_runs import trained
 
 pytestmark = pytest.mark.slow
@@ -51,6 +51,8 @@ ROWS: list[tuple[str, str, list[str] | None]] = [
     ("seconds-near-the-float-limit", "sample --ckpt {midi} --seconds 1e308", ["memory", "GB"]),
     ("beam-beyond-memory", "sample --ckpt {midi} --beam_size 100000 --branch_factor 100", ["memory", "GB"]),
     ("pieces-beyond-memory", "sample --ckpt {midi} --num_samples 1000000000 --seconds 30", ["memory", "GB"]),
+    ("short-samples-beyond-memory", "sample --ckpt {text} --num_samples 1000000000 --length 10", ["memory", "GB"]),
+    ("primer-beyond-any-performance", "sample --ckpt {midi} --primer {hugemidi}", ["--primer", "over the 64 MB"]),
     # --- sample: flags of the other task ----------------------------------------------------------
     ("seconds-on-text", "sample --ckpt {text} --seconds 5", ["--seconds", "MIDI"]),
     ("primer-on-text", "sample --ckpt {text} --primer {song}", ["--primer", "MIDI"]),
@@ -123,6 +125,14 @@ ROWS: list[tuple[str, str, list[str] | None]] = [
     ("fit-val-fraction-two", "{fit} --data.init_args.val_fraction 2", ["val_fraction"]),
     ("fit-too-many-cpu-processes", f"{{fit}} --trainer.accelerator cpu --trainer.devices {TOO_MANY_CPUS}", ["cores"]),
     ("fit-gpu-absent", "{fit} --trainer.accelerator gpu", ["trainer settings were refused"]),
+    # --- fit: sizes checked against memory before the model or a batch is made ---------------------
+    (
+        "fit-seq-len-beyond-memory",
+        "{fit} --data.init_args.path {bigcorpus} --data.init_args.seq_len 1000000000 --model.init_args.hidden_size 512",
+        ["--data.init_args.seq_len", "memory", "GB"],
+    ),
+    ("fit-hidden-size-beyond-memory", "{fit} --model.init_args.hidden_size 10000000", ["hidden_size", "memory", "GB"]),
+    ("fit-midi-window-beyond-memory", "{fitmidi} --data.init_args.window 1000000000", ["window", "memory", "GB"]),
     ("fit-resume-missing-file", "{fit} --ckpt_path {tmp}/nope.ckpt", ["nope.ckpt", "does not exist"]),
     ("fit-resume-without-a-run", "{fit} --ckpt_path last --run_name ghost", ["ghost", "nothing to resume"]),
     # --- fit: run names that would be paths (they must stay one folder under checkpoints/) ----------
@@ -146,6 +156,18 @@ ROWS: list[tuple[str, str, list[str] | None]] = [
     ("validate-mismatched", "validate --config {config} --ckpt_path {bad:missing-weight} {quiet}", ["lacks"]),
     ("test-foreign", "test --config {config} --ckpt_path {bad:foreign} {quiet}", ["not a Studio checkpoint"]),
     ("test-empty", "test --config {config} --ckpt_path {bad:empty} {quiet}", ["cannot be read"]),
+    # --- evaluate: sizes and counts that cannot be sensible --------------------------------------
+    (
+        "evaluate-samples-beyond-memory",
+        "evaluate --ckpt {text} --samples 1000000000 --against {textfile}",
+        ["--samples", "memory", "GB"],
+    ),
+    (
+        "evaluate-rounds-beyond-sense",
+        "evaluate --ckpt {text} --samples 2 --rounds 1000000000 --against {textfile}",
+        ["--rounds", "at most"],
+    ),
+    ("evaluate-midi-beyond-any-performance", "evaluate --ckpt {midi} --data {hugemidi}", ["--data", "over the 64 MB"]),
     # --- the command itself -----------------------------------------------------------------------
     ("unknown-command", "paint --ckpt {text}", ["paint", "sample", "tag"]),
     ("predict-is-not-a-command", "predict --config {config}", ["predict", "fit"]),
@@ -161,6 +183,11 @@ def places(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -> dict
     (extra / "notes.txt").write_text("not audio, not MIDI\n")
     (extra / "bad.yaml").write_text("model:\n  init_args:\n    hidden_size: [1\n")
     (extra / "unknown.yaml").write_text("colour: blue\n")
+    corpus = small_corpus.read_text(encoding="utf-8")
+    (extra / "big.txt").write_text(corpus * (1_000_000 // len(corpus) + 1), encoding="utf-8")  # 1 MB of text
+    with open(extra / "huge.mid", "wb") as handle:  # a 100 MB "MIDI file": a header, then holes (no disk space)
+        handle.write(b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60")
+        handle.truncate(100 * 1024**2)
     quiet = "--trainer.logger false --trainer.enable_progress_bar false --trainer.max_steps 1"
     fit = " ".join(TINY_TEXT_FIT) + f" --data.init_args.path {small_corpus} {quiet}"
     names = {
@@ -174,6 +201,9 @@ def places(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -> dict
         "badyaml": str(extra / "bad.yaml"),
         "unknownkey": str(extra / "unknown.yaml"),
         "fit": fit,
+        "fitmidi": " ".join(TINY_MIDI_FIT) + f" --data.init_args.paths {runs['midi']['work'] / 'songs'} {quiet}",
+        "bigcorpus": str(extra / "big.txt"),
+        "hugemidi": str(extra / "huge.mid"),
         "quiet": quiet,
         "cache": str(extra / "cache"),
         "watched": "|".join(str(p) for p in (extra, *(r["ckpt"].parent for r in runs.values()))),
@@ -227,4 +257,4 @@ def test_a_bad_input_ends_in_one_line_and_loses_nothing(
 def test_the_table_is_large_and_covers_every_command() -> None:
     assert len(ROWS) >= 60
     commands = {t.split()[0].replace("{fit}", "fit") for _, t, _ in ROWS}
-    assert {"sample", "tag", "fit", "validate", "test"} <= commands
+    assert {"sample", "tag", "fit", "validate", "test", "evaluate"} <= commands

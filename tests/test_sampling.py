@@ -159,3 +159,14 @@ def test_finished_samples_leave_the_batch_and_the_rest_keep_their_own_state(mode
 def test_bad_generate_arguments(model: RecurrentLanguageModel, length: int, num: int, prompt: list[int]) -> None:
     with pytest.raises(StudioError):
         generate(model, prompt, length, num)
+
+
+def test_short_samples_in_many_batches_still_report_progress(model: RecurrentLanguageModel) -> None:
+    """Rows shorter than a progress step are heard after every batch, so very many of them never run silently."""
+    from studio.generation.sampling import MAX_BATCH
+
+    heard: list[tuple[float, int]] = []
+    rows = generate(model, [1], 3, 2 * MAX_BATCH + 1, progress=lambda done, tokens: heard.append((done, tokens)))
+    assert len(heard) >= 3
+    assert [done for done, _ in heard] == sorted(done for done, _ in heard)
+    assert heard[-1] == (1.0, sum(map(len, rows)))

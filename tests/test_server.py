@@ -278,3 +278,38 @@ def test_metrics_of_the_early_column_layout_still_read(tmp_path: Path) -> None:
         "step,epoch,train_loss,val_loss,time\n10,0,2.5,,1\n20,0,2.1,1.9,2\n20,0,,x,3\n"
     )
     assert read_metrics(tmp_path) == {"train_loss": [[10, 2.5], [20, 2.1]], "val_loss": [[20, 1.9]]}
+
+
+def test_a_prompt_and_a_form_are_capped_before_any_work(client: TestClient) -> None:
+    """A prompt longer than a page may send is refused before it is tokenised; a form body over its cap, unread."""
+    long = client.post("/api/text", json={"run": "text", "prompt": "a" * 20_001, "length": 5})
+    _assert_one_line_error(long, 400, "prompt", "20000")
+    huge = client.post(
+        "/api/tag",
+        content=b"x" * 100,
+        headers={"content-type": "multipart/form-data; boundary=b", "content-length": str(10**9)},
+    )
+    _assert_one_line_error(huge, 413, "1,000,000,000 bytes")
+
+
+def test_requests_past_the_time_limit_end_with_a_503_not_a_hang(folders: dict[str, Path]) -> None:
+    """A generation running past the limit is stopped at its next step (503); streamed text ends with an error line
+    after what it streamed; a request that cannot get a worker within the limit is turned away (503)."""
+    app = create_app(folders["checkpoints"], folders["samples"], request_seconds=0.5)
+    with TestClient(app) as limited:
+        before = sorted(folders["samples"].rglob("*.mid"))
+        midi = limited.post("/api/midi", json={"run": "midi", "seconds": 300, "num_samples": 8, "render": False})
+        _assert_one_line_error(midi, 503, "ran past the 0.5 s", "--request_seconds")
+        assert sorted(folders["samples"].rglob("*.mid")) == before  # nothing half-made is kept
+        text = _lines(limited.post("/api/text", json={"run": "text", "length": 10_000, "num_samples": 16}))
+        assert text[0]["event"] == "chunk" and text[-1]["event"] == "error"
+        assert "ran past the 0.5 s" in text[-1]["message"]
+        studio = app.state.studio
+        for _ in range(2):  # both workers busy
+            studio.heavy.acquire()
+        try:
+            busy = limited.post("/api/midi", json={"run": "midi", "seconds": 1, "render": False})
+        finally:
+            for _ in range(2):
+                studio.heavy.release()
+        _assert_one_line_error(busy, 503, "busy")

@@ -19,6 +19,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 
 from studio.checkpoint import check_state_shapes, read_checkpoint, tensor_shapes
 from studio.cli.fit_errors import OneLineArgumentParser, check_cpu_processes, instantiation_error
+from studio.cli.fit_memory import check_fit_memory
 from studio.cli.init_from import load_initial_weights
 from studio.errors import StudioError
 from studio.io import safe_name
@@ -173,6 +174,7 @@ class StudioCLI(LightningCLI):
             datamodule.prepare_store()
             for key, value in datamodule.model_dims().items():
                 config.model.init_args[key] = value
+            check_fit_memory(config.model, datamodule, config.trainer.get("accelerator"))
             self.config_init = self.parser.instantiate_classes(self.config)
         except (TypeError, ValueError) as error:  # jsonargparse's wrapping of a setting a class refused
             raise instantiation_error(error) from None

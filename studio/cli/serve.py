@@ -26,6 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
         "`--token random` makes one up and prints it",
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, or cuda:N")
+    parser.add_argument(
+        "--request_seconds",
+        type=float,
+        default=300.0,
+        help="the time a generation request may take, its wait included; past it, a 503 (default 300)",
+    )
     return parser
 
 
@@ -44,6 +50,8 @@ def serve_main(argv: list[str]) -> None:
     args = build_parser().parse_args(argv)
     if not 0 < args.port < 65536:
         raise StudioError(f"--port {args.port} must be from 1 to 65535")
+    if not 0 < args.request_seconds <= 86400:  # NaN too
+        raise StudioError(f"--request_seconds {args.request_seconds} must be above 0 and at most 86400 (a day)")
     token = secrets.token_urlsafe(16) if args.token == "random" else args.token
     if not loopback(args.host):
         print(
@@ -55,7 +63,7 @@ def serve_main(argv: list[str]) -> None:
 
     from studio.server import create_app
 
-    app = create_app(args.checkpoints, args.samples, token, resolve_device(args.device))
+    app = create_app(args.checkpoints, args.samples, token, resolve_device(args.device), args.request_seconds)
     shown = "localhost" if args.host in ("0.0.0.0", "::") else args.host
     url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
     print(f"Studio is at {url}  (Ctrl-C stops it)", file=sys.stderr, flush=True)

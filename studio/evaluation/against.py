@@ -19,6 +19,8 @@ from studio.evaluation.compare import Comparison, Value, compare
 from studio.generation import Generator
 from studio.generation.decoding import Progress
 from studio.generation.text import DEFAULT_PROMPT
+from studio.io import MAX_MIDI_BYTES, check_file_size
+from studio.resources import check_memory
 
 MidiValues = dict[str, list[Value]]
 # Text statistics read at most this much of the reference: plenty for n-gram and word statistics, and
@@ -27,6 +29,10 @@ REFERENCE_CHARACTERS = 8_000_000
 # MIDI statistics compare with at most this many reference pieces, chosen evenly at random from a larger
 # collection: the distances between every pair grow with the square of the count.
 REFERENCE_PIECES = 1000
+# What measuring one generated text takes, with the two reference slices measured beside it: the texts, and
+# the words and n-grams the statistics list (about 35 bytes a character, measured).
+TEXT_BYTES = 1000
+TEXT_BYTES_PER_TOKEN = 160
 
 
 def reference_midi_statistics(
@@ -41,6 +47,7 @@ def reference_midi_statistics(
     skipped = []
     for path in paths:
         try:
+            check_file_size(path, MAX_MIDI_BYTES, "MIDI file")
             stats = piece_statistics(load_midi(path))
         except StudioError as error:
             skipped.append((str(path), str(error)[:100]))
@@ -123,6 +130,12 @@ def text_against(
     """
     if rounds < 1:
         raise StudioError(f"--rounds {rounds} must be at least 1")
+    # Each round's texts, and the reference slices measured beside them, are held with their statistics.
+    check_memory(
+        f"--samples {samples} texts of {length} tokens (and as many reference slices)",
+        samples * (TEXT_BYTES + TEXT_BYTES_PER_TOKEN * length),
+        "ask for fewer --samples (or a shorter --length), and more --rounds for less noise",
+    )
     text = reference_text(reference)
     if len(text) < 2 * length:
         raise StudioError(f"--against holds {len(text)} characters, too little for samples of {length}")

@@ -13,6 +13,9 @@ from studio.errors import StudioError
 from studio.generation.decoding import Progress
 from studio.generation.requests import SEED_RANGE, check_request, setting
 
+# More rounds than this measure nothing new: each statistic's mean and spread settle far sooner.
+MAX_ROUNDS = 1000
+
 
 @contextlib.contextmanager
 def no_progress(unit: str) -> Iterator[Optional[Progress]]:
@@ -29,7 +32,13 @@ class EvaluationRequest:
     against: list[str] = field(default_factory=list)
     seconds: float = setting(10.0, "MIDI: length of each generated piece", above=0, at_most=3600)
     length: int = setting(500, "text: tokens per generated sample", at_least=1)
-    rounds: int = setting(1, "text: rounds of --samples texts, each statistic averaged over them", at_least=1)
+    rounds: int = setting(
+        1,
+        "text: rounds of --samples texts, each statistic averaged over them",
+        at_least=1,
+        at_most=MAX_ROUNDS,
+        hint="a figure's spread settles within a few dozen rounds",
+    )
     temperature: float = setting(1.0, "sampling temperature of --samples", above=0)
     beam_width: int = setting(1, "speech taggers: CTC prefix beam width (1: greedy)", at_least=1)
     seed: int = setting(0, "the same seed gives the same samples", at_least=SEED_RANGE[0], at_most=SEED_RANGE[1])

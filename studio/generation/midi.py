@@ -20,6 +20,7 @@ from studio.generation.midi_grammar import MidiGrammar
 from studio.generation.render import render_piano_roll, render_wav
 from studio.generation.sampling import SamplingSettings, generate
 from studio.generation.tasks.midi import DEFAULT_SECONDS
+from studio.io import MAX_MIDI_BYTES, check_file_size
 from studio.resources import check_memory
 
 # The event budget of a piece asked for in seconds. Performances rarely pass 60 events/s and an
@@ -81,6 +82,7 @@ def primer_ids(codec: MidiCodec, path: Optional[str]) -> list[int]:
         return []
     if not Path(path).is_file():
         raise StudioError(f"--primer {path} does not exist: pass the path of a .mid file")
+    check_file_size(path, MAX_MIDI_BYTES, "MIDI file", "--primer")
     try:
         ids = codec.encode(load_midi(path))
     except StudioError as error:

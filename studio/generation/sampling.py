@@ -26,6 +26,10 @@ __all__ = ["Constraint", "Row", "SamplingSettings", "draw", "filter_logits", "ge
 
 # Samples generated together in one batch; more are generated batch after batch.
 MAX_BATCH = 256
+# What a finished sample takes until it is returned: its ids as a list of Python ints (up to about 40 bytes a
+# token, with the text or events decoded from them), and the list itself.
+BYTES_PER_TOKEN = 48
+BYTES_PER_SAMPLE = 200
 
 
 @torch.no_grad()
@@ -50,11 +54,16 @@ def generate(
     """
     check_request(length, num_samples, prompt, seed)
     check_request_memory(model, min(num_samples, MAX_BATCH), length, "ask for a shorter --length or --seconds")
-    # Every sample's ids are kept until returned (about 8 bytes a token).
-    check_memory(f"{num_samples} sample(s) of up to {length} tokens", 8 * num_samples * length, "ask for fewer samples")
+    # Every sample's ids are kept until returned.
+    check_memory(
+        f"{num_samples} sample(s) of up to {length} tokens",
+        num_samples * (BYTES_PER_SAMPLE + BYTES_PER_TOKEN * length),
+        "ask for fewer samples",
+    )
     rows: list[list[int]] = []
+    before = 0  # tokens of the batches done
     for first in range(0, num_samples, MAX_BATCH):
-        size, before = min(MAX_BATCH, num_samples - first), sum(map(len, rows))
+        size = min(MAX_BATCH, num_samples - first)
 
         def batch_progress(
             done: float, tokens: int, first: int = first, size: int = size, before: int = before
@@ -64,7 +73,11 @@ def generate(
 
         batch = [Row(tuple(prompt), length, settings, row_seed(seed, i)) for i in range(first, first + size)]
         try:
-            rows += generate_rows(model, batch, constraint, controls, batch_progress)
+            made = generate_rows(model, batch, constraint, controls, batch_progress)
         except GenerationInterrupted as stop:
             raise GenerationInterrupted(rows + stop.partial) from None
+        rows += made
+        before += sum(map(len, made))
+        if progress is not None:  # after every batch too: short samples never reach a step that reports
+            progress((first + size) / num_samples, before)
     return rows

@@ -3,7 +3,8 @@
 Generation goes through `studio.generation` (never the command line): text through the batcher, which
 joins concurrent requests into one batch; MIDI and tagging in worker threads. Everything generated is
 saved under `samples/<run>/` as `studio sample` and `studio tag` save it. Every bad request is a 4xx
-with a one-line `detail`; no traceback ever reaches a response.
+with a one-line `detail`; no traceback ever reaches a response. A generation request has a time limit
+(`studio.server.deadline`): past it, a 503, never a hang.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from studio.generation.saving import save_results
 from studio.generation.tasks import TASKS, tasks_with
 from studio.generation.text import text_rows
 from studio.server.bodies import Body, read_body, web_request, web_texts
+from studio.server.deadline import REQUEST_SECONDS, Deadline, TooLong
 from studio.server.history import generation_record, history, sample_file, waveform
 from studio.server.live import add_live_routes
 from studio.server.model_cache import ModelCache
@@ -67,6 +69,7 @@ class Studio:
     samples: Path
     token: Optional[str] = None
     device: str = "cpu"
+    request_seconds: float = REQUEST_SECONDS  # each generation request's time limit, its wait included
     catalog: RunCatalog = field(init=False)
     models: ModelCache = field(init=False)
     batcher: TextBatcher = field(init=False)
@@ -93,10 +96,15 @@ class Studio:
 
 
 def create_app(
-    checkpoints: Path | str, samples: Path | str, token: Optional[str] = None, device: str = "cpu"
+    checkpoints: Path | str,
+    samples: Path | str,
+    token: Optional[str] = None,
+    device: str = "cpu",
+    request_seconds: float = REQUEST_SECONDS,
 ) -> FastAPI:
-    """The web studio over `checkpoints` (runs) writing to `samples`; with `token`, every request must carry it."""
-    studio = Studio(Path(checkpoints), Path(samples), token, device)
+    """The web studio over `checkpoints` (runs) writing to `samples`; with `token`, every request must carry it;
+    a generation request may take `request_seconds`."""
+    studio = Studio(Path(checkpoints), Path(samples), token, device, request_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -130,6 +138,8 @@ def _add_guards(app: FastAPI, studio: Studio) -> None:
         status = 404 if isinstance(error, NotFound) else 413 if isinstance(error, UploadTooLarge) else 400
         if isinstance(error, SettingTypeError):
             status = 422
+        if isinstance(error, TooLong):
+            status = 503
         return JSONResponse({"detail": _line(error)}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
@@ -190,14 +200,16 @@ def _add_generation(app: FastAPI, studio: Studio) -> None:
 
 def _generation_route(studio: Studio, method: str) -> Any:
     async def generate(request: Request) -> Response:
+        deadline = Deadline(studio.request_seconds)
         body = await read_body(request)
         generator, path = await run_in_threadpool(studio.generator, body.run, body.checkpoint, method)
         task = generator.task
         settings = web_request(task, body)
         if task.streams:
-            return _stream_text(studio, body.run, generator, path, settings)
+            return await _stream_text(studio, body.run, generator, path, settings, deadline)
         upload = await read_capped(body.upload, _upload_kind(generator)) if body.upload is not None else None
-        return JSONResponse(await run_in_threadpool(_generate, studio, body, generator, path, settings, upload))
+        done = await run_in_threadpool(_generate, studio, body, generator, path, settings, upload, deadline)
+        return JSONResponse(done)
 
     return generate
 
@@ -217,12 +229,24 @@ def _upload_kind(generator: Generator) -> UploadKind:
 
 
 def _generate(
-    studio: Studio, body: Body, generator: Generator, path: Path, request: Any, upload: Optional[bytes]
+    studio: Studio,
+    body: Body,
+    generator: Generator,
+    path: Path,
+    request: Any,
+    upload: Optional[bytes],
+    deadline: Deadline,
 ) -> dict[str, Any]:
-    """A request that is not streamed: its inputs read, the task run in this worker thread, the results saved."""
+    """A request that is not streamed: its inputs read, the task run in this worker thread, the results saved.
+
+    It waits for one of the `heavy` workers no longer than its time limit, and stops at the generation's next
+    progress report once the limit has passed (TooLong: a 503)."""
     task, kind = generator.task, generator.input_kind
     name = Path(body.upload.filename or "upload").name if body.upload is not None else None
-    with studio.heavy, contextlib.ExitStack() as stack:
+    if not studio.heavy.acquire(timeout=deadline.left()):
+        raise TooLong(deadline.busy())
+    with contextlib.ExitStack() as stack:
+        stack.callback(studio.heavy.release)
         extra: dict[str, Any] = {}
         inputs: list[Any] = []
         file_setting = path_setting(task.request) if kind == "none" and upload is not None else None
@@ -238,7 +262,7 @@ def _generate(
             extra = {"waveform": waveform(samples), "sample_rate": sr}
         elif kind != "none":
             inputs = web_texts(kind, body.text, upload, name)
-        results = generator.run(request, inputs)
+        results = generator.run(request, inputs, deadline.check)
         with SampleFolder(studio.samples, path, getattr(request, "seed", 0)) as folder:
             saved = dict(studio.settings(path), interrupted=False, inputs=[name] if name else [])
             if file_setting is not None:  # settings.json names the file as it was sent
@@ -248,8 +272,13 @@ def _generate(
         return generation_record(studio.samples, body.run, folder.path, extra)
 
 
-def _stream_text(studio: Studio, run: str, generator: Generator, path: Path, request: Any) -> StreamingResponse:
-    """A text request joins the batcher; its samples stream back as they are drawn, then the saved record."""
+async def _stream_text(
+    studio: Studio, run: str, generator: Generator, path: Path, request: Any, deadline: Deadline
+) -> StreamingResponse:
+    """A text request joins the batcher; its samples stream back as they are drawn, then the saved record.
+
+    A request the batcher has not begun within its time limit is answered 503; one that runs past it leaves
+    the batch, keeps what it had (saved), and its stream ends with an error line saying why."""
     codec = generator.loaded.codec
     prompt, rows = text_rows(codec, request.prompt, request.length, request.num_samples, request.sampling, request.seed)
     check_request(request.length, request.num_samples, rows[0].prompt, request.seed)
@@ -264,13 +293,18 @@ def _stream_text(studio: Studio, run: str, generator: Generator, path: Path, req
     def listen(event: tuple[Any, ...]) -> None:
         loop.call_soon_threadsafe(events.put_nowait, event)
 
-    job = TextJob(generator, prompt, rows, listen, finish)
+    job = TextJob(generator, prompt, rows, listen, finish, deadline=deadline.end, time_limit=deadline.ran_past())
     studio.batcher.submit(job)
+    try:
+        first = await asyncio.wait_for(events.get(), deadline.left())
+    except asyncio.TimeoutError:
+        job.cancelled.set()  # the batcher passes it over
+        raise TooLong(deadline.busy()) from None
 
     async def stream() -> AsyncIterator[bytes]:
         try:
+            event = first
             while True:
-                event = await events.get()
                 if event[0] == "chunk":
                     yield _line_json({"event": "chunk", "sample": event[1], "text": event[2]})
                 elif event[0] == "done":
@@ -279,6 +313,7 @@ def _stream_text(studio: Studio, run: str, generator: Generator, path: Path, req
                 else:
                     yield _line_json({"event": "error", "message": event[1]})
                     return
+                event = await events.get()
         finally:
             job.cancelled.set()  # the client left (or pressed Stop): the row leaves the batch and is saved
 

@@ -21,6 +21,9 @@ from studio.generation.tasks import Task
 
 # A page's request: settings and a short text fit in far less; files come as multipart uploads.
 MAX_JSON_BYTES = 1024**2
+# A form: one file (at most the largest upload, an audio clip of 50 MB) and its settings.
+MAX_FORM_BYTES = 51 * 1024**2
+MAX_FORM_FIELDS = 64
 # What one text input given on the page may hold (about a book chapter).
 MAX_TEXT_CHARS = 200_000
 ADDRESS = ("run", "checkpoint")
@@ -52,7 +55,8 @@ async def read_body(request: Request) -> Body:
             raise StudioError("the request body must be a JSON object of settings")
         from_form = False
     else:
-        form = await request.form()
+        capped = Request(request.scope, _capped_receive(request, MAX_FORM_BYTES))
+        form = await capped.form(max_files=1, max_fields=MAX_FORM_FIELDS)
         values = {}
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
@@ -86,6 +90,26 @@ async def _capped(request: Request, limit: int) -> bytes:
         if len(data) > limit:
             raise UploadTooLarge(f"the request body is over the {limit:,} bytes a request may send")
     return bytes(data)
+
+
+def _capped_receive(request: Request, limit: int) -> Any:
+    """The request's `receive`, refusing the body once it passes `limit` bytes (declared or as it arrives)."""
+    from studio.server.uploads import UploadTooLarge
+
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise UploadTooLarge(f"the request body has {int(declared):,} bytes, over the {limit:,} a request may send")
+    seen = 0
+
+    async def receive() -> Any:
+        nonlocal seen
+        message = await request.receive()
+        seen += len(message.get("body", b""))
+        if seen > limit:
+            raise UploadTooLarge(f"the request body is over the {limit:,} bytes a request may send")
+        return message
+
+    return receive
 
 
 def web_request(task: Task, body: Body) -> Any:

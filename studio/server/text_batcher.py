@@ -4,11 +4,13 @@ milliseconds of each other become one generation batch.
 Each request's rows keep their own prompt, length, settings and random streams (`studio.generation.rows`),
 so a request gets the same text alone or batched. One worker thread generates; the web handlers only
 wait on their queues, so a long generation never blocks listing, uploads or other pages. A request whose
-client went away (or pressed Stop) leaves the batch at the next check and keeps what it had.
+client went away (or pressed Stop), or that ran past its time limit, leaves the batch at the next check and
+keeps what it had (a request past its limit then hears why, as its last event).
 """
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
@@ -40,6 +42,9 @@ class TextJob:
     listen: Listener
     finish: Callable[[list[str], bool], Any] = lambda texts, interrupted: texts
     cancelled: threading.Event = field(default_factory=threading.Event)
+    deadline: float = math.inf  # time.monotonic() past which the job leaves its batch
+    time_limit: str = ""  # what its listener hears once it did
+    timed_out: bool = False
     _ids: list[list[int]] = field(default_factory=list)
     _sent: list[str] = field(default_factory=list)
 
@@ -67,6 +72,12 @@ class TextJob:
             self._sent[sample] = text
             self.listen(("chunk", sample, text[len(sent) :]))
 
+    def stopped(self) -> bool:
+        """Whether the job should leave its batch: its client left, or it ran past its deadline."""
+        if not self.timed_out and time.monotonic() >= self.deadline:
+            self.timed_out = True
+        return self.timed_out or self.cancelled.is_set()
+
     def texts(self, rows: list[list[int]]) -> list[str]:
         """The finished texts, as `Generator.text` gives them: the prompt, then the decoded ids."""
         return [self.prompt + self.codec.decode(ids) for ids in rows]
@@ -83,7 +94,7 @@ class _BatchWatcher:
         job.heard(sample, ids)
 
     def cancelled(self, row: int) -> bool:
-        return self.owner[row][0].cancelled.is_set()
+        return self.owner[row][0].stopped()
 
 
 class TextBatcher:
@@ -140,7 +151,7 @@ class TextBatcher:
 
     def _work(self) -> None:
         while (batch := self._next_batch()) is not None:
-            batch = [job for job in batch if not job.cancelled.is_set()]
+            batch = [job for job in batch if not job.stopped()]
             if batch:
                 self.batches.append(len(batch))
                 self._run(batch)
@@ -166,8 +177,11 @@ class TextBatcher:
         """Save one job's texts and tell its listener (or why saving failed)."""
         texts = job.texts(rows)
         try:
-            record = job.finish(texts, job.cancelled.is_set())
+            record = job.finish(texts, job.cancelled.is_set() or job.timed_out)
         except Exception as error:  # saving failed (a full disk): the one-line reason
             job.listen(("error", str(error).splitlines()[0] if str(error) else type(error).__name__))
             return
-        job.listen(("done", record))
+        if job.timed_out:  # what it had is saved (in the run's history); its listener hears why it stopped
+            job.listen(("error", job.time_limit or "the request ran past its time limit"))
+        else:
+            job.listen(("done", record))

@@ -27,6 +27,11 @@ class TextRequest(SampledRequest):
     prompt: Optional[str] = setting(None, "text to continue; default: a newline")
     length: int = setting(DEFAULT_LENGTH, f"tokens per sample, prompt included (default {DEFAULT_LENGTH})", at_least=1)
 
+    @property
+    def prompt_characters(self) -> int:
+        """Characters of the prompt (read before the first token is drawn): the prompt's length."""
+        return len(self.prompt or "")
+
 
 def run(loaded: LoadedCheckpoint, inputs: list[Any], request: TextRequest, progress: Optional[Progress]) -> list[str]:
     """The texts: each continues the prompt (the prompt included)."""
@@ -90,6 +95,7 @@ TEXT = Task(
     read_back=read_back,
     loss_unit=loss_unit,
     evaluate="studio.evaluation.language_model:evaluate_language_model",
-    web_limits={"num_samples": 16, "length": 10_000},
+    # A page's prompt is read in about a second: a longer one would hold a shared server's text worker.
+    web_limits={"num_samples": 16, "length": 10_000, "prompt_characters": 20_000},
     streams=True,
 )
