@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 import pretty_midi
 import torch
 
 from studio.codecs.midi import MidiCodec, load_midi
+from studio.codecs.midi.multitrack import MultitrackCodec
 from studio.errors import StudioError
 from studio.generation.beam_search import BeamSettings, beam_search
 from studio.generation.decoding import GenerationInterrupted, Progress
 from studio.generation.midi_grammar import MidiGrammar
+from studio.generation.multitrack_grammar import MultitrackGrammar
 from studio.generation.render import render_piano_roll, render_wav
 from studio.generation.sampling import SamplingSettings, generate
 from studio.generation.tasks.midi import DEFAULT_SECONDS
@@ -37,6 +40,7 @@ NEVER_SECONDS = 365 * 24 * 3600.0
 # second, and an event costs about this many bytes once decoded (its id, and a third of a note object).
 TYPICAL_EVENTS_PER_SECOND = 100
 BYTES_PER_EVENT = 110
+AnyMidiCodec = Union[MidiCodec, MultitrackCodec]  # solo piano, or several instruments
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ class Piece:
         render_piano_roll(self.midi, path, title=title or f"{self.seconds:.1f} s, {self.notes} notes")
 
 
-def primer_ids(codec: MidiCodec, path: Optional[str]) -> list[int]:
+def primer_ids(codec: AnyMidiCodec, path: Optional[str]) -> list[int]:
     """The primer's event ids (empty without one); StudioError if it is not a MIDI file with notes."""
     if path is None:
         return []
@@ -84,13 +88,19 @@ def primer_ids(codec: MidiCodec, path: Optional[str]) -> list[int]:
         raise StudioError(f"--primer {path} does not exist: pass the path of a .mid file")
     check_file_size(path, MAX_MIDI_BYTES, "MIDI file", "--primer")
     try:
-        ids = codec.encode(load_midi(path))
+        midi = load_midi(path)
+        ids = codec.encode(midi) if isinstance(codec, MidiCodec) else None
     except StudioError as error:
         cause = error.__cause__
         reason = str(cause).splitlines()[0] if cause is not None and str(cause) else "not a MIDI file"
         raise StudioError(
             f"--primer {path} cannot be read as MIDI ({reason}): pass a Standard MIDI File (.mid)"
         ) from None
+    if ids is None:  # several instruments: the codec's own refusals (too many instruments) say what to do
+        try:
+            ids = codec.encode(midi)
+        except StudioError as error:
+            raise StudioError(f"--primer {path}: {error}") from None
     if not ids:
         raise StudioError(f"--primer {path} has no notes: pass a MIDI file with at least one note")
     return ids
@@ -98,7 +108,7 @@ def primer_ids(codec: MidiCodec, path: Optional[str]) -> list[int]:
 
 def sample_pieces(
     model: torch.nn.Module,
-    codec: MidiCodec,
+    codec: AnyMidiCodec,
     num_samples: int,
     settings: SamplingSettings,
     seed: int,
@@ -109,11 +119,14 @@ def sample_pieces(
     controls: Optional[np.ndarray] = None,
     beam: BeamSettings = BeamSettings(),
     progress: Optional[Progress] = None,
+    programs: Optional[Sequence[int]] = None,
 ) -> list[Piece]:
     """Generate `num_samples` pieces together; `seconds` and `events` bound each whole piece, primer included.
 
     `controls` (see `studio.codecs.midi.controls.control_vector`) steer a model trained with controls.
     `beam` (see `studio.generation.beam_search`) keeps the likeliest of several sampled branches.
+    `programs` (a MultitrackCodec's model only: General MIDI numbers, 128 for drums) are the instruments
+    the pieces may play (a primer's own instruments aside).
     """
     primer = list(primer or [])
     if seconds is None and events is None:
@@ -142,7 +155,7 @@ def sample_pieces(
     expected = budget if seconds is None else min(budget, int(min(seconds * TYPICAL_EVENTS_PER_SECOND, 2**62)) + 64)
     check_memory(f"{num_samples} piece(s)", num_samples * expected * BYTES_PER_EVENT, "ask for fewer or shorter pieces")
     device = next(model.parameters()).device
-    grammar = MidiGrammar(codec, overshoot, budget, device=device)
+    grammar = midi_grammar(codec, overshoot, budget, device, programs)
     grammar.prime(primer)
     steering = None if controls is None else torch.as_tensor(controls, dtype=torch.float32)
     prompt = [codec.bos_id, *primer]
@@ -161,10 +174,28 @@ def sample_pieces(
     return [_piece(codec, primer + row, seconds, max_note_seconds) for row in rows]
 
 
-def _piece(codec: MidiCodec, ids: list[int], seconds: Optional[float], max_note_seconds: float) -> Piece:
+def midi_grammar(
+    codec: AnyMidiCodec,
+    max_seconds: Optional[float],
+    max_events: Optional[int],
+    device: torch.device | str = "cpu",
+    programs: Optional[Sequence[int]] = None,
+) -> MidiGrammar:
+    """The sampling grammar of a codec: MidiGrammar for piano, MultitrackGrammar (limited to `programs`) for bands."""
+    if isinstance(codec, MultitrackCodec):
+        return MultitrackGrammar(codec, max_seconds, max_events, device=device, programs=programs)
+    if programs is not None:
+        raise StudioError("this model plays one instrument (piano): drop --programs")
+    return MidiGrammar(codec, max_seconds, max_events, device=device)
+
+
+def _piece(codec: AnyMidiCodec, ids: list[int], seconds: Optional[float], max_note_seconds: float) -> Piece:
     """The piece of generated `ids`: cut at `seconds`, notes trimmed to `max_note_seconds`, a closing rest kept."""
     length = min(codec.seconds(ids), seconds or NEVER_SECONDS)
-    return Piece(ids, _with_end(_cut(codec.decode(ids), length, max_note_seconds), length), length)
+    midi = _cut(codec.decode(ids), length, max_note_seconds)
+    if isinstance(codec, MultitrackCodec):  # an instrument whose notes all came after the end has no track
+        midi.instruments = [i for i in midi.instruments if i.notes] or midi.instruments[:1]
+    return Piece(ids, _with_end(midi, length), length)
 
 
 def _cut(pm: pretty_midi.PrettyMIDI, seconds: float, max_note_seconds: float) -> pretty_midi.PrettyMIDI:

@@ -32,6 +32,10 @@ class MidiGrammar:
       continue); they count towards max_seconds and max_events like generated events.
     """
 
+    # The per-sample tensors (batch first) that keep() narrows, and the others that follow the device.
+    _STATE: tuple[str, ...] = ("now", "count", "start", "after_velocity", "done")
+    _CONSTANTS: tuple[str, ...] = ("_shift_steps",)
+
     def __init__(
         self,
         codec: MidiCodec,
@@ -91,13 +95,13 @@ class MidiGrammar:
         """Narrow the batch to these rows (LongTensor [B'], in their new order); the others are dropped."""
         rows = rows.to(self.device)
         self.batch_size = int(rows.numel())
-        for name in ("now", "count", "start", "after_velocity", "done"):
+        for name in self._STATE:
             setattr(self, name, getattr(self, name).index_select(0, rows))
 
     def _move(self, device: torch.device) -> None:
         # Follow the sampler's device so masks come back where the logits live.
         self.device = device
-        for name in ("now", "count", "start", "after_velocity", "done", "_shift_steps"):
+        for name in (*self._STATE, *self._CONSTANTS):
             setattr(self, name, getattr(self, name).to(device))
 
     def allowed(self) -> torch.Tensor:

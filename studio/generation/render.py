@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pretty_midi
@@ -110,7 +111,8 @@ def _trim_tail(audio: np.ndarray, end_time: float, sample_rate: int) -> np.ndarr
 
 
 def synthesize(pm: pretty_midi.PrettyMIDI, sample_rate: int = 22050) -> np.ndarray:
-    """Mono float audio of pm's pitched notes (drums skipped): additive harmonics under an ADSR envelope."""
+    """Mono float audio of pm's pitched notes: additive harmonics under an ADSR envelope, one timbre for
+    every instrument. Drums are left out (silent), never played as pitched notes: FluidSynth plays them."""
     notes = [n for inst in pm.instruments if not inst.is_drum for n in inst.notes if n.end > n.start]
     end = max((n.end for n in notes), default=0.0)
     audio = np.zeros(int(round(end * sample_rate)), dtype=np.float64)  # exactly as long as the music
@@ -151,7 +153,12 @@ def _write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
 
 
 def render_piano_roll(pm: pretty_midi.PrettyMIDI, path: str | os.PathLike[str], title: str | None = None) -> None:
-    """Write a PNG piano roll of pm (time vs pitch, darker = louder) to path atomically."""
+    """Write a PNG piano roll of pm (time vs pitch, darker = louder) to path atomically.
+
+    A piece of several instruments (or of one that is not the piano) has a colour per instrument, named in
+    a legend (its track name, else its General MIDI name), and louder notes more opaque; drums are drawn
+    at their General MIDI key numbers.
+    """
     # The object-oriented API with the Agg canvas avoids pyplot's global backend and state.
     from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -164,7 +171,9 @@ def render_piano_roll(pm: pretty_midi.PrettyMIDI, path: str | os.PathLike[str], 
     fig = Figure(figsize=(12, 4), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    if notes:
+    if notes and _is_band(pm):
+        _draw_instruments(ax, pm)
+    elif notes:
         boxes = [Rectangle((n.start, n.pitch - 0.4), n.end - n.start, 0.8) for n in notes]
         shades = np.array([n.velocity for n in notes], dtype=float)
         # The pale end of "Blues" is cut off so even the quietest notes stay visible.
@@ -189,3 +198,40 @@ def render_piano_roll(pm: pretty_midi.PrettyMIDI, path: str | os.PathLike[str], 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def instrument_name(instrument: pretty_midi.Instrument) -> str:
+    """An instrument's General MIDI name (Drums for a kit)."""
+    return "Drums" if instrument.is_drum else str(pretty_midi.program_to_instrument_name(instrument.program))
+
+
+def _is_band(pm: pretty_midi.PrettyMIDI) -> bool:
+    # A solo piano keeps the velocity-shaded roll; anything else is drawn by instrument.
+    playing = [inst for inst in pm.instruments if inst.notes]
+    return len(playing) > 1 or any(inst.is_drum or inst.program != 0 for inst in playing)
+
+
+def _draw_instruments(ax: Any, pm: pretty_midi.PrettyMIDI) -> None:
+    from matplotlib import colormaps
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Patch, Rectangle
+
+    palette = colormaps["tab10" if len(pm.instruments) <= 10 else "tab20"]
+    handles = []
+    notes = []
+    for index, instrument in enumerate(inst for inst in pm.instruments if inst.notes):
+        drawn = [n for n in instrument.notes if n.end > n.start]
+        if not drawn:
+            continue
+        notes += drawn
+        colour = palette(index % palette.N)
+        boxes = [Rectangle((n.start, n.pitch - 0.4), n.end - n.start, 0.8) for n in drawn]
+        shades = np.zeros((len(drawn), 4))
+        shades[:] = colour
+        shades[:, 3] = 0.35 + 0.65 * np.array([n.velocity for n in drawn]) / 127.0  # louder = more opaque
+        ax.add_collection(PatchCollection(boxes, facecolors=shades, linewidths=0))
+        handles.append(Patch(color=colour, label=instrument.name.strip() or instrument_name(instrument)))
+    low, high = min(n.pitch for n in notes), max(n.pitch for n in notes)
+    ax.set_xlim(0, max(n.end for n in notes))
+    ax.set_ylim(low - 2, high + 2)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)

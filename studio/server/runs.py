@@ -209,6 +209,7 @@ def _describe(path: Path) -> dict[str, Any]:
         "model": {key: hparams[key] for key in MODEL_KEYS if key in hparams},
         "steps": int(checkpoint.get("global_step", 0)),
         "controls": {"density": "density" in controls, "pitch": "pitch_histogram" in controls},
+        "instruments": codec.get("kind") == "midi_multitrack",  # the page offers --programs
         "labels": labels,
         "best_val_loss": best,
     }

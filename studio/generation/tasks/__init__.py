@@ -43,7 +43,7 @@ def task_of(meta: dict[str, Any], path: str) -> Task:
     known = TASKS.get(str(name)) or TASKS.get(FORMAT_1_TASKS.get((str(name), str(kind)), ""))
     if known is None:
         raise StudioError(f"{path} is a {name!r} checkpoint, which this Studio cannot run: upgrade Studio")
-    if kind is not None and kind != known.codec_kind:
+    if kind is not None and kind not in known.codec_kinds:
         raise StudioError(
             f"{path} says it is a {known.name} checkpoint but holds a {kind!r} codec: it is damaged or from another tool"
         )
@@ -71,7 +71,7 @@ def task_of_folder(settings: dict[str, Any], names: list[str]) -> Optional[Task]
 def task_for(model: Any, codec_kind: Any) -> Task:
     """The task a model class and codec kind make (what `studio fit` writes into checkpoints)."""
     for task in TASKS.values():
-        if isinstance(model, task.net) and codec_kind == task.codec_kind:
+        if isinstance(model, task.net) and codec_kind in task.codec_kinds:
             return task
     raise StudioError(
         f"{type(model).__name__} on {codec_kind!r} data is not a task Studio knows: "

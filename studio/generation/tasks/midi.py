@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 DEFAULT_SECONDS = 30.0
+# --programs: General MIDI programs 0..127, and this number for the drum kit (MultitrackCodec's DRUMS).
+DRUMS = 128
+DRUM_NAMES = ("drums", "drum", "drumkit", "kit")
+# The program a family's name stands for: its usual member (MultitrackCodec's representatives).
+FAMILY_PROGRAMS = (0, 11, 16, 25, 33, 40, 48, 56, 65, 73, 80, 88, 96, 104, 112, 120)
 
 
 def pitch_weights(text: str) -> tuple[float, ...]:
@@ -32,6 +37,53 @@ def pitch_weights(text: str) -> tuple[float, ...]:
     if len(weights) != 12:
         raise StudioError(f"{text!r} is not 12 comma-separated numbers (C, C#, ... B)")
     return weights
+
+
+def _squeeze(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
+def program_label(program: int, is_drum: bool = False) -> str:
+    """An instrument's General MIDI name (Acoustic Grand Piano, ...), or Drums."""
+    import pretty_midi
+
+    return "Drums" if is_drum or program == DRUMS else str(pretty_midi.program_to_instrument_name(program))
+
+
+def instrument_program(word: str | int) -> int:
+    """One instrument as a number: 0..127 (a program), 128 or 'drums' (the kit), a General MIDI name
+    ('Flute', 'electric bass (finger)') or a family's ('piano', 'bass', 'strings': its usual member)."""
+    import pretty_midi
+
+    if isinstance(word, int) and not isinstance(word, bool):
+        if 0 <= word <= DRUMS:
+            return word
+        raise StudioError(f"program {word} is not 0..127 (General MIDI) or {DRUMS} (drums)")
+    text = str(word).strip()
+    if text.lstrip("+").isdigit():
+        return instrument_program(int(text))
+    key = _squeeze(text)
+    if key in DRUM_NAMES:
+        return DRUMS
+    names = {_squeeze(pretty_midi.program_to_instrument_name(p)): p for p in range(128)}
+    families = {_squeeze(f): FAMILY_PROGRAMS[i] for i, f in enumerate(pretty_midi.INSTRUMENT_CLASSES)}
+    found = names.get(key, families.get(key))
+    if found is None:
+        raise StudioError(
+            f"unknown instrument {text!r}: use General MIDI numbers 0-127, drums, a family "
+            "(piano, bass, guitar, strings, brass, reed, pipe, organ, ...) or a General MIDI name such as Flute"
+        )
+    return found
+
+
+def parse_programs(value: str | Sequence[str | int]) -> tuple[int, ...]:
+    """Instruments written '0,33,73', 'piano,bass,flute' or as a list, as numbers (see instrument_program),
+    each once, in order; StudioError in one line for an unknown one or none at all."""
+    words = value.replace(";", ",").split(",") if isinstance(value, str) else list(value)
+    words = [w for w in words if not (isinstance(w, str) and not w.strip())]
+    if not words:
+        raise StudioError("no instruments given: name some, e.g. piano,bass,drums or 0,33,128")
+    return tuple(dict.fromkeys(instrument_program(w) for w in words))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +111,21 @@ class MidiRequest(SampledRequest):
     branch_factor: int = setting(1, "sampled copies of each beam per iteration", at_least=1)
     steps_per_iteration: int = setting(1, "events sampled between prunings", at_least=1)
     render: bool = setting(True, "write .wav and .png renderings beside each .mid")
+    programs: Optional[tuple[int, ...]] = setting(
+        None,
+        "models of several instruments: the instruments to play, as General MIDI numbers or names, "
+        "e.g. '0,33,73' or 'piano,bass,flute,drums' (default: any)",
+        parse=parse_programs,
+    )
+
+    def __post_init__(self) -> None:
+        # Names (from the API or a JSON body) become numbers here, the one place they are read.
+        if self.programs is not None and not isinstance(self.programs, (int, float)):
+            try:
+                object.__setattr__(self, "programs", parse_programs(self.programs))
+            except (StudioError, TypeError) as error:
+                raise StudioError(f"--programs: {error}") from None
+        super().__post_init__()
 
     @property
     def beams(self) -> int:
@@ -83,10 +150,16 @@ def run_with_primer_ids(
 
     codec = loaded.codec
     seconds = DEFAULT_SECONDS if request.seconds is None and request.length is None else request.seconds
+    names = getattr(codec, "controls", ())  # a MultitrackCodec has none
     try:
-        controls = control_vector(codec.controls, request.notes_per_second, request.pitch_class_histogram)
+        controls = control_vector(names, request.notes_per_second, request.pitch_class_histogram)
     except StudioError as error:
         raise StudioError(f"{loaded.path}: {error}") from None
+    if request.programs is not None and getattr(codec, "kind", None) != "midi_multitrack":
+        raise StudioError(
+            f"{loaded.path} plays one instrument (piano): drop --programs, or use a model trained on several "
+            "instruments (a midi_multitrack codec)"
+        )
     return sample_pieces(
         loaded.model,
         codec,
@@ -97,9 +170,10 @@ def run_with_primer_ids(
         events=request.length,
         primer=primer,
         max_note_seconds=request.max_note_seconds,
-        controls=controls if codec.controls else None,
+        controls=controls if names else None,
         beam=BeamSettings(request.beam_size, request.branch_factor, request.steps_per_iteration),
         progress=progress,
+        programs=request.programs,
     )
 
 
@@ -174,6 +248,7 @@ MIDI = Task(
     shape="one-to-many",
     net_path="studio.nets.language_model:LanguageModelNet",
     codec_kind="midi",
+    other_codec_kinds=("midi_multitrack",),
     request=MidiRequest,
     method="midi",
     command="sample",

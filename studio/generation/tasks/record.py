@@ -49,6 +49,12 @@ class Task:
     web_limits: Mapping[str, float] = field(default_factory=dict)
     streams: bool = False
     old_names: tuple[str, ...] = ()
+    other_codec_kinds: tuple[str, ...] = ()  # further codecs its models may be trained with (MIDI: several instruments)
+
+    @property
+    def codec_kinds(self) -> tuple[str, ...]:
+        """Every codec kind a checkpoint of this task may hold."""
+        return (self.codec_kind, *self.other_codec_kinds)
 
     @property
     def net(self) -> type:

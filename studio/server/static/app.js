@@ -118,6 +118,7 @@ function selectRun(name) {
   for (const panel of document.querySelectorAll("form.panel[data-task]")) panel.hidden = !panel.dataset.task.split(" ").includes(run.task);
   $("midi-density").hidden = !(run.controls && run.controls.density);
   $("midi-pitch").hidden = !(run.controls && run.controls.pitch);
+  $("midi-instruments").hidden = !run.instruments;
   if (run.task === "unreadable") showError(run.error || `${run.name}: its checkpoint cannot be read`);
   $("output").replaceChildren();
   $("history-view").replaceChildren();
@@ -320,6 +321,7 @@ function generateMidi(event) {
   for (const [key, value] of Object.entries(fields)) form.append(key, value);
   if (!$("midi-density").hidden && $("midi-density-on").checked) form.append("notes_per_second", $("midi-density-value").value);
   if (!$("midi-pitch").hidden && $("midi-pitch-on").checked) form.append("pitch_class_histogram", pitchWeights());
+  if (!$("midi-instruments").hidden && $("midi-programs").value.trim()) form.append("programs", $("midi-programs").value.trim());
   const primer = $("midi-primer").files[0];
   if (primer) form.append("primer", primer, primer.name);
   submitForm("/api/midi", form, $("midi-generate"));
