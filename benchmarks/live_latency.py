@@ -107,10 +107,10 @@ def main() -> int:
         (work / "checkpoints").mkdir()
         port = free_port()
         env = dict(os.environ, OMP_NUM_THREADS="1", STUDIO_CACHE=str(work / "cache"))
-        log = open(work / "serve.log", "w")
-        server = subprocess.Popen(
-            [STUDIO, "serve", "--port", str(port), "--token", TOKEN], cwd=work, env=env, stdout=log, stderr=log
-        )
+        with open(work / "serve.log", "w") as log:  # the child keeps its own copy of the descriptor
+            server = subprocess.Popen(
+                [STUDIO, "serve", "--port", str(port), "--token", TOKEN], cwd=work, env=env, stdout=log, stderr=log
+            )
         try:
             deadline = time.monotonic() + 60
             while not listening(port):
@@ -146,7 +146,6 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(timeout=30)
-            log.close()
     per_event = step_time()
     data["step_seconds_per_event"] = per_event
     data["bars"] = {"median_s": MEDIAN_BAR, "p99_s": P99_BAR, "met": met}
