@@ -13,7 +13,7 @@ import numpy as np
 import pretty_midi
 
 from studio.codecs.midi.controls import check_controls, control_dim, control_frames
-from studio.codecs.midi.events import EventLayout, events_to_notes, notes_to_events
+from studio.codecs.midi.events import EventIds, EventLayout, events_to_notes, notes_to_events
 from studio.codecs.midi.file import read_score
 from studio.codecs.midi.performance import StepNote, performance_notes, quantize_notes
 from studio.codecs.midi.score import Score, score_from_pretty_midi
@@ -53,7 +53,7 @@ def read_midi_score(path: str | os.PathLike[str]) -> Score:
 
 
 @dataclass(frozen=True)
-class MidiCodec:
+class MidiCodec(EventIds):
     """Piano performance <-> event ids: NOTE_ON/NOTE_OFF x128, TIME_SHIFT steps, VELOCITY bins, PAD/BOS/EOS."""
 
     resolution_ms: int = 10
@@ -87,31 +87,6 @@ class MidiCodec:
     def vocab_size(self) -> int:
         """Number of token ids."""
         return self.layout.vocab_size
-
-    @property
-    def pad_id(self) -> int:
-        """Padding id (0)."""
-        return self.layout.pad_id
-
-    @property
-    def bos_id(self) -> int:
-        """Begin-of-sequence id."""
-        return self.layout.bos_id
-
-    @property
-    def eos_id(self) -> int:
-        """End-of-sequence id."""
-        return self.layout.eos_id
-
-    @property
-    def num_shifts(self) -> int:
-        """Number of TIME_SHIFT ids (a shift of 1..num_shifts steps)."""
-        return self.layout.num_shifts
-
-    @property
-    def step_seconds(self) -> float:
-        """Length of one time step in seconds."""
-        return self.resolution_ms / 1000.0
 
     @property
     def control_dim(self) -> int:

@@ -170,3 +170,35 @@ def events_to_notes(ids: Sequence[int], layout: EventLayout) -> list[StepNote]:
     for pitch in list(sounding):
         close(pitch)
     return sorted(n for i, n in enumerate(finished) if i not in replaced)
+
+
+class EventIds:
+    """The special ids and the time grid an event codec reads from its `layout` and `resolution_ms`."""
+
+    layout: EventLayout
+    resolution_ms: int
+
+    @property
+    def pad_id(self) -> int:
+        """Padding id (0)."""
+        return self.layout.pad_id
+
+    @property
+    def bos_id(self) -> int:
+        """Begin-of-sequence id."""
+        return self.layout.bos_id
+
+    @property
+    def eos_id(self) -> int:
+        """End-of-sequence id."""
+        return self.layout.eos_id
+
+    @property
+    def num_shifts(self) -> int:
+        """Number of TIME_SHIFT ids (a shift of 1..num_shifts steps)."""
+        return self.layout.num_shifts
+
+    @property
+    def step_seconds(self) -> float:
+        """Length of one time step in seconds."""
+        return self.resolution_ms / 1000.0

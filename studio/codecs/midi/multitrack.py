@@ -19,7 +19,7 @@ import numpy as np
 import pretty_midi
 
 from studio.codecs.midi.codec import MidiCodec
-from studio.codecs.midi.events import EventLayout, events_to_notes
+from studio.codecs.midi.events import EventIds, EventLayout, events_to_notes
 from studio.codecs.midi.multitrack_events import events_to_streams, slots_to_events
 from studio.codecs.midi.performance import StepNote, quantize_notes, sustained_notes
 from studio.codecs.midi.programs import REPRESENTATIVES, part_program, program_score, read_program_score
@@ -38,7 +38,7 @@ class Track(NamedTuple):
 
 
 @dataclass(frozen=True)
-class MultitrackCodec:
+class MultitrackCodec(EventIds):
     """Multi-instrument music <-> event ids: MidiCodec's events plus PROGRAM x128 (or x16 families) and DRUMS.
 
     programs: "all" keeps the 128 programs (520 ids by default); "family" folds them into the 16 General
@@ -84,31 +84,6 @@ class MultitrackCodec:
     def vocab_size(self) -> int:
         """Number of token ids."""
         return self.program_offset + self.drum_slot + 1
-
-    @property
-    def pad_id(self) -> int:
-        """Padding id (0)."""
-        return self.layout.pad_id
-
-    @property
-    def bos_id(self) -> int:
-        """Begin-of-sequence id."""
-        return self.layout.bos_id
-
-    @property
-    def eos_id(self) -> int:
-        """End-of-sequence id."""
-        return self.layout.eos_id
-
-    @property
-    def num_shifts(self) -> int:
-        """Number of TIME_SHIFT ids (a shift of 1..num_shifts steps)."""
-        return self.layout.num_shifts
-
-    @property
-    def step_seconds(self) -> float:
-        """Length of one time step in seconds."""
-        return self.resolution_ms / 1000.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data description (safe for torch.load(weights_only=True))."""
