@@ -10,7 +10,8 @@ import pytest
 import torch
 from midi_songs import write_song
 
-from datamodules.midi import MidiDataModule, MidiWindows
+from datamodules.midi import MidiDataModule
+from datamodules.midi_windows import MidiWindows
 from studio.codecs.midi import MidiCodec
 from studio.codecs.midi.controls import (
     DENSITY_EDGES,

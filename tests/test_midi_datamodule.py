@@ -11,7 +11,8 @@ import torch
 import yaml
 from midi_songs import write_song
 
-from datamodules.midi import MidiDataModule, window_starts
+from datamodules.midi import MidiDataModule
+from datamodules.midi_windows import window_starts
 from studio.codecs.midi import MidiCodec
 from studio.errors import StudioError
 from studio.models import RecurrentLanguageModel

@@ -19,9 +19,10 @@ from torch.utils.data import DataLoader, get_worker_info
 
 import datamodules.midi_shards as midi_shards
 import studio.io as studio_io
-from datamodules.midi import MidiDataModule, MidiWindows
+from datamodules.midi import MidiDataModule
 from datamodules.midi_store import FORMAT, META, midi_store
 from datamodules.midi_stream import JoinedPieces
+from datamodules.midi_windows import MidiWindows
 from studio.codecs.midi import MidiCodec
 from studio.errors import StudioError
 

@@ -12,8 +12,9 @@ import pytest
 import torch
 from conftest import TINY_MIDI_FIT, run_studio_here
 
-from datamodules.midi import MidiDataModule, MidiWindows
+from datamodules.midi import MidiDataModule
 from datamodules.midi_sources import music21_corpus_files
+from datamodules.midi_windows import MidiWindows
 from studio.codecs import codec_from_dict
 from studio.codecs.midi import MidiCodec, load_midi
 from studio.codecs.midi.multitrack import MultitrackCodec, Track
