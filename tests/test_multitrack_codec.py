@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import mido
 import pretty_midi
 import pytest
 import torch
@@ -29,15 +28,6 @@ def _notes(codec: MultitrackCodec, ids) -> dict[Track, list[tuple[int, int, int,
     """Decoded notes per instrument as (start, end, pitch, velocity bin)."""
     bin_of = codec.layout.velocity_bin
     return {t: [(n.start, n.end, n.pitch, bin_of(n.velocity)) for n in ns] for t, ns in codec.decode_notes(ids).items()}
-
-
-def _midi_file(tracks: list[list[mido.Message]], ticks: int = 480) -> bytes:
-    midi = mido.MidiFile(type=1, ticks_per_beat=ticks)
-    for messages in tracks:
-        midi.tracks.append(mido.MidiTrack(messages))
-    buffer = io.BytesIO()
-    midi.save(file=buffer)
-    return buffer.getvalue()
 
 
 # --- vocabulary and plain data ----------------------------------------------------------------
