@@ -7,43 +7,24 @@ where it may). Nothing downloads a browser or a driver: both are the system's.
 from __future__ import annotations
 
 import csv
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from browser_support import chromium, require_chromium, serving
+from browser_support import until as _until
 from conftest import run_studio_here
 from tiny_runs import TINY_MIDI_FIT, trained
 
-CHROMIUM, CHROMEDRIVER = (
-    shutil.which("chromium") or "/usr/bin/chromium",
-    shutil.which("chromedriver") or "/usr/bin/chromedriver",
-)
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
-if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-    pytest.skip(
-        "Chromium and ChromeDriver are not installed: `apt-get install chromium chromium-driver` (make test does it)",
-        allow_module_level=True,
-    )
-
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
+require_chromium()
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
 
 from studio.training.metrics_file import COLUMNS, METRICS_FILE, write_status  # noqa: E402
 
 TOKEN = "browser-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -58,52 +39,15 @@ def served(tmp_path_factory: pytest.TempPathFactory):
     fit = run_studio_here([*TINY_MIDI_FIT, *controls, *songs], root, midi["env"])
     assert fit.returncode == 0, fit.stderr[-3000:]
     clip = sorted((trained("tagger", tmp_path_factory)["work"] / "corpus").glob("*/U000.wav"))[0]
-    port, log = _free_port(), root / "serve.log"
-    with open(log, "w", encoding="utf-8") as output:  # a file, not a pipe: the server never waits on a full pipe
-        server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("studio")), "serve", "--port", str(port), "--token", TOKEN],
-            cwd=root,
-            env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1"),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while "Studio is at" not in log.read_text(encoding="utf-8"):
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"studio serve did not start: {log.read_text(encoding='utf-8')[-2000:]}")
-            time.sleep(0.1)
-        yield {"url": f"http://127.0.0.1:{port}/?token={TOKEN}", "clip": clip, "root": root}
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=30)
+    with serving(root, TOKEN) as origin:
+        yield {"url": f"{origin}/?token={TOKEN}", "clip": clip, "root": root}
 
 
 @pytest.fixture(scope="module")
 def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    flags = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000")
     # A fake microphone (a beep) that needs no permission prompt, for the Record button.
-    fake_microphone = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
-    for flag in (*flags, *fake_microphone):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    try:
+    with chromium("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream") as driver:
         yield driver
-    finally:
-        driver.quit()
-
-
-def _until(driver, condition, timeout: float = 60):
-    # The page rebuilds parts of itself (the runs table while a run trains): a stale element is looked up again.
-    ignored = (NoSuchElementException, StaleElementReferenceException)
-    return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=ignored).until(condition)
 
 
 def _choose(driver, run: str) -> None:

@@ -12,32 +12,17 @@ Skipped, with the reason, where Chromium or ChromeDriver is not installed, as te
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pretty_midi
 import pytest
+from browser_support import chromium, require_chromium, serving
+from browser_support import until as _until
 
-CHROMIUM, CHROMEDRIVER = (
-    shutil.which("chromium") or "/usr/bin/chromium",
-    shutil.which("chromedriver") or "/usr/bin/chromedriver",
-)
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
-if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-    pytest.skip(
-        "Chromium and ChromeDriver are not installed: `apt-get install chromium chromium-driver` (make test does it)",
-        allow_module_level=True,
-    )
-
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
+require_chromium()
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 TOKEN = "live-test"
 MODEL_COLOUR = (0xE0, 0x7A, 0x1F)  # live.js draws the model's notes in it, the person's in blue
@@ -50,60 +35,19 @@ return n;
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
     """`studio serve` on 127.0.0.1 with an empty checkpoints folder: only the bundled models are listed."""
     root = tmp_path_factory.mktemp("live")
     (root / "checkpoints").mkdir()
-    port, log = _free_port(), root / "serve.log"
-    with open(log, "w", encoding="utf-8") as output:  # a file, not a pipe: the server never waits on a full pipe
-        server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("studio")), "serve", "--port", str(port), "--token", TOKEN],
-            cwd=root,
-            env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1"),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while "Studio is at" not in log.read_text(encoding="utf-8"):
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"studio serve did not start: {log.read_text(encoding='utf-8')[-2000:]}")
-            time.sleep(0.1)
-        yield {"origin": f"http://127.0.0.1:{port}", "url": f"http://127.0.0.1:{port}/?token={TOKEN}", "root": root}
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=30)
+    with serving(root, TOKEN) as origin:
+        yield {"origin": origin, "url": f"{origin}/?token={TOKEN}", "root": root}
 
 
 @pytest.fixture(scope="module")
 def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    flags = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000")
-    for flag in (*flags, "--autoplay-policy=no-user-gesture-required"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    try:
+    with chromium("--autoplay-policy=no-user-gesture-required") as driver:
         yield driver
-    finally:
-        driver.quit()
-
-
-def _until(driver, condition, timeout: float = 30):
-    ignored = (NoSuchElementException, StaleElementReferenceException)
-    return WebDriverWait(driver, timeout, poll_frequency=0.05, ignored_exceptions=ignored).until(condition)
 
 
 def _set(driver, element_id: str, value: str) -> None:
