@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
 from studio.codecs.midi import load_midi
-from studio.codecs.midi.statistics import STATISTICS, piece_statistics
+from studio.codecs.midi.statistics import STATISTICS, instrument_statistics, instrument_summary, piece_statistics
 from studio.codecs.text_statistics import AGAINST_REFERENCE, Reference, text_statistics
 from studio.errors import StudioError
 from studio.evaluation.compare import Comparison, Value, compare
@@ -23,6 +23,8 @@ from studio.io import MAX_MIDI_BYTES, check_file_size
 from studio.resources import check_memory
 
 MidiValues = dict[str, list[Value]]
+# Each piece's instruments with their statistics (see studio.codecs.midi.statistics.instrument_statistics).
+InstrumentValues = list[dict[str, dict[str, float]]]
 # Text statistics read at most this much of the reference: plenty for n-gram and word statistics, and
 # the words and n-grams of a larger corpus would not fit in memory as Python objects.
 REFERENCE_CHARACTERS = 8_000_000
@@ -36,10 +38,14 @@ TEXT_BYTES_PER_TOKEN = 160
 
 
 def reference_midi_statistics(
-    paths: Sequence[Path], seed: int = 0, limit: int = REFERENCE_PIECES
+    paths: Sequence[Path],
+    seed: int = 0,
+    limit: int = REFERENCE_PIECES,
+    instruments: Optional[InstrumentValues] = None,
 ) -> tuple[MidiValues, list[tuple[str, str]]]:
     """Every statistic of every readable reference piece (a seeded choice of `limit` of a larger
-    collection), and the files skipped with the reason."""
+    collection), and the files skipped with the reason. Each piece's per-instrument statistics are
+    appended to `instruments` when it is given."""
     if len(paths) > limit:
         chosen = np.random.default_rng(seed).choice(len(paths), size=limit, replace=False)
         paths = [paths[i] for i in sorted(chosen)]
@@ -48,13 +54,27 @@ def reference_midi_statistics(
     for path in paths:
         try:
             check_file_size(path, MAX_MIDI_BYTES, "MIDI file")
-            stats = piece_statistics(load_midi(path))
+            midi = load_midi(path)
+            stats = piece_statistics(midi)
         except StudioError as error:
             skipped.append((str(path), str(error)[:100]))
             continue
+        if instruments is not None:
+            instruments.append(instrument_statistics(midi))
         for name, value in stats.items():
             values[name].append(value)
     return values, skipped
+
+
+class MidiAgainst(NamedTuple):
+    """Generated pieces against real ones: each statistic compared, the values on either side, the
+    reference files skipped, and each instrument's statistics on either side (see `instrument_summary`)."""
+
+    comparisons: dict[str, Comparison]
+    made: MidiValues
+    real: MidiValues
+    skipped: list[tuple[str, str]]
+    instruments: dict[str, dict[str, dict[str, float]]]  # "generated" / "real" -> instrument -> statistic
 
 
 def midi_against(
@@ -65,20 +85,29 @@ def midi_against(
     seed: int = 0,
     temperature: float = 1.0,
     progress: Optional[Progress] = None,
-) -> tuple[dict[str, Comparison], MidiValues, MidiValues, list[tuple[str, str]]]:
-    """Generate `samples` pieces (at `temperature`) and compare each statistic with the reference pieces'."""
+) -> MidiAgainst:
+    """Generate `samples` pieces (at `temperature`) and compare each statistic with the reference pieces'.
+
+    The statistics take every instrument's notes together, so solo and multi-track pieces compare alike;
+    each instrument's own statistics (notes, pitch range, polyphony, ...) come beside them.
+    """
     if samples < 2:
         raise StudioError(f"--samples {samples}: comparing sets needs at least 2 generated pieces")
-    real, skipped = reference_midi_statistics(reference, seed)
+    real_parts: InstrumentValues = []
+    real, skipped = reference_midi_statistics(reference, seed, instruments=real_parts)
     if len(real["pitch_range"]) < 2:
         raise StudioError("--against needs at least 2 readable MIDI files to compare with")
     made: MidiValues = {name: [] for name in STATISTICS}
+    made_parts: InstrumentValues = []
     for piece in generator.midi(
         seconds=seconds, num_samples=samples, seed=seed, temperature=temperature, progress=progress
     ):
         for name, value in piece_statistics(piece.midi).items():
             made[name].append(value)
-    return {name: compare(made[name], real[name]) for name in STATISTICS}, made, real, skipped
+        made_parts.append(instrument_statistics(piece.midi))
+    comparisons = {name: compare(made[name], real[name]) for name in STATISTICS}
+    instruments = {"generated": instrument_summary(made_parts), "real": instrument_summary(real_parts)}
+    return MidiAgainst(comparisons, made, real, skipped, instruments)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from studio.codecs.midi import MidiCodec
+from studio.codecs.midi.multitrack import MultitrackCodec
+from studio.codecs.midi.statistics import INSTRUMENT_STATISTICS
 from studio.errors import StudioError
 from studio.evaluation.against import midi_against, text_against
 from studio.evaluation.likelihood import MIDI_SUFFIXES, TEXT_SUFFIXES, find_files, midi_likelihood, text_likelihood
@@ -18,7 +20,7 @@ def evaluate_language_model(generator: Generator, request: EvaluationRequest, fo
     """Likelihood of `request.data`, and `request.samples` generated pieces or texts against `request.against`."""
     if request.held_out is not None:
         raise StudioError("--split: a language model is scored on files; pass --data with held-out text or MIDI")
-    midi = isinstance(generator.loaded.codec, MidiCodec)
+    midi = isinstance(generator.loaded.codec, (MidiCodec, MultitrackCodec))  # one instrument, or several
     if request.rounds != 1 and midi:
         raise StudioError(
             f"--rounds {request.rounds}: rounds are for text checkpoints, not midi; ask for more --samples"
@@ -58,7 +60,7 @@ def _midi_against(
 ) -> list[str]:
     reference = find_files(request.against, MIDI_SUFFIXES)
     with request.progress("events") as bar:
-        comparisons, made, real, skipped = midi_against(
+        comparisons, made, real, skipped, instruments = midi_against(
             generator, request.samples, request.seconds, reference, request.seed, request.temperature, bar
         )
     result["generated_vs_real"] = {name: c.as_dict() for name, c in comparisons.items()}
@@ -70,9 +72,22 @@ def _midi_against(
     for name in comparisons:
         images.append(folder / f"{name}.png")
         statistic_plot(name, made[name], real[name], images[-1])
+    if isinstance(generator.loaded.codec, MultitrackCodec):
+        result["per_instrument"] = instruments
+        parts.append(_instrument_table(instruments))
     if skipped:
         parts.append(f"skipped {len(skipped)} reference file(s): " + ", ".join(n for n, _ in skipped[:10]))
     return parts
+
+
+def _instrument_table(instruments: dict[str, dict[str, dict[str, float]]]) -> str:
+    """Each instrument's share of pieces and mean statistics, generated beside real (blank where one side lacks it)."""
+    made, real = instruments["generated"], instruments["real"]
+    rows = []
+    for name in sorted(made.keys() | real.keys()):
+        for stat in ("share_of_pieces", *INSTRUMENT_STATISTICS):
+            rows.append([name, stat, made.get(name, {}).get(stat, ""), real.get(name, {}).get(stat, "")])
+    return table(rows, ["instrument", "statistic (mean per piece)", "generated", "real"])
 
 
 def _text_against(

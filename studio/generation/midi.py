@@ -63,6 +63,12 @@ class Piece:
         """The piece as a Standard MIDI File, in memory."""
         return midi_bytes(self.midi)
 
+    def to_musicxml(self, grid: int = 16) -> bytes:
+        """The piece as a MusicXML score quantised to `grid` notes per whole note, a named part per instrument."""
+        from studio.generation.scores import musicxml_bytes
+
+        return musicxml_bytes(self.midi, grid)
+
     def note_list(self) -> list[dict[str, float]]:
         """Every note as plain data: pitch, start and end (seconds), velocity; sorted by start."""
         notes = [n for inst in self.midi.instruments for n in inst.notes]

@@ -150,3 +150,59 @@ def piece_statistics(pm: pretty_midi.PrettyMIDI) -> dict[str, Value]:
     """Every statistic of one piece."""
     notes = pitched_notes(pm)
     return {name: statistic(notes) for name, statistic in STATISTICS.items()}
+
+
+def lowest_pitch(notes: Notes) -> float:
+    """The lowest MIDI pitch played (0.0 for no notes)."""
+    return float(min(n.pitch for n in notes)) if notes else 0.0
+
+
+def highest_pitch(notes: Notes) -> float:
+    """The highest MIDI pitch played (0.0 for no notes)."""
+    return float(max(n.pitch for n in notes)) if notes else 0.0
+
+
+# Each instrument's part of a multi-track piece: name -> the statistic; the order is the report's.
+INSTRUMENT_STATISTICS: dict[str, Callable[[Notes], float]] = {
+    "notes": lambda notes: float(len(notes)),
+    "lowest_pitch": lowest_pitch,
+    "highest_pitch": highest_pitch,
+    "pitch_range": pitch_range,
+    "polyphony": polyphony,
+    "notes_per_second": notes_per_second,
+}
+
+
+def instrument_name(instrument: pretty_midi.Instrument) -> str:
+    """A part's name: its General MIDI instrument (Flute, French Horn, ...), or Drums."""
+    return "Drums" if instrument.is_drum else str(pretty_midi.program_to_instrument_name(int(instrument.program)))
+
+
+def instrument_statistics(pm: pretty_midi.PrettyMIDI) -> dict[str, dict[str, float]]:
+    """Each instrument's statistics in one piece, by instrument name (tracks of one instrument taken together).
+
+    Drums count as an instrument here (their pitches are the kit's pieces); instruments without notes are left out.
+    """
+    parts: dict[str, Notes] = {}
+    for instrument in pm.instruments:
+        parts.setdefault(instrument_name(instrument), []).extend(n for n in instrument.notes if n.end > n.start)
+    return {
+        name: {
+            stat: statistic(sorted(notes, key=lambda n: (n.start, n.pitch)))
+            for stat, statistic in INSTRUMENT_STATISTICS.items()
+        }
+        for name, notes in parts.items()
+        if notes
+    }
+
+
+def instrument_summary(pieces: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Per instrument over a set of pieces (each as `instrument_statistics` gives it): the share of pieces
+    it plays in (`share_of_pieces`), and each statistic's mean over those pieces. Instruments by name, in order."""
+    names = sorted({name for piece in pieces for name in piece})
+    summary: dict[str, dict[str, float]] = {}
+    for name in names:
+        playing = [piece[name] for piece in pieces if name in piece]
+        summary[name] = {"share_of_pieces": len(playing) / len(pieces)}
+        summary[name] |= {stat: float(np.mean([p[stat] for p in playing])) for stat in INSTRUMENT_STATISTICS}
+    return summary

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from studio.errors import StudioError
 from studio.generation.requests import setting
+from studio.generation.scores import MAX_GRID, check_grid
 from studio.generation.tasks.record import Task, no_inputs
 from studio.generation.tasks.sampled import SampledRequest
 from studio.generation.tasks.text import sample_number
@@ -117,6 +118,14 @@ class MidiRequest(SampledRequest):
         "e.g. '0,33,73' or 'piano,bass,flute,drums' (default: any)",
         parse=parse_programs,
     )
+    score_grid: Optional[int] = setting(
+        None,
+        "also write each piece as a MusicXML score (.musicxml), one part per instrument, quantised to this "
+        "grid in notes per whole note: 16 sixteenths, 8 eighths, 12 eighth triplets (default, or 0: no score)",
+        at_least=0,
+        at_most=MAX_GRID,
+        hint="e.g. 16",
+    )
 
     def __post_init__(self) -> None:
         # Names (from the API or a JSON body) become numbers here, the one place they are read.
@@ -126,6 +135,8 @@ class MidiRequest(SampledRequest):
             except (StudioError, TypeError) as error:
                 raise StudioError(f"--programs: {error}") from None
         super().__post_init__()
+        if self.score_grid:  # its type and range checked above
+            check_grid(self.score_grid)
 
     @property
     def beams(self) -> int:
@@ -178,10 +189,12 @@ def run_with_primer_ids(
 
 
 def save(folder: SampleFolder, pieces: list[Piece], request: MidiRequest) -> list[Path]:
-    """Each piece as sample_N.mid, with its .wav and .png renderings when asked."""
+    """Each piece as sample_N.mid, with its .wav and .png renderings and its .musicxml score when asked."""
     paths: list[Path] = []
     for i, piece in enumerate(pieces, 1):
         path = folder.write(f"sample_{i}.mid", piece.to_midi())
+        if request.score_grid and piece.notes:  # a piece without notes has no score to read
+            folder.write(path.with_suffix(".musicxml").name, piece.to_musicxml(request.score_grid))
         if request.render:
             folder.renderers.add(piece.render_wav(path.with_suffix(".wav")))
             piece.piano_roll(path.with_suffix(".png"), title=f"sample {i}: {piece.seconds:.1f} s, {piece.notes} notes")
@@ -224,7 +237,7 @@ def read_back(folder: Path, files: list[Path], url: Callable[[str], str]) -> dic
     pieces = []
     for path in sorted((p for p in files if p.suffix == ".mid"), key=sample_number):
         notes, seconds = notes_of(path)
-        beside = {s: path.with_suffix(f".{s}").name for s in ("wav", "png")}
+        beside = {s: path.with_suffix(f".{s}").name for s in ("wav", "png", "musicxml")}
         rendered = {s: url(name) if name in names else None for s, name in beside.items()}
         pieces.append(
             {
