@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 
 from datamodules import spoken_digits, synthetic_speech
 from datamodules.base import PreparedStore, StudioDataModule, folder_size
+from datamodules.speech_augment import SpecAugment, check_speed_factors, speed_copies
 from datamodules.speech_batches import BucketedBatches, UtteranceDataset, collate
 from datamodules.speech_corpus import (
     TIMIT_FOLDING,
@@ -77,6 +78,11 @@ class SpeechDataModule(StudioDataModule):
         corpus: str = "phones",
         cache_dir: Optional[str] = None,
         feature_dtype: str = "float32",
+        freq_masks: int = 0,
+        freq_width: int = 8,
+        time_masks: int = 0,
+        time_width: int = 20,
+        speed_perturb: Optional[list[float]] = None,
     ) -> None:
         """`root` (TIMIT-style) or `manifest` (JSONL); neither: a generated `corpus`. `label_map`: a folding or label file, or "timit39".
 
@@ -85,6 +91,12 @@ class SpeechDataModule(StudioDataModule):
         `synthetic_speakers` speakers of `synthetic_utterances` utterances each.
 
         `feature_dtype` float16 halves the store on disk and in the page cache; batches are float32 either way.
+
+        SpecAugment on the training split only (off by default): `freq_masks` masks of up to `freq_width`
+        mel bands and `time_masks` masks of up to `time_width` frames (at most a fifth of the utterance)
+        per utterance, drawn anew each epoch from `seed`; see datamodules/speech_augment.py.
+        `speed_perturb` (e.g. [0.9, 1.1]) adds to the training split a copy of each of its utterances
+        at each speed (resampled audio, written once into the cache; their features go into the store).
         """
         super().__init__()
         if root and manifest:
@@ -116,6 +128,9 @@ class SpeechDataModule(StudioDataModule):
         self.cache_dir = Path(cache_dir) if cache_dir else cache_root()
         check_dtype(feature_dtype)
         self.feature_dtype = feature_dtype
+        self.spec_augment = SpecAugment(freq_masks, freq_width, time_masks, time_width)
+        self.speed_perturb = check_speed_factors(speed_perturb or ())
+        self._speed_copies: Optional[list[Utterance]] = None
         self._store: Optional[FeatureStore] = None
         self._labels: Optional[LabelSet] = None
         self._utterances: Optional[dict[str, list[Utterance]]] = None
@@ -241,11 +256,22 @@ class SpeechDataModule(StudioDataModule):
         assert self._utterances is not None
         return self._utterances[split]
 
+    def speed_copies(self) -> list[Utterance]:
+        """The speed-perturbed copies of the training utterances (none without `speed_perturb`), written once."""
+        if self._speed_copies is None:
+            folder = self.cache_dir / "speech_corpora" / "speed-perturbed"
+            self._speed_copies = speed_copies(self.utterances("train"), self.speed_perturb, folder)
+        return self._speed_copies
+
+    def _items(self, split: str) -> list[Utterance]:
+        """The utterances whose features `split`'s data set reads: the training split's with its speed copies."""
+        return self.utterances(split) + (self.speed_copies() if split == "train" else [])
+
     # -- features and items ------------------------------------------------------------------
     def store(self) -> FeatureStore:
         """The feature store of every split's utterances, prepared once into the cache and memory-mapped."""
         if self._store is None:
-            every = [u for split in SPLITS for u in self.utterances(split)]
+            every = [u for split in SPLITS for u in self._items(split)]
             settings = StoreSettings(self.settings, self.labels, self.merge_repeats, self.feature_dtype)
             self._store = feature_store(every, settings, self.cache_dir, workers=min(4, os.cpu_count() or 1))
         return self._store
@@ -288,7 +314,8 @@ class SpeechDataModule(StudioDataModule):
         store = self.store()
         lengths = store.lengths
         entries, skipped = [], []
-        for utt in self.utterances(split):
+        items = self._items(split)
+        for utt in items:
             entry = store.index[utterance_key(utt)]
             label_ids, n_frames = store.labels_of(entry).tolist(), int(lengths[entry])
             if not label_ids:
@@ -299,13 +326,16 @@ class SpeechDataModule(StudioDataModule):
                 continue
             entries.append(entry)
         if skipped:
-            warn_skipped(skipped, len(self.utterances(split)), f"{split} utterances")
+            warn_skipped(skipped, len(items), f"{split} utterances")
         self.skipped[split] = skipped
         if not entries:
             raise StudioError(
                 f"no usable {split} utterance is left ({len(skipped)} skipped); check the warning above for why"
             )
-        return UtteranceDataset(store, entries)
+        if split != "train":
+            return UtteranceDataset(store, entries)
+        blocks = 1 + self.settings.deltas
+        return UtteranceDataset(store, entries, self.spec_augment, seed=self.seed, blocks=blocks)
 
     def dataset(self, split: str) -> UtteranceDataset:
         """The items of `split` (after `setup`)."""

@@ -7,12 +7,13 @@ Both datasets are map-style, so a plain `DataLoader` over them lets Lightning pu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
+from datamodules.speech_augment import SpecAugment
 from datamodules.speech_store import FeatureStore
 from studio.codecs.speech import IGNORE_INDEX
 
@@ -32,18 +33,44 @@ class UtteranceDataset(Dataset):
 
     It holds the store's memory maps and one integer per utterance, so it costs the same resident
     memory for a small corpus as for a large one; each item is read from the maps when asked for.
+
+    With `augment` (SpecAugment, for the training split) each item's features are masked as they are
+    read, the store untouched. The masks come from a generator seeded by `seed` (in a loader worker,
+    by `seed` and the worker's seed, which the loader's seeded generator draws each epoch), so a seed
+    gives the same masks and every epoch new ones. `blocks`: the feature blocks (1 + deltas).
     """
 
-    def __init__(self, store: FeatureStore, entries: Sequence[int]) -> None:
+    def __init__(
+        self,
+        store: FeatureStore,
+        entries: Sequence[int],
+        augment: Optional[SpecAugment] = None,
+        seed: int = 0,
+        blocks: int = 1,
+    ) -> None:
         self.store = store
         self.entries = np.asarray(entries, dtype=np.int64)
+        self.augment = augment if augment is not None and augment.active else None
+        self.seed, self.blocks = seed, blocks
+        self._rng = np.random.default_rng(seed)
+        self._worker_seed: Optional[int] = None
 
     def __len__(self) -> int:
         return len(self.entries)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         features, frame_labels, label_ids = self.store.item(int(self.entries[index]))
+        if self.augment is not None:
+            features = self.augment(features, self._generator(), self.blocks)
         return torch.from_numpy(features), torch.from_numpy(frame_labels), torch.from_numpy(label_ids)
+
+    def _generator(self) -> np.random.Generator:
+        """The masks' generator: this process's, reseeded in a loader worker from the worker's seed."""
+        worker = get_worker_info()
+        if worker is not None and worker.seed != self._worker_seed:
+            self._worker_seed = worker.seed
+            self._rng = np.random.default_rng([self.seed, worker.seed])
+        return self._rng
 
     @property
     def lengths(self) -> list[int]:
