@@ -10,14 +10,13 @@ deterministically (the same settings give the same files), and only where `espea
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 
-from datamodules.file_lock import exclusive
+from datamodules.generated_folder import build_once, read_marker
 from studio.errors import StudioError
 
 # Bump when what is written changes, so an old corpus on disk is rewritten.
@@ -69,14 +68,6 @@ def _write(folder: Path, params: dict[str, int]) -> None:
             _say(words, voice, folder / audio)
             lines.append(json.dumps({"audio": audio.as_posix(), "labels": words, "speaker": voice["name"]}))
     (folder / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (folder / MARKER).write_text(json.dumps(params, sort_keys=True), encoding="utf-8")  # last: the corpus is whole
-
-
-def _marker(root: Path) -> dict | None:
-    try:
-        return json.loads((root / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def generate(root: str | Path, speakers: int = 24, per_speaker: int = 40, seed: int = 0) -> Path:
@@ -85,22 +76,8 @@ def generate(root: str | Path, speakers: int = 24, per_speaker: int = 40, seed: 
         raise StudioError("the spoken-digits corpus needs at least 2 speakers and 1 utterance each")
     root = Path(root)
     params = {"version": GENERATOR_VERSION, "speakers": speakers, "per_speaker": per_speaker, "seed": seed}
-    if _marker(root) == params:
-        return root / MANIFEST
-    if shutil.which("espeak-ng") is None:
+    if read_marker(root, MARKER) != params and shutil.which("espeak-ng") is None:
         raise StudioError(f"espeak-ng is not installed: {INSTALL}")
-    with exclusive(root.with_name(f".{root.name}.lock")):  # one process writes it; the others wait, then read
-        if _marker(root) == params:
-            return root / MANIFEST
-        print(f"saying {speakers * per_speaker} digit sequences with {speakers} voices, once: into {root}", flush=True)
-        staging = root.with_name(f".{root.name}.{os.getpid()}.tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        try:
-            _write(staging, params)
-            if root.exists():
-                shutil.rmtree(root)
-            os.replace(staging, root)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    said = f"saying {speakers * per_speaker} digit sequences with {speakers} voices, once: into {root}"
+    build_once(root, params, MARKER, lambda folder: _write(folder, params), announce=said)
     return root / MANIFEST

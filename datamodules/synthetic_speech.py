@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +10,7 @@ import numpy as np
 import scipy.signal
 import soundfile
 
-from datamodules.file_lock import exclusive
+from datamodules.generated_folder import build_once, read_marker
 from studio.codecs.speech.labels import LabelSet
 from studio.errors import StudioError
 
@@ -207,13 +204,6 @@ def _params(n_speakers: int, utts_per_speaker: int, seed: int, sample_rate: int)
     }
 
 
-def _marker(root: Path) -> dict | None:
-    try:
-        return json.loads((root / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def _write_corpus(folder: Path, params: dict[str, int]) -> None:
     sr = params["sample_rate"]
     for s in range(params["n_speakers"]):
@@ -225,8 +215,6 @@ def _write_corpus(folder: Path, params: dict[str, int]) -> None:
             soundfile.write(str(stem) + ".wav", audio, sr, subtype="PCM_16", format="WAV")
             Path(str(stem) + ".phn").write_text("".join(f"{a} {b} {p}\n" for a, b, p in segments), encoding="utf-8")
     (folder / LABELS_FILE).write_text("\n".join(PHONES) + "\n", encoding="utf-8")
-    # The marker goes last: its presence means the corpus is complete.
-    (folder / MARKER).write_text(json.dumps(params, sort_keys=True), encoding="utf-8")
 
 
 def generate(
@@ -239,25 +227,9 @@ def generate(
         )
     root = Path(root)
     params = _params(n_speakers, utts_per_speaker, seed, sample_rate)
-    if _marker(root) == params:
-        return root
-    if root.exists() and any(root.iterdir()) and _marker(root) is None:
+    if root.exists() and any(root.iterdir()) and read_marker(root, MARKER) is None:
         raise StudioError(
             f"{root} is not empty and holds no synthetic speech corpus; pass a new or empty folder for it"
         )
-    # One process writes it; the others (DDP ranks) wait here, then find it written.
-    with exclusive(root.with_name(f".{root.name}.lock")):
-        if _marker(root) == params:  # another process finished first
-            return root
-        # Build beside the target and swap it in, so a reader never sees half a corpus.
-        staging = root.with_name(f".{root.name}.{os.getpid()}.tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        try:
-            _write_corpus(staging, params)
-            if root.exists():
-                shutil.rmtree(root)
-            os.replace(staging, root)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    build_once(root, params, MARKER, lambda folder: _write_corpus(folder, params))
     return root
