@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Optional
 
 from datamodules.corpus_reader import SEPARATOR, CorpusSource
-from studio.downloads import Remote, fetch
+from datamodules.remote_files import fetch_once
+from studio.downloads import Remote
 from studio.errors import StudioError
 from studio.io import cache_root
 
@@ -75,8 +76,8 @@ def corpus_source(path: Optional[str], corpus: str, encoding: str, folder: Optio
 
 
 def download(remote: Remote, target: Path) -> Path:
-    """Fetch `remote` into `target` once (streamed and verified); later calls reuse the recorded copy."""
-    return fetch(remote, target, hint="--data.init_args.path")
+    """Fetch `remote` into `target` once (streamed and verified; other processes wait); later calls reuse the copy."""
+    return fetch_once(remote, target, hint="--data.init_args.path")
 
 
 def corpus_files(path: str) -> list[Path]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.downloads import Remote, extract_tar, fetch
+from datamodules.remote_files import fetch_once, unpack_once
+from studio.downloads import Remote, extract_tar
 
 IMDB = Remote(
     "http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
@@ -22,6 +23,6 @@ def imdb_folder(cache: Path, remote: Remote = IMDB) -> Path:
     """The unpacked `aclImdb/` folder, downloaded and unpacked into `cache/datasets/` the first time."""
     folder = cache / "datasets" / "imdb"
     if not (folder / "aclImdb" / "train").is_dir():
-        archive = fetch(remote, cache / "datasets" / "aclImdb_v1.tar.gz", hint="--data.init_args.path aclImdb/")
-        extract_tar(archive, folder)
+        archive = fetch_once(remote, cache / "datasets" / "aclImdb_v1.tar.gz", hint="--data.init_args.path aclImdb/")
+        unpack_once(archive, folder, extract_tar)
     return folder / "aclImdb"

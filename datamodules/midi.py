@@ -25,8 +25,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from datamodules.base import BatchShape, PreparedStore, StudioDataModule, folder_size
+from datamodules.midi_collections import COLLECTIONS, CollectionFiles, split_indices
 from datamodules.midi_encoding import EventCodec
-from datamodules.midi_sources import find_midi_files, music21_corpus_files
+from datamodules.midi_sources import find_midi_files, named_corpus_files
 from datamodules.midi_store import MidiStore, midi_store, store_folder
 from datamodules.midi_stream import JoinedPieces
 from datamodules.midi_windows import MidiWindows, split_by_file
@@ -66,7 +67,8 @@ class MidiDataModule(StudioDataModule):
         cache_dir: Optional[str] = None,
         workers: Optional[int] = None,
     ) -> None:
-        """`paths` wins over `corpus` ("bach_chorales" or "ryans_mammoth", converted once from music21).
+        """`paths` wins over `corpus` ("bach_chorales" or "ryans_mammoth", converted once from music21; or
+        "maestro", "lakh", "lakh_clean", downloaded once; MAESTRO's own train/validation/test split is kept).
 
         `instruments` encodes several instruments (MultitrackCodec: a PROGRAM or DRUMS token before each
         instrument's notes, drums always kept) instead of one piano performance; with it, `programs`
@@ -134,6 +136,7 @@ class MidiDataModule(StudioDataModule):
         self.cache_dir = Path(cache_dir) if cache_dir else cache_root()
         self.skipped: list[Path] = []
         self._store: Optional[MidiStore] = None
+        self._named: Optional[CollectionFiles] = None
         self._splits: Optional[dict[str, list[int]]] = None
         self._datasets: dict[str, MidiWindows] = {}
 
@@ -157,11 +160,13 @@ class MidiDataModule(StudioDataModule):
 
     # -- files, encoding and the split ---------------------------------------------------------
     def files(self) -> list[Path]:
-        """The MIDI files to use: found under `paths`, or converted from the music21 corpus."""
+        """The MIDI files to use: found under `paths`, or those of the named corpus (downloaded or converted once)."""
         if self.paths:
             found = find_midi_files(self.paths)
             return found[: self.limit] if self.limit else found
-        return music21_corpus_files(self.corpus, self.limit, self.cache_dir / "music21")
+        if self._named is None:
+            self._named = named_corpus_files(self.corpus, self.limit, self.cache_dir)
+        return self._named.files
 
     def encoded(self) -> MidiStore:
         """The collection's store (encoded once, memory-mapped); unreadable files are skipped, named in a warning."""
@@ -170,7 +175,7 @@ class MidiDataModule(StudioDataModule):
                 items = [self.paths] if isinstance(self.paths, str) else list(self.paths)
                 inputs = [os.path.abspath(str(item)) for item in items]
             else:
-                inputs = [f"music21:{self.corpus}"]
+                inputs = [f"{'collection' if self.corpus in COLLECTIONS else 'music21'}:{self.corpus}"]
             folder = store_folder(self.cache_dir, inputs, self.limit, self.codec)
             self._store = midi_store(self.files(), self.codec, folder, self.encode_workers)
             self.skipped = self._store.skipped
@@ -178,12 +183,17 @@ class MidiDataModule(StudioDataModule):
 
     def _load(self) -> dict[str, list[int]]:
         if self._splits is None:
-            train, val = split_by_file(self.encoded().files, self.val_fraction, self.seed)
-            self._splits = {"train": train, "val": val}
+            store = self.encoded()
+            named = None if self.paths or self._named is None else self._named.splits
+            if named is None:  # no published split: whole files drawn by a seeded hash; test is validation
+                train, val = split_by_file(store.files, self.val_fraction, self.seed)
+                self._splits = {"train": train, "val": val, "test": val}
+            else:  # the collection's own split, file by file
+                self._splits = split_indices(store.files, named, self.corpus)
         return self._splits
 
     def split_files(self, split: str) -> list[Path]:
-        """The files of "train" or "val"."""
+        """The files of `split`: "train", "val" or "test"."""
         return [self.encoded().files[i] for i in self._load()[split]]
 
     def stream(self, split: str) -> JoinedPieces:
@@ -256,5 +266,5 @@ class MidiDataModule(StudioDataModule):
         return self._loader("val", shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
-        """The validation windows (a MIDI collection has no separate test split)."""
-        return self.val_dataloader()
+        """The test windows: a collection's own test split (MAESTRO's), else the validation windows."""
+        return self._loader("test", shuffle=False)

@@ -1,4 +1,5 @@
-"""Music sources: find MIDI files, convert music21's bundled corpus to MIDI, and encode a few files into memory with a cache."""
+"""Music sources: find MIDI files, convert music21's bundled corpus to MIDI, fetch named public collections
+(datamodules.midi_collections), and encode a few files into memory with a cache."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from datamodules.file_lock import exclusive
+from datamodules.midi_collections import COLLECTIONS, CollectionFiles, collection_files
 from datamodules.midi_encoding import EventCodec, encode_many
 from datamodules.progress_line import ProgressLine
 from datamodules.skipped import warn_skipped
@@ -75,7 +77,10 @@ def music21_corpus_files(
     """Convert (once, offline) a music21 corpus collection to .mid files in `folder` (default: the cache's music21/)."""
     if collection not in MUSIC21_COLLECTIONS:
         choices = ", ".join(sorted(MUSIC21_COLLECTIONS))
-        raise StudioError(f"unknown music21 collection {collection!r}: use one of {choices}")
+        raise StudioError(
+            f"unknown music21 collection {collection!r}: use one of {choices}, "
+            f"or a downloadable one ({', '.join(COLLECTIONS)})"
+        )
     from music21 import corpus
 
     composer, wanted = MUSIC21_COLLECTIONS[collection]
@@ -154,6 +159,14 @@ def _give_instruments(score: Any) -> None:
         for old in list(part.recurse().getElementsByClass(instrument.Instrument)):
             old.activeSite.remove(old)
         part.insert(0, player)
+
+
+def named_corpus_files(corpus: str, limit: int | None, cache: Path) -> CollectionFiles:
+    """The files of a named corpus: a public collection (downloaded once, with its splits if it names them)
+    or a music21 collection (converted once)."""
+    if corpus in COLLECTIONS:
+        return collection_files(corpus, cache, limit)
+    return CollectionFiles(music21_corpus_files(corpus, limit, cache / "music21"))
 
 
 # --- encoding with an on-disk cache --------------------------------------------------------------

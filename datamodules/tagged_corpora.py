@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from studio.downloads import Remote, fetch, gunzip
+from datamodules.remote_files import fetch_once
+from studio.downloads import Remote, gunzip
 from studio.errors import StudioError
 
 CONLL2000 = "https://www.clips.uantwerpen.be/conll2000/chunking/"
@@ -75,6 +76,6 @@ def tagged_files(
     found = []
     for split, remote, gzipped in table[name]:
         file = folder / Path(remote.url).name
-        fetched = fetch(remote, file, hint="--data.init_args.path with the corpus's files")
+        fetched = fetch_once(remote, file, hint="--data.init_args.path with the corpus's files")
         found.append((gunzip(fetched, file.with_suffix("")) if gzipped else fetched, split))
     return found

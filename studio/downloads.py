@@ -1,4 +1,7 @@
-"""Verified downloads: stream a URL into the cache once (size and digests checked), and unpack archives safely."""
+"""Verified downloads: stream a URL into the cache once (size and digests checked), and unpack archives safely.
+
+A download is published atomically, so two processes fetching one file at once both end with a whole copy;
+the data modules hold a lock around it (`datamodules.remote_files`) so that only one of them downloads."""
 
 from __future__ import annotations
 
@@ -7,14 +10,17 @@ import hashlib
 import http.client
 import os
 import shutil
+import stat
 import sys
 import tarfile
 import time
 import urllib.error
 import urllib.request
+import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Optional
 
 from studio.errors import StudioError
@@ -59,6 +65,12 @@ def fetch(remote: Remote, target: Path, hint: str = DEFAULT_HINT, verify: bool =
     except OSError as error:  # network errors became StudioErrors already: this is the disk
         raise disk_error(f"the download of {remote.url}", error) from None
     return target
+
+
+def fetched(remote: Remote, target: Path) -> bool:
+    """Whether `target` holds a recorded, whole copy of `remote` already (checked by size, not re-hashed)."""
+    target = Path(target)
+    return _cached(remote, target, target.with_name(target.name + ".sha256"), verify=False)
 
 
 def _cached(remote: Remote, target: Path, digest_file: Path, verify: bool) -> bool:
@@ -159,6 +171,40 @@ class _Progress:
 
 def extract_tar(archive: Path, folder: Path) -> Path:
     """Extract the .tar(.gz) `archive` into `folder` once, refusing unsafe members; publish the folder atomically."""
+
+    def unpack(tmp: Path) -> None:
+        with tarfile.open(archive, "r:*") as tar:  # members are read in order: the archive streams, never held whole
+            members = (_safe_member(archive, member) for member in tar)
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(tmp, members=members, filter="data")
+            else:  # older Pythons: the checks in _safe_member stand alone
+                tar.extractall(tmp, members=members)
+
+    return _extracted(archive, folder, unpack)
+
+
+def extract_zip(archive: Path, folder: Path) -> Path:
+    """Extract the .zip `archive` into `folder` once, member by member, refusing unsafe names; publish it atomically."""
+
+    def unpack(tmp: Path) -> None:
+        with zipfile.ZipFile(archive) as bundle:
+            members = bundle.infolist()
+            for member in members:  # every name is checked before a byte is written
+                _check_zip_member(archive, member)
+            for member in members:
+                target = tmp.joinpath(*PurePosixPath(member.filename.replace("\\", "/")).parts)
+                if member.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with bundle.open(member) as source, open(target, "wb") as out:
+                    shutil.copyfileobj(source, out, CHUNK)  # streamed: bounded memory whatever the member's size
+
+    return _extracted(archive, folder, unpack)
+
+
+def _extracted(archive: Path, folder: Path, unpack: Callable[[Path], None]) -> Path:
+    """`folder`, first filled by `unpack(tmp)` in a temporary folder beside it and renamed into place."""
     folder = Path(folder)
     if folder.is_dir():
         return folder
@@ -168,18 +214,13 @@ def extract_tar(archive: Path, folder: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)  # left by a killed run of this same process id
     try:
         tmp.mkdir(parents=True)
-        with tarfile.open(archive, "r:*") as tar:
-            members = (_safe_member(archive, member) for member in tar)
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(tmp, members=members, filter="data")
-            else:  # older Pythons: the checks in _safe_member stand alone
-                tar.extractall(tmp, members=members)
+        unpack(tmp)
         try:
             os.replace(tmp, folder)
         except OSError:
             if not folder.is_dir():  # else another process published the same folder first
                 raise
-    except (tarfile.TarError, gzip.BadGzipFile, EOFError, zlib.error) as error:
+    except (tarfile.TarError, zipfile.BadZipFile, gzip.BadGzipFile, EOFError, zlib.error) as error:
         reason = " ".join(str(error).split())
         raise StudioError(
             f"archive {archive} cannot be extracted ({reason}): delete it and download it again"
@@ -189,6 +230,23 @@ def extract_tar(archive: Path, folder: Path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _check_zip_member(archive: Path, member: zipfile.ZipInfo) -> None:
+    """Refuse a zip member whose name could write outside the folder, or that is a link."""
+    name = member.filename.replace("\\", "/")
+    why = None
+    if name.startswith("/") or PureWindowsPath(name).drive:
+        why = "an absolute path"
+    elif ".." in PurePosixPath(name).parts:
+        why = "a '..' path"
+    elif stat.S_ISLNK(member.external_attr >> 16):
+        why = "a link"
+    if why is not None:
+        raise StudioError(
+            f"archive {archive} has an unsafe member {member.filename!r} ({why}): nothing was extracted; "
+            "get the archive from its official source"
+        )
 
 
 def _safe_member(archive: Path, member: tarfile.TarInfo) -> tarfile.TarInfo:

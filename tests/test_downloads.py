@@ -1,4 +1,4 @@
-"""Verified downloads from a loopback server (cache, digests, size caps, clear errors) and safe unpacking."""
+"""Verified downloads from a loopback server (cache, digests, size caps, clear errors) and safe unpacking (tar, zip)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import http.server
 import io
 import re
 import socket
+import stat
 import tarfile
 import threading
 import urllib.parse
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from studio import downloads
-from studio.downloads import Remote, extract_tar, fetch, gunzip
+from studio.downloads import Remote, extract_tar, extract_zip, fetch, gunzip
 from studio.errors import StudioError
 
 DATA = ("Confidence in the pound is widely expected to take another sharp dive.\n" * 200).encode()
@@ -238,3 +240,53 @@ def test_gunzip_round_trip(tmp_path: Path) -> None:
     target = gunzip(tmp_path / "train.txt.gz", tmp_path / "plain" / "train.txt")
     assert target.read_bytes() == DATA * 20
     assert sorted(p.name for p in target.parent.iterdir()) == ["train.txt"]
+
+
+def make_zip(path: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
+    """A .zip of regular files (name -> bytes) and symbolic links stored the Unix way (name -> target)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name, data in members.items():
+            bundle.writestr(name, data)
+        for name, target in (links or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            bundle.writestr(info, target)
+    return path
+
+
+def test_extract_zip_streams_members_and_publishes_the_folder_once(tmp_path: Path, monkeypatch) -> None:
+    big = DATA * 50  # several chunks: copied a chunk at a time
+    monkeypatch.setattr(downloads, "CHUNK", 4096)
+    archive = make_zip(tmp_path / "m.zip", {"m/2004/a.midi": b"MThd", "m/big.txt": big, "m/empty/": b""})
+    folder = extract_zip(archive, tmp_path / "out")
+    assert (folder / "m" / "2004" / "a.midi").read_bytes() == b"MThd" and (folder / "m" / "big.txt").read_bytes() == big
+    assert (folder / "m" / "empty").is_dir()
+    archive.unlink()
+    assert extract_zip(archive, tmp_path / "out") == folder  # present: returned without the archive
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize(
+    "members, links, why",
+    [
+        ({"ok.txt": b"ok", "m/../../evil": b"owned"}, None, "'..' path"),
+        ({"ok.txt": b"ok", "..\\evil": b"owned"}, None, "'..' path"),
+        ({"/tmp/evil": b"owned"}, None, "absolute path"),
+        ({"C:/evil": b"owned"}, None, "absolute path"),
+        ({"ok.txt": b"ok"}, {"data/evil": "../../evil"}, "a link"),
+    ],
+)
+def test_extract_zip_refuses_unsafe_members_before_writing(tmp_path: Path, members, links, why) -> None:
+    (tmp_path / "in").mkdir()
+    archive = make_zip(tmp_path / "in" / "bad.zip", members, links)
+    with pytest.raises(StudioError, match=why) as error:
+        extract_zip(archive, tmp_path / "in" / "out")
+    assert "\n" not in str(error.value) and str(archive) in str(error.value)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["bad.zip", "in"]  # nothing written, in or out
+
+
+def test_extract_zip_refuses_a_broken_archive(tmp_path: Path) -> None:
+    (tmp_path / "bad.zip").write_bytes(b"not a zip at all")
+    with pytest.raises(StudioError, match="cannot be extracted .*download it again") as error:
+        extract_zip(tmp_path / "bad.zip", tmp_path / "folder")
+    assert "\n" not in str(error.value) and not (tmp_path / "folder").exists()
