@@ -1,57 +1,89 @@
-"""Speaker robustness: the spoken-digits preset with and without SpecAugment, in the same training time.
+"""Speaker robustness: the spoken-digits preset with and without each lever, in the same training time, over seeds.
 
-    python benchmarks/speaker_robustness.py [--seconds 90] [--arms baseline,specaug]
+    python benchmarks/speaker_robustness.py [--seconds 90] [--seeds 3] [--arms baseline,gcmvn,...]
 
 Each arm trains configs/tagging/spoken-digits.yaml (a 2x96 BiGRU, CTC; the validation and test
 speakers are eSpeak NG voices never heard in training) with `studio fit --trainer.max_time` set to
-the same number of seconds, one torch thread, the same seed; then `studio test` scores its best
-checkpoint (by val_ler) on the held-out test voices. Arms:
-  baseline   the preset with SpecAugment off
+the same number of seconds, one torch thread, seed_everything 1234 + i for seed i (the corpus and its
+speaker split stay the same); then `studio test` scores its best checkpoint (by val_ler) on the
+held-out test voices with greedy decoding. An arm is a lever or levers joined by "+":
+  baseline   the preset with SpecAugment, speed perturbation and noise off (per-utterance CMVN, as preset)
+  nocmvn     no feature normalisation (the per-utterance CMVN row: baseline against this)
+  gcmvn      global CMVN: the training frames' mean and deviation, carried in the checkpoint
+  noise      one noisy copy of each training utterance (white, pink or babble at 5-20 dB SNR)
   specaug    2 frequency masks of up to 8 mel bands and 2 time masks of up to 20 frames
   freqmask   2 frequency masks of up to 8 mel bands only
   speed      speed perturbation: training copies at 0.9x and 1.1x (resampled audio; a 3x larger epoch)
-  specaug+speed  both
+Every arm stores a 3-gram over the training transcripts (it changes no training step). For the arms
+in `--lm_arms` the test voices are also decoded through the API with CTC prefix beam search (width 8)
+without the LM and with it, at the LM weight that scored best on the validation voices.
 The bar (issue #32): a lever's held-out-speaker label error rate at most half the baseline's.
 The arms run one after another in this run, on the same machine; the corpus and its feature
-store come from the cache (made once, about 15 s, by the first arm).
+stores come from the cache (made once, by the first arm that needs each).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
 from timing import report  # noqa: E402
 
 WORK = Path("/tmp/studio-bench-speaker-robustness")
 PRESET = ROOT / "configs" / "tagging" / "spoken-digits.yaml"
-SPEC = ("--data.init_args.freq_masks", "2", "--data.init_args.freq_width", "8")
-TIME = ("--data.init_args.time_masks", "2", "--data.init_args.time_width", "20")
-OFF = ("--data.init_args.freq_masks", "0", "--data.init_args.time_masks", "0")
-NO_SPEED = ("--data.init_args.speed_perturb", "[]")
-SPEED = ("--data.init_args.speed_perturb", "[0.9, 1.1]")
-ARMS: dict[str, tuple[str, ...]] = {
-    "baseline": OFF + NO_SPEED,
-    "specaug": SPEC + TIME + NO_SPEED,
-    "freqmask": SPEC + TIME[:1] + ("0",) + NO_SPEED,
-    "speed": OFF + SPEED,
-    "specaug+speed": SPEC + TIME + SPEED,
+D = "--data.init_args."
+BASE: tuple[str, ...] = (
+    f"{D}freq_masks",
+    "0",
+    f"{D}time_masks",
+    "0",
+    f"{D}speed_perturb",
+    "[]",
+    f"{D}noise_copies",
+    "0",
+)
+BASE += (f"{D}cmvn", "utterance", f"{D}lm_order", "3")
+LEVERS: dict[str, tuple[str, ...]] = {
+    "baseline": (),
+    "nocmvn": (f"{D}cmvn", "none"),
+    "gcmvn": (f"{D}cmvn", "global"),
+    "noise": (f"{D}noise_copies", "1", f"{D}noise_snr", "[5, 20]"),
+    "specaug": (f"{D}freq_masks", "2", f"{D}freq_width", "8", f"{D}time_masks", "2", f"{D}time_width", "20"),
+    "freqmask": (f"{D}freq_masks", "2", f"{D}freq_width", "8"),
+    "speed": (f"{D}speed_perturb", "[0.9, 1.1]"),
 }
+DEFAULT_ARMS = "baseline,nocmvn,gcmvn,noise,specaug,freqmask,speed,speed+gcmvn+noise"
+LM_WEIGHTS = (0.25, 0.5, 1.0)
+BEAM = 8
 
 
-def studio(*args: str) -> str:
+def arm_args(arm: str) -> tuple[str, ...]:
+    """The settings of an arm: the baseline's, then each lever's (later ones win)."""
+    args = BASE
+    for lever in arm.split("+"):
+        if lever not in LEVERS:
+            raise SystemExit(f"unknown lever {lever!r} in arm {arm!r}: choose from {', '.join(LEVERS)}")
+        args += LEVERS[lever]
+    return args
+
+
+def studio(work: Path, *args: str) -> str:
     """The real command in the benchmark's folder, one thread; its output (stdout and stderr)."""
     command = [str(Path(sys.executable).with_name("studio")), *args]
     env = dict(os.environ, WANDB_MODE="offline", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    done = subprocess.run(command, cwd=WORK, env=env, text=True, capture_output=True)
+    done = subprocess.run(command, cwd=work, env=env, text=True, capture_output=True)
     if done.returncode:
         raise SystemExit(f"{' '.join(args[:3])} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return done.stdout + done.stderr
@@ -65,49 +97,126 @@ def metric(output: str, name: str) -> float:
     return float(found[-1])
 
 
+def held_out() -> dict[str, list[tuple[Any, list[int]]]]:
+    """The validation and test voices' (audio path, reference label ids) as `studio test` scores them."""
+    import yaml
+
+    from datamodules.speech import SpeechDataModule
+    from studio.codecs.speech.ctc import collapse
+
+    settings = yaml.safe_load(PRESET.read_text())["data"]["init_args"]
+    data = SpeechDataModule(**settings)
+    refs = {}
+    for split in ("val", "test"):
+        encoded = [(u.audio, data.labels.encode(u.labels)) for u in data.utterances(split)]
+        refs[split] = [(audio, collapse(ids) if data.merge_repeats else ids) for audio, ids in encoded]
+    return refs
+
+
+def beam_rates(ckpt: Path, refs: dict[str, list[tuple[Any, list[int]]]]) -> dict[str, float]:
+    """Test label error rate with beam search alone and with the LM (its weight chosen on the validation voices)."""
+    from studio.codecs.speech import read_audio
+    from studio.codecs.speech.ctc import edit_distance
+    from studio.generation.api import Generator
+
+    generator = Generator.from_checkpoint(ckpt)
+    labels = generator.loaded.codec.labels
+    audio = {path: read_audio(path) for split in refs.values() for path, _ in split}
+
+    def rate(split: str, weight: float) -> float:
+        edits = total = 0
+        for path, ref in refs[split]:
+            samples, sr = audio[path]
+            spans = generator.tag(samples, sample_rate=sr, beam_width=BEAM, lm_weight=weight)
+            edits += edit_distance(ref, labels.encode([label for label, _, _ in spans]))
+            total += len(ref)
+        return edits / max(total, 1)
+
+    val = {w: rate("val", w) for w in LM_WEIGHTS}
+    best = min(LM_WEIGHTS, key=lambda w: (val[w], w))
+    return {"beam": rate("test", 0.0), "beam_lm": rate("test", best), "lm_weight": best, "lm_val_ler": val[best]}
+
+
+def write(out: str | None, lines: list[str], data: dict[str, Any]) -> None:
+    """The report into benchmarks/results/ (default) or beside `out` (`out`.txt and `out`.json)."""
+    if out is None:
+        report("speaker_robustness", lines, data, echo=False)
+        return
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".txt").write_text("\n".join(lines) + "\n")
+    path.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=90, help="training time of each arm")
-    parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, of {', '.join(ARMS)}")
+    parser.add_argument("--seconds", "--budget", type=int, default=90, help="training time of each arm and seed")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per arm (seed_everything 1234, 1235, ...)")
+    parser.add_argument(
+        "--arms", default=DEFAULT_ARMS, help=f"comma-separated; levers joined by +: {', '.join(LEVERS)}"
+    )
+    parser.add_argument("--lm_arms", default="baseline,speed+gcmvn+noise", help="arms also decoded with beam and LM")
+    parser.add_argument("--out", help="write the report to OUT.txt and OUT.json instead of benchmarks/results/")
+    parser.add_argument("--work", default=str(WORK), help="the folder the runs are written in (emptied first)")
     args = parser.parse_args()
     arms = [a for a in args.arms.split(",") if a]
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
-    clock = time.strftime("%H:%M:%S", time.gmtime(args.seconds))
-    lines = [f"Spoken digits, held-out eSpeak NG voices: test label error rate after {args.seconds} s of training each"]
-    data: dict = {"seconds": args.seconds, "preset": str(PRESET.relative_to(ROOT)), "arms": {}}
     for arm in arms:
-        started = time.monotonic()
-        fit = studio(
-            "fit",
-            "--config",
-            str(PRESET),
-            *ARMS[arm],
-            "--trainer.max_time",
-            f"00:{clock}",
-            "--trainer.enable_progress_bar",
-            "false",
-            "--run_name",
-            arm,
-        )
-        wall = time.monotonic() - started
-        epochs = re.findall(r"[Ee]poch (\d+)", fit)
-        test = studio("test", "--config", str(PRESET), *ARMS[arm], "--ckpt_path", f"checkpoints/{arm}/best.ckpt")
-        ler, val = metric(test, "test_ler"), metric(fit, "val_ler") if "val_ler" in fit else float("nan")
-        data["arms"][arm] = {"args": list(ARMS[arm]), "test_ler": ler, "fit_wall_s": wall, "last_val_ler": val}
-        data["arms"][arm]["epochs_seen"] = int(epochs[-1]) + 1 if epochs else None
-        data["arms"][arm]["note"] = "fit wall time includes start-up and any store preparation"
-        lines.append(f"  {arm:<14} test LER {ler:.4f}   ({' '.join(ARMS[arm][1::2])}; fit {wall:.0f} s wall)")
-        print(lines[-1], flush=True)
+        arm_args(arm)
+    work = Path(args.work)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    clock = time.strftime("%H:%M:%S", time.gmtime(args.seconds))
+    seeds = [1234 + i for i in range(args.seeds)]
+    lines = [
+        f"Spoken digits, held-out eSpeak NG voices: test label error rate after {args.seconds} s of training each, "
+        f"seeds {', '.join(map(str, seeds))} (mean, then each seed)"
+    ]
+    data: dict = {"seconds": args.seconds, "seeds": seeds, "preset": str(PRESET.relative_to(ROOT)), "arms": {}}
+    refs = None
+    for arm in arms:
+        runs = []
+        for seed in seeds:
+            name = f"{arm}-s{seed}".replace("+", "_")
+            started = time.monotonic()
+            common = ("--config", str(PRESET), *arm_args(arm), "--seed_everything", str(seed))
+            fit = studio(work, "fit", *common, "--trainer.max_time", f"00:{clock}", "--trainer.enable_progress_bar",
+                         "false", "--run_name", name)  # fmt: skip
+            wall = time.monotonic() - started
+            epochs = re.findall(r"[Ee]poch (\d+)", fit)
+            ckpt = work / "checkpoints" / name / "best.ckpt"
+            test = studio(work, "test", *common, "--ckpt_path", str(ckpt))
+            row: dict[str, Any] = {"seed": seed, "test_ler": metric(test, "test_ler"), "fit_wall_s": round(wall, 1)}
+            row["epochs_seen"] = int(epochs[-1]) + 1 if epochs else None
+            if arm in args.lm_arms.split(","):
+                refs = refs or held_out()
+                row.update(beam_rates(ckpt, refs))
+            runs.append(row)
+        mean = statistics.mean(r["test_ler"] for r in runs)
+        summary: dict[str, Any] = {"args": list(arm_args(arm)), "test_ler": mean, "runs": runs}
+        summary["note"] = "fit wall time includes start-up and any store preparation"
+        each = " ".join(f"{r['test_ler']:.4f}" for r in runs)
+        walls = "/".join(f"{r['fit_wall_s']:.0f}" for r in runs)
+        lines.append(f"  {arm:<20} test LER {mean:.4f}   [{each}]  (fit {walls} s wall)")
+        if "beam" in runs[0]:
+            for key, label in (("beam", f"beam {BEAM}"), ("beam_lm", f"beam {BEAM} + 3-gram LM")):
+                summary[key] = statistics.mean(r[key] for r in runs)
+                chosen = "/".join(format(r["lm_weight"], "g") for r in runs)
+                weights = "" if key == "beam" else f" (weights {chosen}, chosen on val)"
+                values = " ".join(f"{r[key]:.4f}" for r in runs)
+                lines.append(f"  {arm + ', ' + label:<34} test LER {summary[key]:.4f}   [{values}]{weights}")
+        data["arms"][arm] = summary
+        print("\n".join(lines[-3:] if "beam" in runs[0] else lines[-1:]), flush=True)
     if "baseline" in data["arms"]:
         base = data["arms"]["baseline"]["test_ler"]
         for arm, row in data["arms"].items():
             if arm != "baseline":
                 ratio = row["test_ler"] / base if base else float("inf")
-                row["ratio_to_baseline"] = ratio
-                row["met"] = row["test_ler"] <= base / 2
+                row["ratio_to_baseline"], row["met"] = ratio, row["test_ler"] <= base / 2
                 lines.append(f"  {arm} / baseline = {ratio:.2f} (bar: <= 0.5): {'MET' if row['met'] else 'NOT MET'}")
-    report("speaker_robustness", lines, data, echo=False)
+        if "nocmvn" in data["arms"]:
+            ratio = base / data["arms"]["nocmvn"]["test_ler"] if data["arms"]["nocmvn"]["test_ler"] else float("inf")
+            lines.append(f"  per-utterance CMVN: baseline / nocmvn = {ratio:.2f}")
+    write(args.out, lines, data)
     print("\n".join(lines))
 
 

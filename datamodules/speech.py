@@ -17,33 +17,29 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import torch
 from torch.utils.data import DataLoader
 
-from datamodules import spoken_digits, synthetic_speech
-from datamodules.base import PreparedStore, StudioDataModule, folder_size
+from datamodules.base import BatchShape, PreparedStore, StudioDataModule, folder_size
 from datamodules.speech_augment import SpecAugment, check_speed_factors, speed_copies
 from datamodules.speech_batches import BucketedBatches, UtteranceDataset, collate
-from datamodules.speech_corpus import (
-    TIMIT_FOLDING,
-    Utterance,
-    read_manifest,
-    scan_timit,
-    split_by_speaker,
-    warn_skipped,
-)
+from datamodules.speech_corpus import Utterance, split_by_speaker, warn_skipped
+from datamodules.speech_noise import KINDS as NOISE_KINDS
+from datamodules.speech_noise import NoiseMixing, noisy_copies
+from datamodules.speech_sources import GENERATED_CORPORA, SpeechSources
+from datamodules.speech_statistics import global_cmvn, label_ngram
 from datamodules.speech_store import FeatureStore, StoreSettings, check_dtype, feature_store, utterance_key
 from studio.codecs.speech import FeatureSettings, LabelSet, SpeechCodec
 from studio.codecs.speech.ctc import ctc_frames_needed
+from studio.codecs.speech.ngram import LabelNgram
+from studio.codecs.speech.normalise import GlobalCMVN
 from studio.errors import StudioError
 from studio.io import cache_root
 
-LABEL_MAP_SHORTCUTS = {"timit39": TIMIT_FOLDING}
-# The corpora made here when neither a folder nor a manifest is given.
-GENERATED_CORPORA = ("phones", "spoken_digits")
 SPLITS = ("train", "val", "test")
+CMVN_MODES = ("utterance", "global", "none")
 
 
 class SpeechDataModule(StudioDataModule):
@@ -63,7 +59,7 @@ class SpeechDataModule(StudioDataModule):
         window_ms: float = 25.0,
         hop_ms: float = 10.0,
         deltas: int = 2,
-        cmvn: bool = True,
+        cmvn: Union[bool, str] = "utterance",
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
         merge_repeats: bool = True,
@@ -83,6 +79,12 @@ class SpeechDataModule(StudioDataModule):
         time_masks: int = 0,
         time_width: int = 20,
         speed_perturb: Optional[list[float]] = None,
+        noise_copies: int = 0,
+        noise_snr: Optional[list[float]] = None,
+        noise_kinds: Optional[list[str]] = None,
+        lm_order: int = 0,
+        lm_smoothing: float = 1.0,
+        max_frames: Optional[int] = None,
     ) -> None:
         """`root` (TIMIT-style) or `manifest` (JSONL); neither: a generated `corpus`. `label_map`: a folding or label file, or "timit39".
 
@@ -97,6 +99,11 @@ class SpeechDataModule(StudioDataModule):
         per utterance, drawn anew each epoch from `seed`; see datamodules/speech_augment.py.
         `speed_perturb` (e.g. [0.9, 1.1]) adds to the training split a copy of each of its utterances
         at each speed (resampled audio, written once into the cache; their features go into the store).
+        `cmvn`: "utterance" (true), "global" (the training frames' statistics, in the checkpoint) or "none".
+        `noise_copies` noisy copies of each training utterance at an SNR in `noise_snr` ([low, high] dB; [5, 20])
+        of `noise_kinds` (white, pink, babble), made once (datamodules/speech_noise.py). `lm_order` > 0 puts a
+        label n-gram of the training transcripts in the checkpoint (add-k, k = `lm_smoothing`), for
+        `studio tag --beam_width 8 --lm_weight 0.5`. Utterances of over `max_frames` frames are left out.
         """
         super().__init__()
         if root and manifest:
@@ -108,29 +115,50 @@ class SpeechDataModule(StudioDataModule):
         for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
             if not 0 <= value < 1:
                 raise StudioError(f"{name}={value} must be in [0, 1), e.g. --data.init_args.{name} 0.1")
-        self.settings = FeatureSettings(sample_rate, features, n_mels, n_mfcc, window_ms, hop_ms, deltas, cmvn)
-        self.root, self.manifest, self.val_manifest, self.test_manifest = root, manifest, val_manifest, test_manifest
-        self.label_map = label_map
+        self.cmvn = _cmvn_mode(cmvn)
+        per_utterance = self.cmvn == "utterance"
+        self.settings = FeatureSettings(sample_rate, features, n_mels, n_mfcc, window_ms, hop_ms, deltas, per_utterance)
         self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, seed
-        self.merge_repeats, self.drop_timit_sa = merge_repeats, drop_timit_sa
+        self.merge_repeats = merge_repeats
         self.batch_size, self.val_batch_size = batch_size, val_batch_size or batch_size
         self.num_workers, self.sort_by_length = num_workers, sort_by_length
-        self.synthetic = {
-            "n_speakers": synthetic_speakers,
-            "utts_per_speaker": synthetic_utterances,
-            "sample_rate": sample_rate,
-        }
         if corpus not in GENERATED_CORPORA:
             raise StudioError(
                 f"--data.init_args.corpus {corpus!r} is unknown: choose one of {', '.join(GENERATED_CORPORA)}"
             )
-        self.corpus = corpus
         self.cache_dir = Path(cache_dir) if cache_dir else cache_root()
+        synthetic = dict(n_speakers=synthetic_speakers, utts_per_speaker=synthetic_utterances, sample_rate=sample_rate)
+        self.sources = SpeechSources(
+            root,
+            manifest,
+            val_manifest,
+            test_manifest,
+            label_map,
+            corpus,
+            synthetic,
+            seed,
+            self.cache_dir,
+            drop_timit_sa,
+        )
         check_dtype(feature_dtype)
         self.feature_dtype = feature_dtype
         self.spec_augment = SpecAugment(freq_masks, freq_width, time_masks, time_width)
         self.speed_perturb = check_speed_factors(speed_perturb or ())
         self._speed_copies: Optional[list[Utterance]] = None
+        snr = tuple(float(v) for v in (noise_snr if noise_snr is not None else (5.0, 20.0)))
+        kinds = tuple(noise_kinds) if noise_kinds is not None else NOISE_KINDS
+        self.noise = NoiseMixing(noise_copies, snr, kinds)
+        self._noisy_copies: Optional[list[Utterance]] = None
+        if lm_order < 0 or not lm_smoothing > 0:
+            raise StudioError(f"lm_order={lm_order} must be >= 0 (0: no LM) and lm_smoothing={lm_smoothing} positive")
+        if lm_order:
+            LabelNgram(lm_order, 2, lm_smoothing)  # its settings checked now, not when the run is under way
+        self.lm_order, self.lm_smoothing = lm_order, lm_smoothing
+        if max_frames is not None and max_frames < 1:
+            raise StudioError(f"--data.init_args.max_frames {max_frames} must be positive (null: no limit)")
+        self.max_frames = max_frames
+        self._global_cmvn: Optional[GlobalCMVN] = None
+        self._lm: Optional[LabelNgram] = None
         self._store: Optional[FeatureStore] = None
         self._labels: Optional[LabelSet] = None
         self._utterances: Optional[dict[str, list[Utterance]]] = None
@@ -142,9 +170,9 @@ class SpeechDataModule(StudioDataModule):
     def _load(self) -> None:
         if self._utterances is not None:
             return
-        found = self._read_sources()
+        found = self.sources.read()
         everything = [u for utts in found.values() if utts for u in utts]
-        labels = self._label_set(everything)
+        labels = self.sources.label_set(everything)
         for utt in everything:  # fail now, not mid-epoch, on a label the set cannot encode
             try:
                 labels.encode(utt.labels)
@@ -152,58 +180,6 @@ class SpeechDataModule(StudioDataModule):
                 raise StudioError(f"{utt.audio}: {error}") from None
         self._labels = labels
         self._utterances = self._split(found)
-
-    def _read_sources(self) -> dict[str, Optional[list[Utterance]]]:
-        """Utterances per split as the sources give them (None: to be split off the training ones)."""
-        found: dict[str, Optional[list[Utterance]]] = {"train": None, "val": None, "test": None}
-        if self.manifest:
-            found["train"] = read_manifest(self.manifest)
-        elif not self.root and self.corpus == "spoken_digits":
-            found["train"] = read_manifest(self._spoken_digits())
-        else:
-            root = Path(self.root).expanduser() if self.root else self._synthetic_root()
-            if not root.is_dir():
-                raise StudioError(
-                    f"speech corpus folder {root} does not exist; pass the folder holding the .wav and .phn files as --data.init_args.root"
-                )
-            official = _train_test_folders(root)
-            if official:  # TIMIT's own TRAIN/ and TEST/ folders: its test speakers stay the test split
-                found["train"], found["test"] = scan_timit(official[0]), scan_timit(official[1])
-            else:
-                found["train"] = scan_timit(root)
-        for split, path in (("val", self.val_manifest), ("test", self.test_manifest)):
-            if path:
-                found[split] = read_manifest(path)
-        if self.drop_timit_sa:
-            # TIMIT's SA1/SA2 are read by every speaker; the standard recipe leaves them out of every split.
-            found = {k: [u for u in v if not _is_timit_sa(u)] if v else v for k, v in found.items()}
-        return found
-
-    def _spoken_digits(self) -> Path:
-        p = self.synthetic
-        name = f"spoken-digits-v{spoken_digits.GENERATOR_VERSION}-{p['n_speakers']}x{p['utts_per_speaker']}-{self.seed}"
-        root = self.cache_dir / "speech_corpora" / name
-        return spoken_digits.generate(root, p["n_speakers"], p["utts_per_speaker"], self.seed)
-
-    def _synthetic_root(self) -> Path:
-        p = self.synthetic
-        name = f"synthetic-v{synthetic_speech.GENERATOR_VERSION}-{p['n_speakers']}x{p['utts_per_speaker']}-{p['sample_rate']}"
-        return synthetic_speech.generate(self.cache_dir / "speech_corpora" / name, **p)
-
-    def _label_set(self, utterances: list[Utterance]) -> LabelSet:
-        if self.label_map:
-            path = LABEL_MAP_SHORTCUTS.get(self.label_map, Path(self.label_map).expanduser())
-            if not Path(path).is_file():
-                raise StudioError(
-                    f"label map {self.label_map} not found: pass a folding file (`raw folded` per line), a label list, or timit39"
-                )
-            return LabelSet.from_folding_file(path) if _columns(Path(path)) == 2 else LabelSet.from_file(path)
-        listed = Path(self.root).expanduser() / synthetic_speech.LABELS_FILE if self.root else None
-        if listed is not None and listed.is_file():
-            return LabelSet.from_file(listed)
-        if not self.root and not self.manifest and self.corpus == "phones":
-            return synthetic_speech.labelset()
-        return LabelSet(sorted({label for u in utterances for label in u.labels}))
 
     def _split(self, found: dict[str, Optional[list[Utterance]]]) -> dict[str, list[Utterance]]:
         train = found["train"] or []
@@ -231,8 +207,26 @@ class SpeechDataModule(StudioDataModule):
 
     @property
     def codec(self) -> SpeechCodec:
-        """Feature settings and label set; they travel inside every checkpoint."""
-        return SpeechCodec(self.settings, self.labels)
+        """Feature settings, label set, and (when asked for) global CMVN statistics and label n-gram: all in every checkpoint."""
+        return SpeechCodec(self.settings, self.labels, self.global_statistics(), self.language_model())
+
+    def global_statistics(self) -> Optional[GlobalCMVN]:
+        """The training frames' mean and deviation under `cmvn: global` (None otherwise), summed once."""
+        if self.cmvn == "global" and self._global_cmvn is None:
+            store = self.store()
+            self._global_cmvn = global_cmvn(store, self._entries(self._items("train")), self.cache_dir)
+        return self._global_cmvn
+
+    def language_model(self) -> Optional[LabelNgram]:
+        """The label n-gram of the training transcripts under `lm_order` > 0 (None otherwise)."""
+        if self.lm_order and self._lm is None:
+            entries = self._entries(self.utterances("train"))
+            self._lm = label_ngram(self.store(), entries, self.lm_order, self.lm_smoothing, len(self.labels))
+        return self._lm
+
+    def _entries(self, utterances: list[Utterance]) -> list[int]:
+        index = self.store().index
+        return [index[utterance_key(u)] for u in utterances]
 
     def model_dims(self) -> dict[str, Any]:
         """Model arguments that the data decides."""
@@ -263,9 +257,16 @@ class SpeechDataModule(StudioDataModule):
             self._speed_copies = speed_copies(self.utterances("train"), self.speed_perturb, folder)
         return self._speed_copies
 
+    def noisy_copies(self) -> list[Utterance]:
+        """The noisy copies of the training utterances (none without `noise_copies`), written once."""
+        if self._noisy_copies is None:
+            folder = self.cache_dir / "speech_corpora" / "noise-mixed"
+            self._noisy_copies = noisy_copies(self.utterances("train"), self.noise, folder, self.seed)
+        return self._noisy_copies
+
     def _items(self, split: str) -> list[Utterance]:
-        """The utterances whose features `split`'s data set reads: the training split's with its speed copies."""
-        return self.utterances(split) + (self.speed_copies() if split == "train" else [])
+        """The utterances whose features `split`'s data set reads: the training split's with its speed and noisy copies."""
+        return self.utterances(split) + (self.speed_copies() + self.noisy_copies() if split == "train" else [])
 
     # -- features and items ------------------------------------------------------------------
     def store(self) -> FeatureStore:
@@ -279,6 +280,7 @@ class SpeechDataModule(StudioDataModule):
     def prepare_store(self) -> PreparedStore:
         """Scan the corpus and prepare the feature store unless it is in the cache (other processes wait on its lock)."""
         store = self.store()
+        self.global_statistics()  # summed now, once, beside the store
         contents = (
             f"{len(store):,} utterances, {int(store.offsets[-1, 0]):,} frames of {self.settings.num_features} features"
         )
@@ -324,6 +326,9 @@ class SpeechDataModule(StudioDataModule):
             if n_frames < self.frames_needed(label_ids):
                 skipped.append((utt.name, f"{n_frames} frames are too few for {len(label_ids)} labels"))
                 continue
+            if self.max_frames is not None and n_frames > self.max_frames:
+                skipped.append((utt.name, f"{n_frames} frames are more than max_frames={self.max_frames}"))
+                continue
             entries.append(entry)
         if skipped:
             warn_skipped(skipped, len(items), f"{split} utterances")
@@ -332,10 +337,20 @@ class SpeechDataModule(StudioDataModule):
             raise StudioError(
                 f"no usable {split} utterance is left ({len(skipped)} skipped); check the warning above for why"
             )
+        normalise = self.global_statistics()
         if split != "train":
-            return UtteranceDataset(store, entries)
+            return UtteranceDataset(store, entries, normalise=normalise)
         blocks = 1 + self.settings.deltas
-        return UtteranceDataset(store, entries, self.spec_augment, seed=self.seed, blocks=blocks)
+        return UtteranceDataset(store, entries, self.spec_augment, seed=self.seed, blocks=blocks, normalise=normalise)
+
+    def batch_shape(self) -> BatchShape:
+        """Rows x the longest utterance's frames (within `max_frames`), training's or validation's, the larger."""
+        shapes = []
+        for split, rows, name in (("train", self.batch_size, ""), ("val", self.val_batch_size, "val_")):
+            lengths = self.store().lengths[self._entries(self._items(split))]
+            kept = lengths[lengths <= self.max_frames] if self.max_frames is not None else lengths
+            shapes.append(BatchShape(rows, max(1, int(kept.max(initial=1))), (f"{name}batch_size", "max_frames")))
+        return max(shapes, key=lambda shape: shape.rows * shape.steps)
 
     def dataset(self, split: str) -> UtteranceDataset:
         """The items of `split` (after `setup`)."""
@@ -372,23 +387,10 @@ class SpeechDataModule(StudioDataModule):
         return self._loader("test", self.val_batch_size, shuffle=False)
 
 
-def _train_test_folders(root: Path) -> Optional[tuple[Path, Path]]:
-    """TRAIN/ and TEST/ folders under `root` or one level down (LDC's TIMIT/TIMIT/, Kaggle's data/), any case."""
-    for folder in (root, *sorted(p for p in root.iterdir() if p.is_dir())):
-        parts = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()}
-        if "train" in parts and "test" in parts:
-            return parts["train"], parts["test"]
-    return None
-
-
-def _is_timit_sa(utt: Utterance) -> bool:
-    stem = utt.audio.name.split(".")[0].upper()
-    return stem in ("SA1", "SA2")
-
-
-def _columns(path: Path) -> int:
-    """Fields on the first non-comment line of a label file (1: label list, 2: folding map)."""
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.strip() and not line.strip().startswith("#"):
-            return len(line.split())
-    return 0
+def _cmvn_mode(cmvn: Union[bool, str]) -> str:
+    """The CMVN mode of a setting: true and false are "utterance" and "none"."""
+    if isinstance(cmvn, bool):
+        return "utterance" if cmvn else "none"
+    if cmvn not in CMVN_MODES:
+        raise StudioError(f"--data.init_args.cmvn {cmvn!r} is unknown: choose one of {', '.join(CMVN_MODES)}")
+    return cmvn

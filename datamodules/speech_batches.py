@@ -16,6 +16,7 @@ from torch.utils.data import Dataset, get_worker_info
 from datamodules.speech_augment import SpecAugment
 from datamodules.speech_store import FeatureStore
 from studio.codecs.speech import IGNORE_INDEX
+from studio.codecs.speech.normalise import GlobalCMVN
 
 
 class SpeechBatch(NamedTuple):
@@ -38,6 +39,7 @@ class UtteranceDataset(Dataset):
     read, the store untouched. The masks come from a generator seeded by `seed` (in a loader worker,
     by `seed` and the worker's seed, which the loader's seeded generator draws each epoch), so a seed
     gives the same masks and every epoch new ones. `blocks`: the feature blocks (1 + deltas).
+    With `normalise` (global CMVN, every split) features are normalised as they are read, before masking.
     """
 
     def __init__(
@@ -47,11 +49,12 @@ class UtteranceDataset(Dataset):
         augment: Optional[SpecAugment] = None,
         seed: int = 0,
         blocks: int = 1,
+        normalise: Optional[GlobalCMVN] = None,
     ) -> None:
         self.store = store
         self.entries = np.asarray(entries, dtype=np.int64)
         self.augment = augment if augment is not None and augment.active else None
-        self.seed, self.blocks = seed, blocks
+        self.seed, self.blocks, self.normalise = seed, blocks, normalise
         self._rng = np.random.default_rng(seed)
         self._worker_seed: Optional[int] = None
 
@@ -60,6 +63,8 @@ class UtteranceDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         features, frame_labels, label_ids = self.store.item(int(self.entries[index]))
+        if self.normalise is not None:
+            features = self.normalise.apply(features)
         if self.augment is not None:
             features = self.augment(features, self._generator(), self.blocks)
         return torch.from_numpy(features), torch.from_numpy(frame_labels), torch.from_numpy(label_ids)

@@ -50,3 +50,26 @@ def split_by_speaker(
         val.update(members)
     train = [u for i, u in enumerate(utterances) if i not in val]
     return train, [u for i, u in enumerate(utterances) if i in val]
+
+
+def train_test_folders(root: Path) -> tuple[Path, Path] | None:
+    """TRAIN/ and TEST/ folders under `root` or one level down (LDC's TIMIT/TIMIT/, Kaggle's data/), any case."""
+    for folder in (root, *sorted(p for p in root.iterdir() if p.is_dir())):
+        parts = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()}
+        if "train" in parts and "test" in parts:
+            return parts["train"], parts["test"]
+    return None
+
+
+def is_timit_sa(utt: Utterance) -> bool:
+    """Whether `utt` is TIMIT's SA1 or SA2 (read by every speaker)."""
+    stem = utt.audio.name.split(".")[0].upper()
+    return stem in ("SA1", "SA2")
+
+
+def columns(path: Path) -> int:
+    """Fields on the first non-comment line of a label file (1: label list, 2: folding map)."""
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.strip() and not line.strip().startswith("#"):
+            return len(line.split())
+    return 0

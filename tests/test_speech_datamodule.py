@@ -241,3 +241,25 @@ def test_the_embedded_corpus_is_generated_once_into_the_cache(tmp_path: Path) ->
         warnings.simplefilter("error")  # nothing to skip in the embedded corpus
         data.setup("fit")
     assert isinstance(next(iter(data.train_dataloader())).inputs, torch.Tensor)
+
+
+def test_batch_shape_is_the_rows_by_the_longest_utterance_and_max_frames_caps_it(corpus: Path, tmp_path: Path) -> None:
+    data = _data(tmp_path, root=str(corpus), batch_size=3, val_batch_size=5)
+    data.prepare_store()
+    data.setup()
+    longest = {split: max(data.dataset(split).lengths) for split in ("train", "val")}
+    shape = data.batch_shape()
+    assert (shape.rows, shape.steps) == max(
+        [(3, longest["train"], "batch_size"), (5, longest["val"], "val_batch_size")], key=lambda s: s[0] * s[1]
+    )[:2]
+    assert shape.settings[1] == "max_frames"
+    # Every batch the loaders give fits in it.
+    for loader in (data.train_dataloader(), data.val_dataloader()):
+        assert all(b.inputs.shape[0] * b.inputs.shape[1] <= shape.rows * shape.steps for b in loader)
+    cap = sorted(data.dataset("train").lengths)[len(data.dataset("train")) // 2]
+    capped = _data(tmp_path, root=str(corpus), batch_size=3, val_batch_size=5, max_frames=cap)
+    capped.prepare_store()
+    assert capped.batch_shape().steps <= cap
+    with pytest.warns(CorpusWarning, match="max_frames"):
+        capped.setup()
+    assert max(capped.dataset("train").lengths) <= cap and len(capped.dataset("train")) < len(data.dataset("train"))

@@ -7,12 +7,20 @@ from typing import Any
 import torch
 
 from studio.codecs.speech import SpeechCodec
+from studio.errors import StudioError
 from studio.generation.tasks.speech_tagging import Span
 from studio.resources import check_memory
 
 
-def tag_audio(model: Any, codec: SpeechCodec, audio: Any, sr: int, beam_width: int = 1) -> list[Span]:
-    """Labels of one clip with start and end times in seconds (framewise: merged runs; CTC: emitting frames)."""
+def tag_audio(
+    model: Any, codec: SpeechCodec, audio: Any, sr: int, beam_width: int = 1, lm_weight: float = 0.0
+) -> list[Span]:
+    """Labels of one clip with start and end times in seconds (framewise: merged runs; CTC: emitting frames).
+
+    The codec's features (with its global CMVN statistics, when the model was trained with them) go in;
+    `lm_weight` > 0 adds the codec's label n-gram to the CTC prefix beam search.
+    """
+    check_lm(model, codec, beam_width, lm_weight)
     frames = codec.encode_audio(audio, sr)
     if frames.shape[0] == 0:
         return []
@@ -23,10 +31,24 @@ def tag_audio(model: Any, codec: SpeechCodec, audio: Any, sr: int, beam_width: i
             f"--beam_width {beam_width} on {frames.shape[0]} frames", needed, "use a smaller --beam_width, e.g. 8"
         )
     device = next(model.parameters()).device
-    found = model.emissions(torch.from_numpy(frames).to(device), beam_width)
+    lm = codec.lm if lm_weight > 0 else None
+    found = model.emissions(torch.from_numpy(frames).to(device), beam_width, lm, lm_weight)
     # Framewise runs tile the clip, so the first and last stretch out to its edges; CTC spikes stay where they are.
     edges = (frames.shape[0], audio.size / sr) if model.loss_kind == "framewise" else None
     return [(codec.labels.labels[label], *frame_span(codec, first, end, edges)) for label, first, end in found]
+
+
+def check_lm(model: Any, codec: SpeechCodec, beam_width: int, lm_weight: float) -> None:
+    """A one-line error when `lm_weight` asks for a label n-gram the decoding cannot use."""
+    if lm_weight <= 0:
+        return
+    if model.loss_kind != "ctc" or beam_width < 2:
+        raise StudioError(f"--lm_weight {lm_weight:g} works in CTC beam search only: add --beam_width 8 (CTC models)")
+    if codec.lm is None:
+        raise StudioError(
+            f"--lm_weight {lm_weight:g}: this checkpoint holds no label n-gram; train it with "
+            "--data.init_args.lm_order 3, or leave --lm_weight at 0"
+        )
 
 
 def frame_span(codec: SpeechCodec, first: int, end: int, edges: tuple[int, float] | None = None) -> tuple[float, float]:

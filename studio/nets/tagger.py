@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from studio.codecs.speech.ctc import BLANK_ID, collapse, prefix_beam_search, runs
+from studio.codecs.speech.ngram import LabelNgram
 from studio.errors import StudioError
 from studio.nets.checks import OPTIMIZER_SETTINGS, check_choice, check_recurrent_settings, check_whole
 from studio.nn import RecurrentStack
@@ -78,14 +79,23 @@ class TaggerNet(nn.Module):
         return greedy_decode(logits, lengths, blank=BLANK_ID if self.loss_kind == "ctc" else None)
 
     @torch.no_grad()
-    def emissions(self, inputs: torch.Tensor, beam_width: int = 1) -> list[tuple[int, int, int]]:
-        """(label, first frame, end frame) of one unbatched input [T, F]: merged runs, or CTC emissions (beam if > 1)."""
+    def emissions(
+        self, inputs: torch.Tensor, beam_width: int = 1, lm: Optional[LabelNgram] = None, lm_weight: float = 0.0
+    ) -> list[tuple[int, int, int]]:
+        """(label, first frame, end frame) of one unbatched input [T, F]: merged runs, or CTC emissions (beam if > 1).
+
+        In beam search, `lm` weighted by `lm_weight` scores the label sequences beside the acoustics.
+        """
         lengths = torch.tensor([inputs.shape[0]], device=inputs.device)
         logits, out_lengths = self(inputs[None], lengths)
         k, ctc = self.subsample, self.loss_kind == "ctc"
         if ctc and beam_width > 1:
             found = prefix_beam_search(
-                logits[0, : int(out_lengths[0])].float().log_softmax(-1).cpu().numpy(), beam_width, BLANK_ID
+                logits[0, : int(out_lengths[0])].float().log_softmax(-1).cpu().numpy(),
+                beam_width,
+                BLANK_ID,
+                lm,
+                lm_weight,
             )
         else:
             path = best_paths(logits, out_lengths, exclude=None if ctc else BLANK_ID)[0]

@@ -12,6 +12,8 @@ from typing import Optional
 
 import numpy as np
 
+from studio.codecs.speech.ngram import BOUNDARY, LabelNgram
+
 # (label id, first step, end step exclusive): where in the output a label was emitted.
 Emission = tuple[int, int, int]
 
@@ -52,13 +54,23 @@ def collapse(path: Sequence[int], blank: Optional[int] = None) -> list[int]:
     return [label for label, _, _ in runs(path, blank)]
 
 
-def prefix_beam_search(log_probs: np.ndarray, beam_width: int = 8, blank: int = 0) -> list[Emission]:
+def prefix_beam_search(
+    log_probs: np.ndarray,
+    beam_width: int = 8,
+    blank: int = 0,
+    lm: Optional[LabelNgram] = None,
+    lm_weight: float = 0.0,
+) -> list[Emission]:
     """CTC prefix beam search over one utterance's log-probabilities [T, C]; each label with the step that emitted it.
 
-    The step of a label is where its prefix first entered the beam, so `end = start + 1`.
+    The step of a label is where its prefix first entered the beam, so `end = start + 1`. With `lm` and a
+    positive `lm_weight` (shallow fusion), extending a prefix by a label adds `lm_weight` times the LM's
+    log-probability of that label after the prefix, and the final ranking adds that of the sequence's end;
+    without them the search is the plain one, step for step.
     """
     if beam_width < 1:
         raise ValueError(f"beam_width must be >= 1, got {beam_width}")
+    fused = lm is not None and lm_weight != 0.0
     lp = np.asarray(log_probs, dtype=np.float64)
     neg_inf = float("-inf")
     # prefix -> [log P(prefix, ending in blank), log P(prefix, ending in its last label), emission steps]
@@ -83,15 +95,23 @@ def prefix_beam_search(log_probs: np.ndarray, beam_width: int = 8, blank: int = 
             total = np.logaddexp(p_b, p_nb)
             add(prefix, total + frame[blank], neg_inf, steps)
             for c in candidates:
+                bonus = lm_weight * lm.log_prob(prefix, int(c)) if fused and lm is not None else 0.0
                 if prefix and prefix[-1] == c:
                     # The same label again continues it; only a blank in between starts a new one.
                     add(prefix, neg_inf, p_nb + frame[c], steps)
-                    add(prefix + (int(c),), neg_inf, p_b + frame[c], steps + (t,))
+                    add(prefix + (int(c),), neg_inf, p_b + frame[c] + bonus, steps + (t,))
                 else:
-                    add(prefix + (int(c),), neg_inf, total + frame[c], steps + (t,))
+                    add(prefix + (int(c),), neg_inf, total + frame[c] + bonus, steps + (t,))
         ranked = sorted(nxt.items(), key=lambda item: np.logaddexp(item[1][0], item[1][1]), reverse=True)
         beam = dict(ranked[:beam_width])
-    best, (_, _, steps) = max(beam.items(), key=lambda item: np.logaddexp(item[1][0], item[1][1]))
+
+    def final(item: tuple[tuple[int, ...], list]) -> float:
+        score = float(np.logaddexp(item[1][0], item[1][1]))
+        if fused and lm is not None:
+            score += lm_weight * lm.log_prob(item[0], BOUNDARY)  # the end of the sequence
+        return score
+
+    best, (_, _, steps) = max(beam.items(), key=final)
     return [(label, step, step + 1) for label, step in zip(best, steps)]
 
 

@@ -23,9 +23,15 @@ Span = tuple[str, float, float]
 
 @dataclass(frozen=True, kw_only=True)
 class SpeechTagRequest:
-    """What a speech tagging request holds besides its clips: the CTC beam."""
+    """What a speech tagging request holds besides its clips: the CTC beam and the weight of its label n-gram."""
 
     beam_width: int = setting(1, "CTC prefix beam search width (1: greedy; framewise models ignore it)", at_least=1)
+    lm_weight: float = setting(
+        0.0,
+        "weight of the checkpoint's label n-gram in CTC beam search (0: off; needs --beam_width > 1 and a model "
+        "trained with --data.init_args.lm_order)",
+        at_least=0,
+    )
 
     def __post_init__(self) -> None:
         check_request(self)
@@ -49,12 +55,16 @@ def run(
 
     loss = str(loaded.model.loss_kind)
     decoding = "prefix beam search" if loss == "ctc" and request.beam_width > 1 else "greedy"
+    if request.lm_weight > 0:
+        decoding += f" with the label n-gram at weight {request.lm_weight:g}"
     tagged = []
     for i, clip in enumerate(clips):
         tagged.append(
             TaggedClip(
                 clip,
-                tag_audio(loaded.model, loaded.codec, clip.samples, clip.sample_rate, request.beam_width),
+                tag_audio(
+                    loaded.model, loaded.codec, clip.samples, clip.sample_rate, request.beam_width, request.lm_weight
+                ),
                 loss,
                 decoding,
             )
@@ -81,6 +91,7 @@ def save(folder: SampleFolder, tagged: list[TaggedClip], request: SpeechTagReque
             "loss": item.loss,
             "decoding": item.decoding,
             "beam_width": request.beam_width,
+            "lm_weight": request.lm_weight,
             "labels": [{"label": label, "start": start, "end": end} for label, start, end in item.spans],
         }
         folder.write(f"{stem}.phn", phn_text(item.spans, clip.sample_rate).encode("utf-8"))
