@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from datamodules.base import BatchShape
 from datamodules.class_batches import ClassItems, collate
 from datamodules.class_store import ClassStore, StoreSettings, class_store, split_records
 from datamodules.imdb import imdb_folder
@@ -150,6 +151,16 @@ class ClassificationDataModule(StoredDataModule):
             "input_kind": "tokens" if codec.text is not None else "frames",
             "multi_label": codec.multi_label,
         }
+
+    def batch_shape(self) -> BatchShape:
+        """Up to a batch size of sequences (no more than a split holds) x its longest stored sequence (cut to
+        `max_len`), training's or validation's, the larger."""
+        store, shapes = self.store(), []
+        for split, rows, name in (("train", self.batch_size, ""), ("val", self.val_batch_size, "val_")):
+            lengths = store.lengths(store.indices(split))
+            steps = max(1, int(lengths.max(initial=1)))
+            shapes.append(BatchShape(max(1, min(rows, len(lengths))), steps, (f"{name}batch_size", "max_len")))
+        return max(shapes, key=lambda shape: shape.rows * shape.steps)
 
     def held_out(self, split: str) -> Iterator[Record]:
         """The labelled records of `split` ("val" or "test"; test is validation when there is none), for evaluation."""

@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from datamodules.base import BatchShape
 from datamodules.mixed_languages import mixed_sentences
 from datamodules.stored import StoredDataModule
 from datamodules.tagged_corpora import REMOTE, tagged_files
@@ -133,6 +134,19 @@ class WordTaggingDataModule(StoredDataModule):
         """Model arguments that the data decides."""
         codec = self.codec
         return {"num_words": len(codec.words), "num_chars": len(codec.chars), "labels": list(codec.labels)}
+
+    def batch_shape(self) -> BatchShape:
+        """Up to a batch size of sentences (no more than a split holds) x its longest sentence's words, training's
+        or validation's, the larger; only the batch size sets it (sentences are never cut)."""
+        store, shapes = self.store(), []
+        for split, rows, name in (
+            ("train", self.batch_size, "batch_size"),
+            ("val", self.val_batch_size, "val_batch_size"),
+        ):
+            lengths = store.lengths(store.indices(split))
+            steps = max(1, int(lengths.max(initial=1)))
+            shapes.append(BatchShape(max(1, min(rows, len(lengths))), steps, (name, name)))
+        return max(shapes, key=lambda shape: shape.rows * shape.steps)
 
     def held_out(self, split: str) -> Iterator[Sentence]:
         """The tagged sentences of `split` ("val" or "test"; test is validation when there is none)."""

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 
 NOT_A_GPU = "cuda" if not torch.cuda.is_available() else "cuda:99"
 TOO_MANY_CPUS = str((os.cpu_count() or 1) + 1)
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 # (id, command with {placeholders}, words the error line must hold; None: the input is unusual but valid, exit 0)
 ROWS: list[tuple[str, str, list[str] | None]] = [
@@ -133,6 +134,16 @@ ROWS: list[tuple[str, str, list[str] | None]] = [
     ),
     ("fit-hidden-size-beyond-memory", "{fit} --model.init_args.hidden_size 10000000", ["hidden_size", "memory", "GB"]),
     ("fit-midi-window-beyond-memory", "{fitmidi} --data.init_args.window 1000000000", ["window", "memory", "GB"]),
+    (
+        "fit-classify-long-texts-beyond-memory",
+        "{fitclassify} --data.init_args.max_len 1000000000 --data.init_args.batch_size 1000000000",
+        ["--data.init_args.max_len", "--data.init_args.batch_size", "memory", "GB"],
+    ),
+    (
+        "fit-tag-text-long-sentences-beyond-memory",
+        "{fittagtext} --data.init_args.batch_size 1000000000",
+        ["training on batches of", "--data.init_args.batch_size", "memory", "GB"],
+    ),
     ("fit-resume-missing-file", "{fit} --ckpt_path {tmp}/nope.ckpt", ["nope.ckpt", "does not exist"]),
     ("fit-resume-without-a-run", "{fit} --ckpt_path last --run_name ghost", ["ghost", "nothing to resume"]),
     # --- fit: run names that would be paths (they must stay one folder under checkpoints/) ----------
@@ -188,6 +199,12 @@ def places(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -> dict
     with open(extra / "huge.mid", "wb") as handle:  # a 100 MB "MIDI file": a header, then holes (no disk space)
         handle.write(b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60")
         handle.truncate(100 * 1024**2)
+    # Ten texts and ten sentences of 100,000 words each: a batch of them is far beyond any machine's memory.
+    words = " ".join(f"w{i % 97}" for i in range(100_000))
+    texts = [f'{{"text": "{words}", "label": "{"ab"[i % 2]}"}}\n' for i in range(10)]
+    (extra / "long.jsonl").write_text("".join(texts), encoding="utf-8")
+    column = "".join(f"w{i % 97} {'BI'[i % 2]}\n" for i in range(100_000))
+    (extra / "long.conll").write_text("\n".join([column] * 10), encoding="utf-8")
     quiet = "--trainer.logger false --trainer.enable_progress_bar false --trainer.max_steps 1"
     fit = " ".join(TINY_TEXT_FIT) + f" --data.init_args.path {small_corpus} {quiet}"
     names = {
@@ -202,6 +219,10 @@ def places(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -> dict
         "unknownkey": str(extra / "unknown.yaml"),
         "fit": fit,
         "fitmidi": " ".join(TINY_MIDI_FIT) + f" --data.init_args.paths {runs['midi']['work'] / 'songs'} {quiet}",
+        "fitclassify": f"fit --config {CONFIGS}/classify/quickstart.yaml --data.init_args.path {extra / 'long.jsonl'} "
+        f"--model.init_args.hidden_size 2048 {quiet}",
+        "fittagtext": f"fit --config {CONFIGS}/tag_text/quickstart.yaml --data.init_args.path {extra / 'long.conll'} "
+        f"--model.init_args.hidden_size 2048 {quiet}",
         "bigcorpus": str(extra / "big.txt"),
         "hugemidi": str(extra / "huge.mid"),
         "quiet": quiet,

@@ -81,11 +81,10 @@ def check_fit_memory(model_config: Namespace, datamodule: Any, accelerator: Any)
         what = f"training a model of {parameters:,} parameters"
         check_memory(what, weights + activations, model_fix)
         return
-    rows, steps, (rows_name, steps_name) = shape
+    rows, steps, names = shape
+    lower = " or ".join(f"--data.init_args.{name}" for name in dict.fromkeys(reversed(names)))
     check_memory(
-        f"training on batches of {rows:,} x {steps:,} steps",
-        weights + activations,
-        f"lower --data.init_args.{steps_name} or --data.init_args.{rows_name}, or {model_fix}",
+        f"training on batches of {rows:,} x {steps:,} steps", weights + activations, f"lower {lower}, or {model_fix}"
     )
 
 
