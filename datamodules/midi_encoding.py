@@ -24,7 +24,6 @@ import numpy as np
 from studio.codecs.midi import MidiCodec
 from studio.codecs.midi.multitrack import MultitrackCodec
 from studio.errors import StudioError
-from studio.io import MAX_MIDI_BYTES, check_file_size
 
 # The codecs a MIDI collection is encoded with: one piano performance, or several instruments.
 EventCodec = Union[MidiCodec, MultitrackCodec]
@@ -55,8 +54,7 @@ def file_digest(path: Path) -> str:
 def encode_one(codec: EventCodec, path: Path, dtype: np.dtype) -> Encoded:
     """A file's ids as `dtype`, or None and why it cannot be used (unreadable, or no notes)."""
     try:
-        check_file_size(path, MAX_MIDI_BYTES, "MIDI file")
-        ids = codec.encode_file(path)
+        ids = codec.encode_file(path)  # a file over the reader's size cap is refused before it is read
     except StudioError as error:
         return None, str(error)
     # A file that parses but holds no notes is as useless for training as a corrupt one.

@@ -1,5 +1,5 @@
 """Files on disk: the cache folder, the one atomic writer everything that publishes a file uses, the one check of
-names a user gives that become paths (`safe_name`, `inside`), and the size a file read whole may have."""
+names a user gives that become paths (`safe_name`, `inside`), and reading a file whole only up to a size."""
 
 from __future__ import annotations
 
@@ -55,23 +55,35 @@ def os_error_line(error: OSError) -> str:
     )
 
 
-# The largest MIDI file Studio reads (a file is read whole): an hour of dense piano is about 2 MB, so a larger
-# file is not a performance, and reading it would cost its size in memory several times over.
-MAX_MIDI_BYTES = 64 * 1024**2
+class FileTooLarge(StudioError):
+    """A file over the size its reader takes, refused before it is read; `given_as` names the option that gave it."""
 
-
-def check_file_size(path: str | os.PathLike[str], limit: int, kind: str, option: str = "") -> None:
-    """StudioError in one line when the file at `path` (a `kind`, given as `option` if named) is larger than `limit`
-    bytes: checked before it is read whole."""
-    try:
-        size = os.stat(path).st_size
-    except OSError:
-        return  # a missing or unreadable file is its reader's to report
-    if size > limit:
-        raise StudioError(
+    def __init__(self, path: str | os.PathLike[str], size: int, limit: int, kind: str, option: str = "") -> None:
+        self.path, self.size, self.limit, self.kind, self.option = path, size, limit, kind, option
+        super().__init__(
             f"{option or kind} {path} cannot be read: it is {size / 1024**2:,.0f} MB, over the {limit / 1024**2:,.0f} MB "
             f"a {kind} may be"
         )
+
+    def given_as(self, option: str) -> FileTooLarge:
+        """The same refusal, naming the file as the command-line `option` that gave it (e.g. --primer)."""
+        return FileTooLarge(self.path, self.size, self.limit, self.kind, option)
+
+    def __reduce__(self) -> tuple[type, tuple[str | os.PathLike[str], int, int, str, str]]:  # across a process pool
+        return (type(self), (self.path, self.size, self.limit, self.kind, self.option))
+
+
+def read_capped(path: str | os.PathLike[str], limit: int, kind: str) -> bytes:
+    """The bytes of the file at `path` (a `kind`), FileTooLarge in one line before anything is read when it is over
+    `limit` bytes; never more than `limit` + 1 bytes are read (a file that grows meanwhile is refused too)."""
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:
+            raise FileTooLarge(path, size, limit, kind)
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLarge(path, len(data), limit, kind)
+    return data
 
 
 def check_free_space(folder: Path, needed: float, what: str) -> None:

@@ -20,7 +20,6 @@ from studio.codecs.text_encoding import PieceEncoder
 from studio.codecs.text_pieces import pieces
 from studio.errors import StudioError
 from studio.generation.decoding import Progress, evaluating
-from studio.io import MAX_MIDI_BYTES, check_file_size
 
 TEXT_SUFFIXES = (".txt", ".text", ".md", ".rst")
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -177,7 +176,6 @@ def midi_likelihood(
     read = _Bytes(paths, progress)
     for path, size in zip(paths, read.sizes):
         try:
-            check_file_size(path, MAX_MIDI_BYTES, "MIDI file")
             ids = codec.encode_file(path, add_bos_eos=True)
         except StudioError as error:
             result.skipped.append((str(path), str(error).split(":")[-1].strip()[:80] or "unreadable"))

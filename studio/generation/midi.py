@@ -23,7 +23,7 @@ from studio.generation.multitrack_grammar import MultitrackGrammar
 from studio.generation.render import render_piano_roll, render_wav
 from studio.generation.sampling import SamplingSettings, generate
 from studio.generation.tasks.midi import DEFAULT_SECONDS
-from studio.io import MAX_MIDI_BYTES, check_file_size
+from studio.io import FileTooLarge
 from studio.resources import check_memory
 
 # The event budget of a piece asked for in seconds. Performances rarely pass 60 events/s and an
@@ -92,10 +92,11 @@ def primer_ids(codec: AnyMidiCodec, path: Optional[str]) -> list[int]:
         return []
     if not Path(path).is_file():
         raise StudioError(f"--primer {path} does not exist: pass the path of a .mid file")
-    check_file_size(path, MAX_MIDI_BYTES, "MIDI file", "--primer")
     try:
         midi = load_midi(path)
         ids = codec.encode(midi) if isinstance(codec, MidiCodec) else None
+    except FileTooLarge as error:
+        raise error.given_as("--primer") from None
     except StudioError as error:
         cause = error.__cause__
         reason = str(cause).splitlines()[0] if cause is not None and str(cause) else "not a MIDI file"

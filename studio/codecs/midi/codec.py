@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from collections.abc import Sequence
@@ -18,20 +19,35 @@ from studio.codecs.midi.file import read_score
 from studio.codecs.midi.performance import StepNote, performance_notes, quantize_notes
 from studio.codecs.midi.score import Score, score_from_pretty_midi
 from studio.errors import StudioError
+from studio.io import os_reason, read_capped
 
 _CONFIG_KEYS = ("resolution_ms", "max_shift_ms", "velocity_bins", "keep_drums")
 
 
-def load_midi(path: str | os.PathLike[str]) -> pretty_midi.PrettyMIDI:
-    """Parse a MIDI file; raise StudioError naming the file and the fix if it cannot be read."""
+# The largest MIDI file Studio reads (a file is read whole): an hour of dense piano is about 2 MB, so a larger
+# file is not a performance, and reading it would cost its size in memory several times over.
+MAX_MIDI_BYTES = 64 * 1024**2
+
+
+def midi_bytes(path: str | os.PathLike[str]) -> bytes:
+    """A MIDI file's bytes, the one way every MIDI file is read: a missing, unreadable or too large
+    (MAX_MIDI_BYTES, io.FileTooLarge) file is a StudioError in one line, the size refused before reading."""
     path = Path(path)
     if not path.is_file():
         raise StudioError(f"MIDI file {path} does not exist: check the path")
     try:
+        return read_capped(path, MAX_MIDI_BYTES, "MIDI file")
+    except OSError as error:
+        raise StudioError(f"cannot read MIDI file {path} ({os_reason(error)}): check its permissions") from None
+
+
+def parse_midi(data: bytes, path: str | os.PathLike[str]) -> pretty_midi.PrettyMIDI:
+    """Parse a MIDI file's bytes (read by `midi_bytes`); StudioError naming the file and the fix if they are not MIDI."""
+    try:
         with warnings.catch_warnings():
             # pretty_midi warns about meta events on non-zero tracks in most real files: noise to users.
             warnings.filterwarnings("ignore", category=RuntimeWarning, module="pretty_midi")
-            return pretty_midi.PrettyMIDI(str(path))
+            return pretty_midi.PrettyMIDI(io.BytesIO(data))
     except Exception as exc:  # mido/pretty_midi raise many types (OSError, EOFError, KeyError, ValueError...)
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StudioError(
@@ -39,17 +55,16 @@ def load_midi(path: str | os.PathLike[str]) -> pretty_midi.PrettyMIDI:
         ) from exc
 
 
+def load_midi(path: str | os.PathLike[str]) -> pretty_midi.PrettyMIDI:
+    """Read and parse a MIDI file; StudioError naming the file and the fix if it cannot be read."""
+    return parse_midi(midi_bytes(path), path)
+
+
 def read_midi_score(path: str | os.PathLike[str]) -> Score:
-    """The Score of a MIDI file: read directly when the fast reader can, else through load_midi."""
-    path = Path(path)
-    if path.is_file():
-        try:
-            score = read_score(path.read_bytes())
-        except OSError:
-            score = None
-        if score is not None:
-            return score
-    return score_from_pretty_midi(load_midi(path))
+    """The Score of a MIDI file: read directly when the fast reader can, else through pretty_midi."""
+    data = midi_bytes(path)
+    score = read_score(data)
+    return score if score is not None else score_from_pretty_midi(parse_midi(data, path))
 
 
 @dataclass(frozen=True)

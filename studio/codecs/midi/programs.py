@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import pretty_midi
 
 from studio.codecs.midi import file as fast
-from studio.codecs.midi.codec import load_midi
+from studio.codecs.midi.codec import midi_bytes, parse_midi
 from studio.codecs.midi.score import Part, Score, score_from_pretty_midi
 
 FAMILIES = pretty_midi.INSTRUMENT_CLASSES  # the 16 families of 8 programs: Piano, Chromatic Percussion, ...
@@ -48,15 +47,9 @@ def program_score(pm: pretty_midi.PrettyMIDI) -> Score:
 
 def read_program_score(path: str | os.PathLike[str]) -> Score:
     """The program-aware Score of a MIDI file; StudioError naming the file and the fix if it cannot be read."""
-    path = Path(path)
-    if path.is_file():
-        try:
-            score = _fast_program_score(path.read_bytes())
-        except OSError:
-            score = None
-        if score is not None:
-            return score
-    return program_score(load_midi(path))
+    data = midi_bytes(path)
+    score = _fast_program_score(data)
+    return score if score is not None else program_score(parse_midi(data, path))
 
 
 def _fast_program_score(data: bytes) -> Score | None:
