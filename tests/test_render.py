@@ -115,3 +115,45 @@ def test_piano_roll_draws_notes(tmp_path) -> None:
     # Notes are blue boxes: far more strongly blue pixels than on an empty roll.
     blue = lambda img: np.sum((img[..., 2] > 0.5) & (img[..., 0] < 0.4))
     assert blue(full) > 5 * max(blue(empty), 100)
+
+
+def _band(programs: list[int], drums: bool = False) -> pretty_midi.PrettyMIDI:
+    """The same arpeggio for each program (an octave apart), and a snare on every beat with drums."""
+    pm = pretty_midi.PrettyMIDI()
+    for k, program in enumerate(programs):
+        part = pretty_midi.Instrument(program=program)
+        part.notes = [
+            pretty_midi.Note(100, p + 12 * k, i * 0.5, i * 0.5 + 0.45) for i, p in enumerate([48, 52, 55, 60])
+        ]
+        pm.instruments.append(part)
+    if drums:
+        kit = pretty_midi.Instrument(program=0, is_drum=True)
+        kit.notes = [pretty_midi.Note(110, 38, i * 0.5, i * 0.5 + 0.1) for i in range(4)]
+        pm.instruments.append(kit)
+    return pm
+
+
+def _spectrum(pm: pretty_midi.PrettyMIDI, path) -> np.ndarray:
+    assert render_wav(pm, path, sample_rate=SR, backend="fluidsynth") == "fluidsynth"
+    audio, _ = sf.read(str(path), dtype="float64")
+    magnitude = np.abs(np.fft.rfft(audio[: 2 * SR]))
+    return magnitude / np.linalg.norm(magnitude)
+
+
+def test_fluidsynth_plays_each_instrument_with_its_general_midi_sound(tmp_path) -> None:
+    """The same notes as a piano, a flute and a cello sound different, and a band differs from its notes all
+    played on the piano: a renderer that ignored programs fails. A kit alone is heard (the built-in synth is
+    silent there)."""
+    if not _fluidsynth_available():
+        pytest.skip("FluidSynth or a GM soundfont is not installed (apt install fluidsynth fluid-soundfont-gm)")
+    piano, again = _spectrum(_band([0]), tmp_path / "piano.wav"), _spectrum(_band([0]), tmp_path / "again.wav")
+    assert piano @ again > 0.999  # the same piece renders the same
+    for program in (73, 42):  # Flute, Cello
+        assert piano @ _spectrum(_band([program]), tmp_path / f"{program}.wav") < 0.9
+    band = _spectrum(_band([0, 33, 73], drums=True), tmp_path / "band.wav")
+    assert band @ _spectrum(_band([0, 0, 0], drums=True), tmp_path / "flat.wav") < 0.9
+    kit = pretty_midi.PrettyMIDI()
+    kit.instruments.append(pretty_midi.Instrument(program=0, is_drum=True))
+    kit.instruments[0].notes = [pretty_midi.Note(110, 38, 0.0, 0.1)]
+    render_wav(kit, tmp_path / "kit.wav", sample_rate=SR, backend="fluidsynth")
+    assert np.abs(sf.read(str(tmp_path / "kit.wav"))[0]).max() > 0.5

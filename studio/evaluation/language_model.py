@@ -44,9 +44,9 @@ def _likelihood(generator: Generator, request: EvaluationRequest, result: dict[s
     with request.progress("bytes") as bar:
         found = score(model, codec, find_files(request.data, suffixes), bar)
     if not found.files:
-        raise StudioError(
-            f"--data: none of the files could be scored ({found.skipped[0][1] if found.skipped else 'none'})"
-        )
+        first = f"{found.skipped[0][0]}: {found.skipped[0][1]}" if found.skipped else "none found"
+        fix = "MIDI files with notes, of at most the instruments the model plays" if midi else "text files"
+        raise StudioError(f"--data: none of the files could be scored ({first}): pass {fix}")
     result["likelihood"] = found.as_dict()
     rows = [[key, value] for key, value in found.as_dict().items() if key != "skipped"]
     parts = [table(rows, ["held-out likelihood", "value"])]

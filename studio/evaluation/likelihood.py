@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from studio.codecs.midi import MidiCodec
+from studio.codecs.midi.multitrack import TooManyInstruments
 from studio.codecs.text import TextCodec
 from studio.codecs.text_encoding import PieceEncoder
 from studio.codecs.text_pieces import pieces
@@ -177,6 +178,11 @@ def midi_likelihood(
     for path, size in zip(paths, read.sizes):
         try:
             ids = codec.encode_file(path, add_bos_eos=True)
+        except TooManyInstruments as error:
+            result.skipped.append(
+                (str(path), f"{error.count} instruments, more than the model's max_tracks={error.max_tracks}")
+            )
+            continue
         except StudioError as error:
             result.skipped.append((str(path), str(error).split(":")[-1].strip()[:80] or "unreadable"))
             continue

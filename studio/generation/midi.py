@@ -14,7 +14,7 @@ import pretty_midi
 import torch
 
 from studio.codecs.midi import MidiCodec, load_midi
-from studio.codecs.midi.multitrack import MultitrackCodec
+from studio.codecs.midi.multitrack import MultitrackCodec, TooManyInstruments
 from studio.errors import StudioError
 from studio.generation.beam_search import BeamSettings, beam_search
 from studio.generation.decoding import GenerationInterrupted, Progress
@@ -106,6 +106,11 @@ def primer_ids(codec: AnyMidiCodec, path: Optional[str]) -> list[int]:
     if ids is None:  # several instruments: the codec's own refusals (too many instruments) say what to do
         try:
             ids = codec.encode(midi)
+        except TooManyInstruments as error:
+            raise StudioError(
+                f"--primer {path} has {error.count} instruments, more than this model's max_tracks={error.max_tracks}: "
+                f"keep at most {error.max_tracks} of its instruments (delete the other tracks in a MIDI editor)"
+            ) from None
         except StudioError as error:
             raise StudioError(f"--primer {path}: {error}") from None
     if not ids:

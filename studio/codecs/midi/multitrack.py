@@ -30,6 +30,17 @@ _CONFIG_KEYS = ("resolution_ms", "max_shift_ms", "velocity_bins", "programs", "m
 PROGRAM_MODES = {"all": 128, "family": 16}  # how many program tokens each mode has (DRUMS comes on top)
 
 
+class TooManyInstruments(StudioError):
+    """A piece with more instruments than a codec's max_tracks; `count` and `max_tracks` say by how much."""
+
+    def __init__(self, message: str, count: int, max_tracks: int) -> None:
+        super().__init__(message)
+        self.count, self.max_tracks = count, max_tracks
+
+    def __reduce__(self) -> tuple[type, tuple[str, int, int]]:  # picklable across a process pool
+        return (type(self), (str(self), self.count, self.max_tracks))
+
+
 class Track(NamedTuple):
     """An instrument of the codec: its General MIDI program (0 for drums) and whether it is the drum kit."""
 
@@ -222,7 +233,9 @@ class MultitrackCodec(EventIds):
                 grouped.setdefault(self.slot(program, part.is_drum), []).extend(notes)
         if len(grouped) > self.max_tracks:
             fix = "fold programs into families (programs='family') or raise" if self.programs == "all" else "raise"
-            raise StudioError(
-                f"{source} has {len(grouped)} instruments, more than max_tracks={self.max_tracks}: {fix} max_tracks"
+            raise TooManyInstruments(
+                f"{source} has {len(grouped)} instruments, more than max_tracks={self.max_tracks}: {fix} max_tracks",
+                len(grouped),
+                self.max_tracks,
             )
         return {slot: quantize_notes(grouped[slot], self.step_seconds) for slot in sorted(grouped)}
