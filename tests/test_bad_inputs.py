@@ -13,6 +13,7 @@ import pytest
 import torch
 from bad_checkpoints import write_bad_checkpoints
 from conftest import TINY_MIDI_FIT, TINY_TEXT_FIT, assert_one_line_error, run_studio_here
+from multitrack_bad_files import write_unusual_band_files
 from tiny_runs import trained
 
 pytestmark = pytest.mark.slow
@@ -74,6 +75,28 @@ ROWS: list[tuple[str, str, list[str] | None]] = [
     ("steps-per-iteration-zero", "sample --ckpt {midi} --steps_per_iteration 0", ["--steps_per_iteration"]),
     ("density-without-control", "sample --ckpt {midi} --notes_per_second 6", ["density", "--notes_per_second"]),
     ("histogram-of-eleven", "sample --ckpt {midi} --pitch_class_histogram 1,2,3,4,5,6,7,8,9,10,11", ["12"]),
+    # --- sample and evaluate: unusual multi-track files on the bundled ensemble (docs/midi.md) ------------
+    ("band-primer-without-notes", "sample {band} --primer {band:empty}", ["--primer", "empty.mid", "no notes"]),
+    ("band-primer-of-drums-only", "sample {band} --primer {band:drums}", None),
+    (
+        "band-primer-of-130-tracks",
+        "sample {band} --primer {band:crowd}",
+        ["crowd.mid", "128 instruments", "at most 16"],
+    ),
+    ("band-primer-changing-program-mid-track", "sample {band} --primer {band:change}", None),
+    ("band-primer-of-overlapping-notes", "sample {band} --primer {band:overlap}", None),
+    ("band-new-part-without-primer", "sample {band} --new_part bass", ["--new_part", "--primer"]),
+    ("band-new-part-already-there", "sample {band} --primer {band:change} --new_part cello", ["already has a Cello"]),
+    ("band-new-part-over-drums", "sample {band} --primer {band:drums} --new_part flute", None),
+    (
+        "band-evaluate-without-notes",
+        "evaluate --ckpt bach-ensemble --data {band:empty}",
+        ["--data", "empty.mid", "no notes"],
+    ),
+    ("band-evaluate-drums-only", "evaluate --ckpt bach-ensemble --data {band:drums}", None),
+    ("band-evaluate-130-tracks", "evaluate --ckpt bach-ensemble --data {band:crowd}", ["crowd.mid", "128 instruments"]),
+    ("band-evaluate-program-change-mid-track", "evaluate --ckpt bach-ensemble --data {band:change}", None),
+    ("band-evaluate-overlapping-notes", "evaluate --ckpt bach-ensemble --data {band:overlap}", None),
     # --- sample: devices and output folders -------------------------------------------------------
     ("gpu-absent", f"sample --ckpt {{text}} --device {NOT_A_GPU}", ["--device", "cpu"]),
     ("device-unknown", "sample --ckpt {text} --device abacus", ["--device", "abacus"]),
@@ -226,10 +249,12 @@ def places(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -> dict
         "bigcorpus": str(extra / "big.txt"),
         "hugemidi": str(extra / "huge.mid"),
         "quiet": quiet,
+        "band": "--ckpt bach-ensemble --seconds 2 --no_render",
         "cache": str(extra / "cache"),
         "watched": "|".join(str(p) for p in (extra, *(r["ckpt"].parent for r in runs.values()))),
     }
     names.update({f"bad:{name}": str(path) for name, path in bad.items()})
+    names.update(write_unusual_band_files(extra / "bands"))
     return names
 
 

@@ -118,6 +118,13 @@ class MidiRequest(SampledRequest):
         "e.g. '0,33,73' or 'piano,bass,flute,drums' (default: any)",
         parse=parse_programs,
     )
+    new_part: Optional[int] = setting(
+        None,
+        "models of several instruments, with --primer: keep the primer's parts note for note and write a new part "
+        "for this instrument under them (a General MIDI number or name, e.g. bass or 33); the piece lasts as long "
+        "as the primer",
+        parse=instrument_program,
+    )
     score_grid: Optional[int] = setting(
         None,
         "also write each piece as a MusicXML score (.musicxml), one part per instrument, quantised to this "
@@ -134,6 +141,11 @@ class MidiRequest(SampledRequest):
                 object.__setattr__(self, "programs", parse_programs(self.programs))
             except (StudioError, TypeError) as error:
                 raise StudioError(f"--programs: {error}") from None
+        if isinstance(self.new_part, str):
+            try:
+                object.__setattr__(self, "new_part", instrument_program(self.new_part))
+            except StudioError as error:
+                raise StudioError(f"--new_part: {error}") from None
         super().__post_init__()
         if self.score_grid:  # its type and range checked above
             check_grid(self.score_grid)
@@ -171,6 +183,14 @@ def run_with_primer_ids(
             f"{loaded.path} plays one instrument (piano): drop --programs, or use a model trained on several "
             "instruments (a midi_multitrack codec)"
         )
+    if request.new_part is not None:
+        from studio.generation.new_part import new_part_pieces
+
+        check_new_part(loaded, request, primer)
+        return new_part_pieces(
+            loaded.model, codec, primer, request.new_part, request.num_samples, request.sampling, request.seed,
+            request.max_note_seconds, progress,
+        )  # fmt: skip
     return sample_pieces(
         loaded.model,
         codec,
@@ -186,6 +206,18 @@ def run_with_primer_ids(
         progress=progress,
         programs=request.programs,
     )
+
+
+def check_new_part(loaded: LoadedCheckpoint, request: MidiRequest, primer: list[int]) -> None:
+    """One-line errors for --new_part without what it needs, or with settings it cannot honour."""
+    if getattr(loaded.codec, "kind", None) != "midi_multitrack":
+        raise StudioError(
+            f"{loaded.path} plays one instrument (piano): --new_part needs a model of several instruments"
+        )
+    if not primer:
+        raise StudioError("--new_part needs --primer FILE: the parts (a .mid file) to write the new part under")
+    if request.programs is not None or request.beams > 1:
+        raise StudioError("--new_part writes one instrument by plain sampling: drop --programs and --beam_size")
 
 
 def save(folder: SampleFolder, pieces: list[Piece], request: MidiRequest) -> list[Path]:

@@ -322,6 +322,7 @@ function generateMidi(event) {
   if (!$("midi-density").hidden && $("midi-density-on").checked) form.append("notes_per_second", $("midi-density-value").value);
   if (!$("midi-pitch").hidden && $("midi-pitch-on").checked) form.append("pitch_class_histogram", pitchWeights());
   if (!$("midi-instruments").hidden && $("midi-programs").value.trim()) form.append("programs", $("midi-programs").value.trim());
+  if (!$("midi-instruments").hidden && $("midi-new-part").value.trim()) form.append("new_part", $("midi-new-part").value.trim());
   const primer = $("midi-primer").files[0];
   if (primer) form.append("primer", primer, primer.name);
   submitForm("/api/midi", form, $("midi-generate"));
