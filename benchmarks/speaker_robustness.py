@@ -18,7 +18,8 @@ Every arm stores a 3-gram over the training transcripts (it changes no training 
 in `--lm_arms` the test voices are also decoded through the API with CTC prefix beam search (width 8)
 without the LM and with it, at the LM weight that scored best on the validation voices.
 The bar (issue #32): a lever's held-out-speaker label error rate at most half the baseline's.
-The arms run one after another in this run, on the same machine; the corpus and its feature
+The arms run in this run, on the same machine, one after another or `--parallel` at a time, each
+pinned to its own core (so each gets one core in either case); the corpus and its feature
 stores come from the cache (made once, by the first arm that needs each).
 """
 
@@ -27,18 +28,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import re
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
+import torch  # noqa: E402
 from timing import report  # noqa: E402
 
 WORK = Path("/tmp/studio-bench-speaker-robustness")
@@ -79,9 +83,9 @@ def arm_args(arm: str) -> tuple[str, ...]:
     return args
 
 
-def studio(work: Path, *args: str) -> str:
-    """The real command in the benchmark's folder, one thread; its output (stdout and stderr)."""
-    command = [str(Path(sys.executable).with_name("studio")), *args]
+def studio(work: Path, core: int, *args: str) -> str:
+    """The real command in the benchmark's folder, one thread pinned to `core`; its output (stdout and stderr)."""
+    command = ["taskset", "-c", str(core), str(Path(sys.executable).with_name("studio")), *args]
     env = dict(os.environ, WANDB_MODE="offline", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     done = subprocess.run(command, cwd=work, env=env, text=True, capture_output=True)
     if done.returncode:
@@ -137,6 +141,24 @@ def beam_rates(ckpt: Path, refs: dict[str, list[tuple[Any, list[int]]]]) -> dict
     return {"beam": rate("test", 0.0), "beam_lm": rate("test", best), "lm_weight": best, "lm_val_ler": val[best]}
 
 
+def one_run(work: Path, arm: str, seed: int, clock: str, refs: Any, core: int) -> dict[str, Any]:
+    """Train one arm with one seed on `core`, score its best checkpoint on the test voices (and with the LM)."""
+    name = f"{arm}-s{seed}".replace("+", "_")
+    started = time.monotonic()
+    common = ("--config", str(PRESET), *arm_args(arm), "--seed_everything", str(seed))
+    fit = studio(work, core, "fit", *common, "--trainer.max_time", f"00:{clock}", "--trainer.enable_progress_bar",
+                 "false", "--run_name", name)  # fmt: skip
+    wall = time.monotonic() - started
+    epochs = re.findall(r"[Ee]poch (\d+)", fit)
+    ckpt = work / "checkpoints" / name / "best.ckpt"
+    test = studio(work, core, "test", *common, "--ckpt_path", str(ckpt))
+    row: dict[str, Any] = {"seed": seed, "test_ler": metric(test, "test_ler"), "fit_wall_s": round(wall, 1)}
+    row["epochs_seen"] = int(epochs[-1]) + 1 if epochs else None
+    if refs is not None:
+        row.update(beam_rates(ckpt, refs))
+    return row
+
+
 def write(out: str | None, lines: list[str], data: dict[str, Any]) -> None:
     """The report into benchmarks/results/ (default) or beside `out` (`out`.txt and `out`.json)."""
     if out is None:
@@ -156,6 +178,7 @@ def main() -> None:
         "--arms", default=DEFAULT_ARMS, help=f"comma-separated; levers joined by +: {', '.join(LEVERS)}"
     )
     parser.add_argument("--lm_arms", default="baseline,speed+gcmvn+noise", help="arms also decoded with beam and LM")
+    parser.add_argument("--parallel", type=int, default=1, help="runs at once, each pinned to its own core")
     parser.add_argument("--out", help="write the report to OUT.txt and OUT.json instead of benchmarks/results/")
     parser.add_argument("--work", default=str(WORK), help="the folder the runs are written in (emptied first)")
     args = parser.parse_args()
@@ -172,25 +195,27 @@ def main() -> None:
         f"seeds {', '.join(map(str, seeds))} (mean, then each seed)"
     ]
     data: dict = {"seconds": args.seconds, "seeds": seeds, "preset": str(PRESET.relative_to(ROOT)), "arms": {}}
-    refs = None
+    jobs = [(arm, seed) for arm in arms for seed in seeds]
+    cores: queue.Queue[int] = queue.Queue()
+    for core in sorted(os.sched_getaffinity(0))[: args.parallel]:
+        cores.put(core)
+    torch.set_num_threads(1)  # decoding in this process: one thread per job, like the runs
+    refs = held_out() if any(arm in args.lm_arms.split(",") for arm in arms) else None
+
+    def run(job: tuple[str, int]) -> dict[str, Any]:
+        core = cores.get()  # one job per core at a time, pinned to it (this thread's decoding too)
+        os.sched_setaffinity(0, {core})
+        try:
+            row = one_run(work, *job, clock, refs if job[0] in args.lm_arms.split(",") else None, core)
+            print(f"  done: {job[0]} seed {job[1]}: test LER {row['test_ler']:.4f}", flush=True)
+            return row
+        finally:
+            cores.put(core)
+
+    with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+        done = dict(zip(jobs, pool.map(run, jobs)))
     for arm in arms:
-        runs = []
-        for seed in seeds:
-            name = f"{arm}-s{seed}".replace("+", "_")
-            started = time.monotonic()
-            common = ("--config", str(PRESET), *arm_args(arm), "--seed_everything", str(seed))
-            fit = studio(work, "fit", *common, "--trainer.max_time", f"00:{clock}", "--trainer.enable_progress_bar",
-                         "false", "--run_name", name)  # fmt: skip
-            wall = time.monotonic() - started
-            epochs = re.findall(r"[Ee]poch (\d+)", fit)
-            ckpt = work / "checkpoints" / name / "best.ckpt"
-            test = studio(work, "test", *common, "--ckpt_path", str(ckpt))
-            row: dict[str, Any] = {"seed": seed, "test_ler": metric(test, "test_ler"), "fit_wall_s": round(wall, 1)}
-            row["epochs_seen"] = int(epochs[-1]) + 1 if epochs else None
-            if arm in args.lm_arms.split(","):
-                refs = refs or held_out()
-                row.update(beam_rates(ckpt, refs))
-            runs.append(row)
+        runs = [done[(arm, seed)] for seed in seeds]
         mean = statistics.mean(r["test_ler"] for r in runs)
         summary: dict[str, Any] = {"args": list(arm_args(arm)), "test_ler": mean, "runs": runs}
         summary["note"] = "fit wall time includes start-up and any store preparation"

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import plain_training_loop, preset_data, report, stateful_eval_loss
+from timing import RandomWindows, plain_training_loop, preset_data, report, stateful_eval_loss
 
 from datamodules import TextDataModule
 from datamodules.streams import StreamBatches
@@ -30,20 +30,6 @@ from studio.models import RecurrentLanguageModel
 BUDGET_S, CORPUS, MARGIN = 80, "english", 0.05
 ROOT = Path(__file__).resolve().parents[1]
 RUN_DIR = Path("/tmp/studio-bench-efficiency")
-
-
-class RandomWindows:
-    """Batches of random windows (independent examples): the usual hand-written baseline."""
-
-    def __init__(self, ids: torch.Tensor, batch_size: int, seq_len: int, seed: int) -> None:
-        self.ids, self.batch_size, self.seq_len = ids, batch_size, seq_len
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __iter__(self):
-        while True:
-            starts = torch.randint(0, len(self.ids) - self.seq_len - 1, (self.batch_size,), generator=self.generator)
-            window = torch.stack([self.ids[s : s + self.seq_len + 1] for s in starts.tolist()])
-            yield window[:, :-1], window[:, 1:]
 
 
 def evaluator(data: TextDataModule) -> StreamBatches:

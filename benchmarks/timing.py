@@ -88,6 +88,20 @@ def plain_training_loop(
     return {"steps": step, "tokens_per_s": tokens / (end - start) if start and end > start else float("nan")}
 
 
+class RandomWindows:
+    """Batches of random windows (independent examples): the usual hand-written baseline."""
+
+    def __init__(self, ids: torch.Tensor, batch_size: int, seq_len: int, seed: int) -> None:
+        self.ids, self.batch_size, self.seq_len = ids, batch_size, seq_len
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __iter__(self):
+        while True:
+            starts = torch.randint(0, len(self.ids) - self.seq_len - 1, (self.batch_size,), generator=self.generator)
+            window = torch.stack([self.ids[s : s + self.seq_len + 1] for s in starts.tolist()])
+            yield window[:, :-1], window[:, 1:]
+
+
 @torch.no_grad()
 def stateful_eval_loss(model: torch.nn.Module, batches: Iterable) -> float:
     """Token-weighted cross-entropy (nats) over a whole split, state carried across chunks."""
