@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from local_server import serving
 
 from studio import downloads
 from studio.downloads import Remote, extract_tar, extract_zip, fetch, gunzip
@@ -71,16 +72,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
                 seen.streamed.append(written)
                 seen.stream_done.set()
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    seen.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
+    with serving(Handler) as base:
+        seen.base = base
         yield seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=10)
 
 
 def one_line_error(remote: Remote, target: Path, **kwargs) -> str:

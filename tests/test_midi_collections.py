@@ -7,13 +7,13 @@ import http.server
 import io
 import shutil
 import tarfile
-import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from local_server import serving
 from midi_songs import write_song
 
 from datamodules import midi_collections
@@ -58,16 +58,9 @@ def served(tmp_path: Path) -> Iterator[Served]:
         def log_message(self, format: str, *args) -> None:
             seen.requests.append(self.path)
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    seen.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
+    with serving(Handler) as base:
+        seen.base = base
         yield seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=10)
 
 
 def midi_bytes(tmp_path: Path, seed: int) -> bytes:

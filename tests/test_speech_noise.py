@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from speech_support import tiny_corpus, tiny_data
 
-from datamodules import synthetic_speech
-from datamodules.speech import SpeechDataModule
 from datamodules.speech_noise import NoiseMixing, babble, mix, pink, white
 from studio.codecs.speech import read_audio
 from studio.errors import StudioError
@@ -16,14 +15,10 @@ from studio.errors import StudioError
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synthetic_speech.generate(
-        tmp_path_factory.mktemp("speech") / "corpus", n_speakers=4, utts_per_speaker=3, seed=3
-    )
+    return tiny_corpus(tmp_path_factory.mktemp("speech"))
 
 
-def _data(corpus: Path, cache: Path, **kwargs: object) -> SpeechDataModule:
-    args = dict(root=str(corpus), cache_dir=str(cache), batch_size=4, val_fraction=0.25, test_fraction=0.25)
-    return SpeechDataModule(**{**args, **kwargs})
+_data = tiny_data
 
 
 def test_mixing_reaches_the_asked_signal_to_noise_ratio() -> None:
