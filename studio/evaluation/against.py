@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple, Optional
 
 import numpy as np
+import pretty_midi
 
 from studio.codecs.midi import load_midi
 from studio.codecs.midi.statistics import STATISTICS, instrument_statistics, instrument_summary, piece_statistics
 from studio.codecs.text_statistics import AGAINST_REFERENCE, Reference, text_statistics
 from studio.errors import StudioError
 from studio.evaluation.compare import Comparison, Value, compare
+from studio.evaluation.instruments import InstrumentComparison, PartValues, compare_instruments, part_statistics
 from studio.generation import Generator
 from studio.generation.decoding import Progress
 from studio.generation.text import DEFAULT_PROMPT
@@ -41,10 +43,11 @@ def reference_midi_statistics(
     seed: int = 0,
     limit: int = REFERENCE_PIECES,
     instruments: Optional[InstrumentValues] = None,
+    parts: Optional[list[PartValues]] = None,
 ) -> tuple[MidiValues, list[tuple[str, str]]]:
     """Every statistic of every readable reference piece (a seeded choice of `limit` of a larger
     collection), and the files skipped with the reason. Each piece's per-instrument statistics are
-    appended to `instruments` when it is given."""
+    appended to `instruments`, and its statistics per instrument (`part_statistics`) to `parts`, when given."""
     if len(paths) > limit:
         chosen = np.random.default_rng(seed).choice(len(paths), size=limit, replace=False)
         paths = [paths[i] for i in sorted(chosen)]
@@ -59,6 +62,8 @@ def reference_midi_statistics(
             continue
         if instruments is not None:
             instruments.append(instrument_statistics(midi))
+        if parts is not None:
+            parts.append(part_statistics(midi))
         for name, value in stats.items():
             values[name].append(value)
     return values, skipped
@@ -66,13 +71,15 @@ def reference_midi_statistics(
 
 class MidiAgainst(NamedTuple):
     """Generated pieces against real ones: each statistic compared, the values on either side, the
-    reference files skipped, and each instrument's statistics on either side (see `instrument_summary`)."""
+    reference files skipped, each instrument's statistics on either side (see `instrument_summary`),
+    and each instrument's notes alone compared statistic by statistic (empty unless asked for)."""
 
     comparisons: dict[str, Comparison]
     made: MidiValues
     real: MidiValues
     skipped: list[tuple[str, str]]
     instruments: dict[str, dict[str, dict[str, float]]]  # "generated" / "real" -> instrument -> statistic
+    by_instrument: dict[str, InstrumentComparison]  # instrument -> its statistics compared
 
 
 def midi_against(
@@ -83,29 +90,54 @@ def midi_against(
     seed: int = 0,
     temperature: float = 1.0,
     progress: Optional[Progress] = None,
+    per_instrument: bool = False,
 ) -> MidiAgainst:
     """Generate `samples` pieces (at `temperature`) and compare each statistic with the reference pieces'.
 
     The statistics take every instrument's notes together, so solo and multi-track pieces compare alike;
-    each instrument's own statistics (notes, pitch range, polyphony, ...) come beside them.
+    each instrument's own statistics (notes, pitch range, polyphony, ...) come beside them, and with
+    `per_instrument` each instrument's notes alone are compared too (see `pieces_against`).
     """
     if samples < 2:
         raise StudioError(f"--samples {samples}: comparing sets needs at least 2 generated pieces")
+
+    def generated() -> Iterator[pretty_midi.PrettyMIDI]:  # sampled only once the reference has been read
+        pieces = generator.midi(
+            seconds=seconds, num_samples=samples, seed=seed, temperature=temperature, progress=progress
+        )
+        yield from (piece.midi for piece in pieces)
+
+    return pieces_against(generated(), reference, seed, per_instrument)
+
+
+def pieces_against(
+    pieces: Iterable[pretty_midi.PrettyMIDI], reference: Sequence[Path], seed: int = 0, per_instrument: bool = False
+) -> MidiAgainst:
+    """Generated `pieces` (scores) against the reference files, statistic by statistic (see `midi_against`).
+
+    The reference is read first, so an unusable one stops before `pieces` (say, lazily sampled) is drawn.
+
+    With `per_instrument`, every statistic is measured again over each instrument's notes alone and each
+    instrument that plays in both sets is compared with itself in the real pieces (`compare_instruments`).
+    """
     real_parts: InstrumentValues = []
-    real, skipped = reference_midi_statistics(reference, seed, instruments=real_parts)
+    real_alone: Optional[list[PartValues]] = [] if per_instrument else None
+    real, skipped = reference_midi_statistics(reference, seed, instruments=real_parts, parts=real_alone)
     if len(real["pitch_range"]) < 2:
         raise StudioError("--against needs at least 2 readable MIDI files to compare with")
     made: MidiValues = {name: [] for name in STATISTICS}
     made_parts: InstrumentValues = []
-    for piece in generator.midi(
-        seconds=seconds, num_samples=samples, seed=seed, temperature=temperature, progress=progress
-    ):
-        for name, value in piece_statistics(piece.midi).items():
+    made_alone: list[PartValues] = []
+    for piece in pieces:
+        for name, value in piece_statistics(piece).items():
             made[name].append(value)
-        made_parts.append(instrument_statistics(piece.midi))
+        made_parts.append(instrument_statistics(piece))
+        if per_instrument:
+            made_alone.append(part_statistics(piece))
     comparisons = {name: compare(made[name], real[name]) for name in STATISTICS}
     instruments = {"generated": instrument_summary(made_parts), "real": instrument_summary(real_parts)}
-    return MidiAgainst(comparisons, made, real, skipped, instruments)
+    by_instrument = compare_instruments(made_alone, real_alone) if real_alone is not None else {}
+    return MidiAgainst(comparisons, made, real, skipped, instruments, by_instrument)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from studio.codecs.midi.multitrack import MultitrackCodec
 from studio.codecs.midi.statistics import INSTRUMENT_STATISTICS
 from studio.errors import StudioError
 from studio.evaluation.against import midi_against, text_against
+from studio.evaluation.instruments import instrument_comparison_text, instrument_overlaps
 from studio.evaluation.likelihood import MIDI_SUFFIXES, TEXT_SUFFIXES, find_files, midi_likelihood, text_likelihood
-from studio.evaluation.report import statistic_plot, table, text_statistics_plot
+from studio.evaluation.report import instrument_overlap_plot, statistic_plot, table, text_statistics_plot
 from studio.evaluation.request import Evaluation, EvaluationRequest
 from studio.generation import Generator
 
@@ -59,10 +60,12 @@ def _midi_against(
     generator: Generator, request: EvaluationRequest, result: dict[str, Any], folder: Path, images: list[Path]
 ) -> list[str]:
     reference = find_files(request.against, MIDI_SUFFIXES)
+    multitrack = isinstance(generator.loaded.codec, MultitrackCodec)
     with request.progress("events") as bar:
-        comparisons, made, real, skipped, instruments = midi_against(
-            generator, request.samples, request.seconds, reference, request.seed, request.temperature, bar
+        found = midi_against(
+            generator, request.samples, request.seconds, reference, request.seed, request.temperature, bar, multitrack
         )
+    comparisons, made, real, skipped = found.comparisons, found.made, found.real, found.skipped
     result["generated_vs_real"] = {name: c.as_dict() for name, c in comparisons.items()}
     rows = [
         [name, c.generated_mean, c.reference_mean, c.overlap, c.kl_divergence, c.generated_overlap]
@@ -72,9 +75,15 @@ def _midi_against(
     for name in comparisons:
         images.append(folder / f"{name}.png")
         statistic_plot(name, made[name], real[name], images[-1])
-    if isinstance(generator.loaded.codec, MultitrackCodec):
-        result["per_instrument"] = instruments
-        parts.append(_instrument_table(instruments))
+    if multitrack:
+        result["per_instrument"] = found.instruments
+        parts.append(_instrument_table(found.instruments))
+        result["per_instrument_vs_real"] = {name: c.as_dict() for name, c in found.by_instrument.items()}
+        parts.append(instrument_comparison_text(found.by_instrument))
+        overlaps = instrument_overlaps(found.by_instrument)
+        if overlaps:
+            images.append(folder / "instrument_overlap.png")
+            instrument_overlap_plot(overlaps, images[-1])
     if skipped:
         parts.append(f"skipped {len(skipped)} reference file(s): " + ", ".join(n for n, _ in skipped[:10]))
     return parts

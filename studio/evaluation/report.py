@@ -68,6 +68,25 @@ def statistic_plot(
     _save(fig, path)
 
 
+def instrument_overlap_plot(overlaps: dict[str, dict[str, float]], path: Path) -> None:
+    """A PNG of each instrument's overlap with its real counterpart (rows) per statistic (columns), 0 to 1."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = list(overlaps)
+    statistics = list(dict.fromkeys(stat for row in overlaps.values() for stat in row))
+    grid = np.array([[overlaps[name].get(stat, np.nan) for stat in statistics] for name in names], dtype=float)
+    fig = Figure(figsize=(max(6.0, 0.45 * len(statistics) + 2), max(2.5, 0.4 * len(names) + 2)), dpi=90)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    image = ax.imshow(grid, cmap="Greens", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(np.arange(len(statistics)), [s.replace("_", " ") for s in statistics], rotation=90, fontsize=7)
+    ax.set_yticks(np.arange(len(names)), names, fontsize=8)
+    ax.set_title("overlap with the real pieces, each instrument's notes alone", fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="overlap")
+    _save(fig, path)
+
+
 def confusion_plot(confusion: np.ndarray, names: Sequence[str], title: str, path: Path) -> None:
     """A PNG of a reference-by-predicted confusion matrix, each row as shares of its reference label."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
