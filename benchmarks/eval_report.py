@@ -132,9 +132,10 @@ def midi_part(args: argparse.Namespace, rows: list[list[Any]], images: list[Path
     compared = {}
     sets = {}
     for name, gen in pair(model, baseline):
-        compared[name], sets[name], real, _ = midi_against(
+        found_against = midi_against(
             gen, args.pieces, args.seconds, held_out, seed=args.seed, temperature=args.temperature
         )
+        compared[name], sets[name], real = found_against.comparisons, found_against.made, found_against.real
     found["statistics"] = {}
     for stat in compared["trained"]:
         mine, base = compared["trained"][stat], compared["baseline"][stat]
