@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import struct
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,7 @@ ROWS: list[tuple[str, str, list[str] | None]] = [
     ("tag-damaged-ckpt", "tag --ckpt {bad:truncated} {wav}", ["cannot be read"]),
     ("tag-out-dir-inside-a-file", "tag --ckpt {tagger} --out_dir {textfile}/out {wav}", ["cannot write"]),
     ("tag-huge-beam-on-framewise", "tag --ckpt {tagger} --beam_width 1000000 {wav}", None),
+    ("tag-audio-beyond-memory", "tag --ckpt {tagger} {hugewav}", ["huge.wav", "memory", "GB", "shorter clips"]),
     # --- fit: settings, files and hardware --------------------------------------------------------
     ("fit-dropout-two", "{fit} --model.init_args.dropout 2", ["--model.init_args.dropout"]),
     ("fit-lr-negative", "{fit} --model.init_args.lr -1", ["--model.init_args.lr"]),
@@ -147,8 +149,16 @@ ROWS: list[tuple[str, str, list[str] | None]] = [
     ("fit-config-unknown-key", "{fit} --config {unknownkey}", ["colour"]),
     ("fit-corpus-missing", "{fit} --data.init_args.path {tmp}/nope.txt", ["nope.txt"]),
     ("fit-val-fraction-two", "{fit} --data.init_args.val_fraction 2", ["val_fraction"]),
+    (
+        "fit-bpe-vocabulary-negative",
+        "{fit} --data.init_args.tokenizer bpe --data.init_args.bpe_vocab_size -1",
+        ["BPE vocabulary of -1", "--data.init_args.bpe_vocab_size"],
+    ),
     ("fit-too-many-cpu-processes", f"{{fit}} --trainer.accelerator cpu --trainer.devices {TOO_MANY_CPUS}", ["cores"]),
     ("fit-gpu-absent", "{fit} --trainer.accelerator gpu", ["trainer settings were refused"]),
+    ("fit-seed-out-of-range", "{fit} --seed_everything -1", ["--seed_everything -1", "0 to 4294967295"]),
+    ("fit-nonfinite-limit-zero", "{fit} --nonfinite.max_consecutive 0", ["--nonfinite.max_consecutive 0", ">= 1"]),
+    ("fit-checkpoint-minutes-negative", "{fit} --last_checkpoint.every_minutes -1", ["every_minutes -1", ">= 0"]),
     # --- fit: sizes checked against memory before the model or a batch is made ---------------------
     (
         "fit-seq-len-beyond-memory",
@@ -157,6 +167,11 @@ ROWS: list[tuple[str, str, list[str] | None]] = [
     ),
     ("fit-hidden-size-beyond-memory", "{fit} --model.init_args.hidden_size 10000000", ["hidden_size", "memory", "GB"]),
     ("fit-midi-window-beyond-memory", "{fitmidi} --data.init_args.window 1000000000", ["window", "memory", "GB"]),
+    (
+        "fit-workers-beyond-memory",
+        "{fitmidi} --data.init_args.num_workers 1000000000",
+        ["--data.init_args.num_workers 1000000000", "worker processes", "memory", "GB"],
+    ),
     (
         "fit-classify-long-texts-beyond-memory",
         "{fitclassify} --data.init_args.max_len 1000000000 --data.init_args.batch_size 1000000000",
@@ -190,6 +205,12 @@ ROWS: list[tuple[str, str, list[str] | None]] = [
     ("validate-mismatched", "validate --config {config} --ckpt_path {bad:missing-weight} {quiet}", ["lacks"]),
     ("test-foreign", "test --config {config} --ckpt_path {bad:foreign} {quiet}", ["not a Studio checkpoint"]),
     ("test-empty", "test --config {config} --ckpt_path {bad:empty} {quiet}", ["cannot be read"]),
+    # Another run's checkpoint is scored, and the run folder named (the trained run) keeps its files as they were.
+    (
+        "test-another-runs-checkpoint",
+        "test --config {config} --checkpoint.dirpath {textrun} --ckpt_path {other} {quiet}",
+        None,
+    ),
     # --- evaluate: sizes and counts that cannot be sensible --------------------------------------
     (
         "evaluate-samples-beyond-memory",
@@ -219,6 +240,11 @@ def places(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -> dict
     (extra / "unknown.yaml").write_text("colour: blue\n")
     corpus = small_corpus.read_text(encoding="utf-8")
     (extra / "big.txt").write_text(corpus * (1_000_000 // len(corpus) + 1), encoding="utf-8")  # 1 MB of text
+    other = extra / "elsewhere" / "last.ckpt"  # the text model, as another run's checkpoint
+    other.parent.mkdir()
+    shutil.copy(runs["text"]["ckpt"], other)
+    hugewav = tmp_path_factory.mktemp("huge-audio") / "huge.wav"  # not watched: a digest would read a terabyte
+    write_sparse_wav(hugewav, 2**40)
     with open(extra / "huge.mid", "wb") as handle:  # a 100 MB "MIDI file": a header, then holes (no disk space)
         handle.write(b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60")
         handle.truncate(100 * 1024**2)
@@ -248,6 +274,9 @@ def places(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -> dict
         f"--model.init_args.hidden_size 2048 {quiet}",
         "bigcorpus": str(extra / "big.txt"),
         "hugemidi": str(extra / "huge.mid"),
+        "hugewav": str(hugewav),
+        "textrun": str(runs["text"]["ckpt"].parent),
+        "other": str(other),
         "quiet": quiet,
         "band": "--ckpt bach-ensemble --seconds 2 --no_render",
         "cache": str(extra / "cache"),
@@ -256,6 +285,18 @@ def places(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -> dict
     names.update({f"bad:{name}": str(path) for name, path in bad.items()})
     names.update(write_unusual_band_files(extra / "bands"))
     return names
+
+
+def write_sparse_wav(path: Path, size: int) -> None:
+    """An RF64 WAV (16-bit mono, 16 kHz) of `size` bytes whose samples are holes: years of silence, no disk space."""
+    data = size - 80  # the header's length
+    header = b"RF64" + struct.pack("<I", 0xFFFFFFFF) + b"WAVE"
+    header += struct.pack("<4sIQQQI", b"ds64", 28, size - 8, data, data // 2, 0)  # the 64-bit sizes
+    header += struct.pack("<4sIHHIIHH", b"fmt ", 16, 1, 1, 16000, 32000, 2, 16)
+    header += b"data" + struct.pack("<I", 0xFFFFFFFF)
+    with open(path, "wb") as handle:
+        handle.write(header)
+        handle.truncate(size)
 
 
 def _fill(template: str, places: dict[str, str], tmp: Path) -> list[str]:

@@ -13,12 +13,17 @@ from typing import Any, Optional
 import lightning as L
 from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.fabric.utilities.seed import seed_everything
+from lightning.fabric.utilities.seed import max_seed_value, min_seed_value, seed_everything
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from studio.checkpoint import check_state_shapes, read_checkpoint, tensor_shapes
-from studio.cli.fit_errors import OneLineArgumentParser, check_cpu_processes, instantiation_error
+from studio.cli.fit_errors import (
+    OneLineArgumentParser,
+    check_cpu_processes,
+    check_worker_processes,
+    instantiation_error,
+)
 from studio.cli.fit_memory import check_fit_memory
 from studio.cli.init_from import load_initial_weights
 from studio.errors import StudioError
@@ -108,6 +113,11 @@ class StudioCLI(LightningCLI):
         seed = self._get(self.config, "seed_everything")
         if seed is False:
             return
+        if seed not in (True, None) and not (isinstance(seed, int) and min_seed_value <= seed <= max_seed_value):
+            raise StudioError(
+                f"--seed_everything {seed!r} must be a whole number from {min_seed_value} to {max_seed_value} "
+                "(true: a random one, false: none)"
+            )
         seed = seed_everything(None if seed is True else seed, workers=True, verbose=False)
         (self.config[self.subcommand] if self.subcommand else self.config)["seed_everything"] = seed
 
@@ -257,4 +267,5 @@ def _instantiate(config: Namespace) -> Any:
     module, _, name = config.class_path.rpartition(".")
     cls = getattr(importlib.import_module(module), name)
     init_args = config.get("init_args") or Namespace()
+    check_worker_processes(init_args)  # before any is started
     return cls(**init_args.as_dict())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Any, NoReturn, Optional
 
 import yaml
 from lightning.pytorch.cli import LightningArgumentParser
@@ -93,6 +93,28 @@ def check_cpu_processes(accelerator: object, devices: object) -> None:
             f"--trainer.devices {count} asks for {count} CPU processes but this machine has {cores} cores: "
             f"use --trainer.devices {cores} or fewer"
         )
+
+
+# The data settings that start processes, and what each such process holds of its own at the least once it
+# runs (a forked worker's page tables, its Python heap and the pages it touches): a lower bound.
+WORKER_SETTINGS = ("num_workers", "encode_workers", "workers")
+WORKER_BYTES = 32 * 1024**2
+
+
+def check_worker_processes(data_settings: Any) -> None:
+    """The worker processes the data's settings (a mapping) ask for, estimated against free memory before any starts."""
+    import os
+
+    from studio.resources import check_memory
+
+    for name in WORKER_SETTINGS:
+        value = data_settings.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            check_memory(
+                f"--data.init_args.{name} {value} ({value:,} worker processes)",
+                value * WORKER_BYTES,
+                f"use --data.init_args.{name} {os.cpu_count() or 1} or fewer",
+            )
 
 
 class OneLineArgumentParser(LightningArgumentParser):

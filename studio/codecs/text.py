@@ -83,6 +83,13 @@ def _char_tokenizer(texts: Iterable[str], vocab_size: int = 0) -> Tokenizer:
 
 
 def _bpe_tokenizer(texts: Iterable[str], vocab_size: int) -> Tokenizer:
+    smallest = len(pre_tokenizers.ByteLevel.alphabet()) + 1  # every byte, and the unknown token
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or not smallest <= vocab_size <= 2**32:
+        raise StudioError(
+            f"a byte-level BPE vocabulary of {vocab_size!r} tokens cannot be: it holds {smallest} (every byte and "
+            f"the unknown token) to {2**32:,}; set --data.init_args.bpe_vocab_size (text) or num_words "
+            "(classification), e.g. 512"
+        )
     tokenizer = Tokenizer(models.BPE(unk_token=None))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()

@@ -7,6 +7,7 @@ A crash then costs at most one interval of training: `studio fit ... --ckpt_path
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
@@ -17,6 +18,8 @@ import lightning as L
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
+from studio.errors import StudioError
+
 # With more than one process, the time decision is rank zero's clock sent to every rank: a collective
 # (and on GPUs a device sync), so the ranks ask for it only every this many steps.
 TIME_CHECK_STEPS = 20
@@ -26,6 +29,16 @@ class RefreshLastCheckpoint(L.Callback):
     """Writes `<checkpoint dir>/last.ckpt` every `every_n_steps` steps and/or `every_minutes` minutes (0: off)."""
 
     def __init__(self, every_n_steps: int = 0, every_minutes: float = 10.0) -> None:
+        if isinstance(every_n_steps, bool) or not isinstance(every_n_steps, int) or every_n_steps < 0:
+            raise StudioError(f"--last_checkpoint.every_n_steps {every_n_steps!r} must be a whole number >= 0 (0: off)")
+        if (
+            isinstance(every_minutes, bool)
+            or not isinstance(every_minutes, (int, float))
+            or not 0 <= every_minutes < math.inf
+        ):
+            raise StudioError(
+                f"--last_checkpoint.every_minutes {every_minutes!r} must be a finite number >= 0 (0: off)"
+            )
         self.every_n_steps = every_n_steps
         self.every_minutes = every_minutes
         self._last_save = time.monotonic()

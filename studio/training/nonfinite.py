@@ -21,6 +21,11 @@ class NonFiniteGuard(L.Callback):
     """
 
     def __init__(self, max_consecutive: int = 10) -> None:
+        if isinstance(max_consecutive, bool) or not isinstance(max_consecutive, int) or max_consecutive < 1:
+            raise StudioError(
+                f"--nonfinite.max_consecutive {max_consecutive!r} must be a whole number >= 1: the steps in a row "
+                "with NaN/inf gradients that stop the run, e.g. 10"
+            )
         self.max_consecutive = max_consecutive
         self.skipped = 0
         self.consecutive = 0

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from studio.errors import StudioError
+from studio.resources import check_memory
 
 if TYPE_CHECKING:
     from studio.codecs.speech.labels import LabelSet
@@ -26,6 +27,14 @@ CMVN_STD_FLOOR = 1e-8
 DELTA_WINDOW = 2
 # PyTorch's cross-entropy default, so unlabelled frames drop out of the loss without extra arguments.
 IGNORE_INDEX = -100
+# Memory checked before it is taken, in bytes: reading holds each channel's float32 samples and their mono mix;
+# features hold a float64 copy of each channel and the mix (per sample read), then per sample at the feature
+# rate the pre-emphasised signal, each frame's window (2.5 samples a sample at 25/10 ms), its spectrum and power
+# (at 16 kHz mono 79 bytes a sample were measured at the peak; the estimate allows 112).
+READ_BYTES_PER_SAMPLE = 4
+COPY_BYTES_PER_SAMPLE = 8
+FEATURE_BYTES_PER_SAMPLE = 96
+CUT_IT = "cut the recording into shorter clips (e.g. `ffmpeg -i long.wav -f segment -segment_time 600 part%03d.wav`)"
 
 
 @dataclass
@@ -120,7 +129,11 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     try:
         import soundfile  # imported when audio is read: a text sample never needs it
 
-        data, sr = soundfile.read(str(path), dtype="float32", always_2d=True)
+        with soundfile.SoundFile(str(path)) as audio:  # its header says what reading it will hold
+            seconds = audio.frames / max(audio.samplerate, 1)
+            needed = audio.frames * (audio.channels + 1) * READ_BYTES_PER_SAMPLE
+            check_memory(f"reading {path} ({seconds:,.0f} s of audio, {audio.channels} channel(s))", needed, CUT_IT)
+            data, sr = audio.read(dtype="float32", always_2d=True), audio.samplerate
     except (RuntimeError, OSError, ValueError, TypeError) as exc:
         reason = " ".join(str(exc).split())
         raise StudioError(
@@ -194,6 +207,14 @@ def apply_cmvn(feats: np.ndarray) -> np.ndarray:
 
 def extract(audio: np.ndarray, sr: int, settings: FeatureSettings) -> np.ndarray:
     """Feature frames [frames, settings.num_features] (float32) for mono `audio` at `sr` Hz."""
+    shape = np.shape(audio)
+    samples, channels = (shape[0], shape[1] if len(shape) == 2 else 1) if shape else (0, 1)
+    check_memory(
+        f"computing the features of {samples / max(sr, 1):,.0f} s of audio",
+        samples * (channels + 1) * COPY_BYTES_PER_SAMPLE
+        + samples * settings.sample_rate / max(sr, 1) * FEATURE_BYTES_PER_SAMPLE,
+        CUT_IT,
+    )
     x = np.asarray(audio, dtype=np.float64)
     if x.ndim == 2:
         x = x.mean(axis=1)  # soundfile's [samples, channels] layout
