@@ -4,7 +4,8 @@
 
 Each arm trains configs/tagging/spoken-digits.yaml (a 2x96 BiGRU, CTC; the validation and test
 speakers are eSpeak NG voices never heard in training) with `studio fit --trainer.max_time` set to
-the same number of seconds, one torch thread, seed_everything 1234 + i for seed i (the corpus and its
+the same number of seconds (no epoch limit, so an arm whose epochs are short trains as long as one
+whose epochs are long), one torch thread, seed_everything 1234 + i for seed i (the corpus and its
 speaker split stay the same); then `studio test` scores its best checkpoint (by val_ler) on the
 held-out test voices with greedy decoding. An arm is a lever or levers joined by "+":
   baseline   the preset with SpecAugment, speed perturbation and noise off (per-utterance CMVN, as preset)
@@ -146,7 +147,7 @@ def one_run(work: Path, arm: str, seed: int, clock: str, refs: Any, core: int) -
     name = f"{arm}-s{seed}".replace("+", "_")
     started = time.monotonic()
     common = ("--config", str(PRESET), *arm_args(arm), "--seed_everything", str(seed))
-    fit = studio(work, core, "fit", *common, "--trainer.max_time", f"00:{clock}", "--trainer.enable_progress_bar",
+    fit = studio(work, core, "fit", *common, "--trainer.max_time", f"00:{clock}", "--trainer.max_epochs", "-1", "--trainer.enable_progress_bar",
                  "false", "--run_name", name)  # fmt: skip
     wall = time.monotonic() - started
     epochs = re.findall(r"[Ee]poch (\d+)", fit)
