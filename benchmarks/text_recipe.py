@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -66,7 +67,7 @@ def _data_module(data_args: list[str]):
 
     from datamodules import TextDataModule
 
-    settings = dict(arg.removeprefix("--data.init_args.").split("=", 1) for arg in data_args)
+    settings: dict[str, Any] = dict(arg.removeprefix("--data.init_args.").split("=", 1) for arg in data_args)
     return TextDataModule(val_fraction=preset_data("text")["val_fraction"], **settings)
 
 
@@ -149,12 +150,14 @@ def cell(corpus: str, budget: int, work: Path, swap: bool, extra: list[str]) -> 
         out = work / f"{corpus}-{budget}-{contender}.json"
         command = [sys.executable, __file__, "--child", contender, "--corpus", corpus, "--budget", str(budget)]
         command += ["--core", str(core), "--work", str(work), "--out", str(out), *[f"--extra={e}" for e in extra]]
-        procs[contender] = (subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), out)
+        log = out.with_suffix(".log")  # a file, not a pipe: a full pipe would stall a contender on the clock
+        with log.open("wb") as stderr:
+            procs[contender] = (subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr), out)
     results = {}
     for contender, (proc, out) in procs.items():
-        _, stderr = proc.communicate()
-        if proc.returncode != 0:
-            raise SystemExit(f"{contender} on {corpus} at {budget} s failed:\n{stderr.decode()[-3000:]}")
+        if proc.wait() != 0:
+            tail = out.with_suffix(".log").read_text(errors="replace")[-3000:]
+            raise SystemExit(f"{contender} on {corpus} at {budget} s failed:\n{tail}")
         results[contender] = json.loads(out.read_text())
     return results
 

@@ -18,9 +18,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_corpus(tmp_path_factory.mktemp("speech"))
 
 
-_data = tiny_data
-
-
 def test_mixing_reaches_the_asked_signal_to_noise_ratio() -> None:
     rng = np.random.default_rng(1)
     speech = np.sin(np.arange(16000) / 7.0)
@@ -46,7 +43,7 @@ def test_pink_noise_loses_about_3_db_an_octave_and_white_none() -> None:
 
 
 def test_noisy_copies_join_the_training_split_only_same_for_a_seed(corpus: Path, tmp_path: Path) -> None:
-    data = _data(corpus, tmp_path / "cache", noise_copies=2, noise_snr=[5, 10])
+    data = tiny_data(corpus, tmp_path / "cache", noise_copies=2, noise_snr=[5, 10])
     train = data.utterances("train")
     copies = data.noisy_copies()
     assert len(copies) == 2 * len(train)
@@ -64,9 +61,9 @@ def test_noisy_copies_join_the_training_split_only_same_for_a_seed(corpus: Path,
     kinds = {c.audio.parent.name for c in copies}
     assert kinds <= {"white", "pink", "babble"} and len(kinds) >= 2
     # The same seed gives the same files (made once); another seed other ones.
-    again = _data(corpus, tmp_path / "cache", noise_copies=2, noise_snr=[5, 10]).noisy_copies()
+    again = tiny_data(corpus, tmp_path / "cache", noise_copies=2, noise_snr=[5, 10]).noisy_copies()
     assert [c.audio for c in again] == [c.audio for c in copies]
-    other = _data(corpus, tmp_path / "cache", noise_copies=2, noise_snr=[5, 10], seed=9)
+    other = tiny_data(corpus, tmp_path / "cache", noise_copies=2, noise_snr=[5, 10], seed=9)
     assert {c.audio for c in other.noisy_copies()}.isdisjoint({c.audio for c in copies})
     # Their features go through the store like any utterance.
     data.setup()
@@ -75,8 +72,8 @@ def test_noisy_copies_join_the_training_split_only_same_for_a_seed(corpus: Path,
 
 def test_bad_noise_settings_are_one_line_errors(corpus: Path, tmp_path: Path) -> None:
     with pytest.raises(StudioError, match="noise_snr"):
-        _data(corpus, tmp_path, noise_copies=1, noise_snr=[20, 5])
+        tiny_data(corpus, tmp_path, noise_copies=1, noise_snr=[20, 5])
     with pytest.raises(StudioError, match="noise_kinds"):
-        _data(corpus, tmp_path, noise_copies=1, noise_kinds=["traffic"])
+        tiny_data(corpus, tmp_path, noise_copies=1, noise_kinds=["traffic"])
     with pytest.raises(StudioError, match="noise_copies"):
         NoiseMixing(copies=-1)

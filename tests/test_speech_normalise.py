@@ -21,9 +21,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_corpus(tmp_path_factory.mktemp("speech"))
 
 
-_data = tiny_data
-
-
 def test_streamed_moments_equal_the_statistics_of_all_frames_at_once() -> None:
     rng = np.random.default_rng(0)
     blocks = [rng.normal(3.0, 2.0, size=(int(rng.integers(0, 40)), 5)) for _ in range(30)]
@@ -44,7 +41,7 @@ def test_streamed_moments_equal_the_statistics_of_all_frames_at_once() -> None:
 
 
 def test_global_cmvn_uses_the_training_frames_only_and_travels_in_the_codec(corpus: Path, tmp_path: Path) -> None:
-    data = _data(corpus, tmp_path / "cache", cmvn="global")
+    data = tiny_data(corpus, tmp_path / "cache", cmvn="global")
     data.prepare_store()
     assert not data.settings.cmvn  # the store keeps unnormalised frames
     train = [extract(*read_audio(u.audio), data.settings) for u in data.utterances("train")]
@@ -67,25 +64,28 @@ def test_global_cmvn_uses_the_training_frames_only_and_travels_in_the_codec(corp
         codec.encode_audio(*read_audio(clip)), stats.apply(extract(*read_audio(clip), data.settings))
     )
     # Summed once: a second data module on the same store reads the cached statistics.
-    again = _data(corpus, tmp_path / "cache", cmvn="global")
+    again = tiny_data(corpus, tmp_path / "cache", cmvn="global")
     assert again.codec.global_cmvn == stats
     assert len(list((tmp_path / "cache" / "speech_cmvn").iterdir())) == 1
 
 
 def test_cmvn_modes_and_bad_values(corpus: Path, tmp_path: Path) -> None:
-    assert _data(corpus, tmp_path, cmvn=True).settings.cmvn and _data(corpus, tmp_path, cmvn="utterance").settings.cmvn
-    none = _data(corpus, tmp_path, cmvn="none")
+    assert (
+        tiny_data(corpus, tmp_path, cmvn=True).settings.cmvn
+        and tiny_data(corpus, tmp_path, cmvn="utterance").settings.cmvn
+    )
+    none = tiny_data(corpus, tmp_path, cmvn="none")
     assert (
         not none.settings.cmvn
         and none.codec.global_cmvn is None
-        and not _data(corpus, tmp_path, cmvn=False).settings.cmvn
+        and not tiny_data(corpus, tmp_path, cmvn=False).settings.cmvn
     )
     with pytest.raises(StudioError, match="--data.init_args.cmvn 'speaker' is unknown"):
-        _data(corpus, tmp_path, cmvn="speaker")
+        tiny_data(corpus, tmp_path, cmvn="speaker")
 
 
 def test_the_label_n_gram_counts_the_training_transcripts_only(corpus: Path, tmp_path: Path) -> None:
-    data = _data(corpus, tmp_path / "cache", lm_order=2, speed_perturb=[0.9])
+    data = tiny_data(corpus, tmp_path / "cache", lm_order=2, speed_perturb=[0.9])
     lm = data.codec.lm
     assert lm is not None and lm.order == 2
     store = data.store()
@@ -93,6 +93,6 @@ def test_the_label_n_gram_counts_the_training_transcripts_only(corpus: Path, tmp
     # One count per label and one per end, of each training utterance once (not its speed copies).
     assert sum(lm.counts.values()) == sum(len(ids) + 1 for ids in train)
     assert lm.to_dict() == LabelNgram.counted(train, 2, len(data.labels)).to_dict()
-    assert _data(corpus, tmp_path / "cache").codec.lm is None  # off by default
+    assert tiny_data(corpus, tmp_path / "cache").codec.lm is None  # off by default
     with pytest.raises(StudioError, match="lm_order 9"):
-        _data(corpus, tmp_path, lm_order=9)
+        tiny_data(corpus, tmp_path, lm_order=9)
