@@ -23,9 +23,11 @@ from studio.cli.fit_errors import (
     check_cpu_processes,
     check_worker_processes,
     instantiation_error,
+    runs_on_cpu,
 )
 from studio.cli.fit_memory import check_fit_memory
 from studio.cli.init_from import load_initial_weights
+from studio.cli.precision import resolve_precision
 from studio.errors import StudioError
 from studio.io import safe_name
 from studio.training.checkpoint_io import AtomicCheckpointIO, StudioMetadata
@@ -169,6 +171,7 @@ class StudioCLI(LightningCLI):
         if config.get("ckpt_path"):
             config.ckpt_path = _resolve_checkpoint(str(config.ckpt_path), config.checkpoint.dirpath)
         check_cpu_processes(config.trainer.get("accelerator"), config.trainer.get("devices"))
+        resolve_precision(config.trainer, runs_on_cpu(config.trainer.get("accelerator")))
         logger = config.trainer.get("logger")
         wandb = isinstance(logger, Namespace) and logger.get("class_path", "").endswith("WandbLogger")
         if wandb and not logger.init_args.get("name"):

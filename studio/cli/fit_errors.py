@@ -76,13 +76,18 @@ def check_config_files(argv: Sequence[str]) -> None:
             raise StudioError(f"--config {path} holds a {type(data).__name__}, not a mapping of settings")
 
 
+def runs_on_cpu(accelerator: object) -> bool:
+    """Whether `--trainer.accelerator` puts the run on the CPU (named, or "auto" on a machine without CUDA)."""
+    import torch
+
+    return accelerator == "cpu" or (accelerator in (None, "auto") and not torch.cuda.is_available())
+
+
 def check_cpu_processes(accelerator: object, devices: object) -> None:
     """More CPU processes than cores only thrash and multiply memory: refuse them before any starts."""
     import os
 
-    import torch
-
-    on_cpu = accelerator == "cpu" or (accelerator in (None, "auto") and not torch.cuda.is_available())
+    on_cpu = runs_on_cpu(accelerator)
     try:
         count = int(str(devices))
     except ValueError:
